@@ -1,0 +1,70 @@
+"""factory_boy factories for the organisation and partners, shared by every test package."""
+
+from __future__ import annotations
+
+import random
+from decimal import Decimal
+
+import factory
+from django.contrib.auth.models import Group
+
+from onboarding.models import Partner, PartnerType
+from onboarding.validators import USCC_ALPHABET, uscc_check_character
+from organisation.models import Branch, User
+from organisation.roles import Role
+
+
+def make_uscc(seed: int) -> str:
+    """A valid, unique-per-seed unified social credit code."""
+    rng = random.Random(seed)
+    body = "91" + "".join(rng.choice(USCC_ALPHABET[:10]) for _ in range(6)) + f"{seed:09d}"[-9:]
+    return body + uscc_check_character(body)
+
+
+class BranchFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Branch
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"B{n:03d}")
+    name = factory.Sequence(lambda n: f"第{n}分行")
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    display_name = factory.LazyAttribute(lambda u: u.username)
+    email = factory.LazyAttribute(lambda u: f"{u.username}@bank.example")
+    is_staff = True
+    password = factory.PostGenerationMethodCall("set_password", "pw")
+
+    @factory.post_generation
+    def roles(self, create, extracted, **kwargs):
+        if extracted:
+            self.groups.set(Group.objects.filter(name__in=[Role(r).value for r in extracted]))
+        if create:
+            self.save()
+
+
+class PartnerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Partner
+
+    partner_type = PartnerType.SOFTWARE_DATA
+    legal_name = factory.Sequence(lambda n: f"测试服务商{n}有限公司")
+    credit_code = factory.Sequence(lambda n: make_uscc(n + 1000))
+    legal_representative = "张三"
+    registered_capital = Decimal("1000000.00")
+    contact_name = "李四"
+    contact_phone = "13800000000"
+    contact_email = factory.Sequence(lambda n: f"contact{n}@partner.example")
+    settlement_account_name = factory.LazyAttribute(lambda p: p.legal_name)
+    settlement_bank = "本行"
+    settlement_account_no = factory.Sequence(lambda n: f"6222{n:012d}")
+    branch = factory.SubFactory(BranchFactory)
+    relationship_manager = factory.SubFactory(
+        UserFactory, branch=factory.SelfAttribute("..branch"), roles=[Role.BRANCH_RM]
+    )
