@@ -15,6 +15,8 @@ class Role(models.TextChoices):
     RISK_REVIEWER = "risk_reviewer", _("Risk reviewer")
     FINANCE = "finance", _("Finance")
     PARTNER_USER = "partner_user", _("Partner user")
+    # A source system (payments, lending, account opening) that posts transactions through the API.
+    SOURCE_SYSTEM = "source_system", _("Source system")
 
 
 # Roles whose members work in the Django admin (partner users use the portal and API).
@@ -30,4 +32,5 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.RISK_REVIEWER: ["organisation.view_branch"],
     Role.FINANCE: ["organisation.access_all_branches", "organisation.view_branch"],
     Role.PARTNER_USER: [],
+    Role.SOURCE_SYSTEM: [],
 }
