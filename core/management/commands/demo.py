@@ -21,7 +21,7 @@ class Command(BaseCommand):
         self._print_logins()
 
     def _print_logins(self) -> None:
-        self.stdout.write("\nDemo logins (password %s):" % DEMO_PASSWORD)
+        self.stdout.write(f"\nDemo logins (password {DEMO_PASSWORD}):")
         users = User.objects.filter(is_active=True).select_related("branch", "partner").prefetch_related("groups")
         for user in users.order_by("branch__code", "username"):
             roles = ", ".join(g.name for g in user.groups.all())
