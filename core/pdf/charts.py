@@ -1,0 +1,165 @@
+"""Bar and line charts with Chinese labels, drawn with reportlab.graphics (vector, no images).
+
+A chart returns a ``Drawing``, which is a Flowable: put it straight into a story.
+Values may be ``Decimal`` or ``int``; they are converted to float only to place
+marks on the page, never for arithmetic that is printed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+
+from reportlab.graphics.charts.barcharts import VerticalBarChart
+from reportlab.graphics.charts.legends import Legend
+from reportlab.graphics.charts.linecharts import HorizontalLineChart
+from reportlab.graphics.shapes import Drawing, String
+from reportlab.graphics.widgets.markers import makeMarker
+from reportlab.lib import colors
+from reportlab.lib.units import mm
+
+from .fonts import FONT_NAME, register_fonts
+
+PALETTE = [
+    colors.HexColor("#2F5597"),
+    colors.HexColor("#C55A11"),
+    colors.HexColor("#548235"),
+    colors.HexColor("#BF9000"),
+    colors.HexColor("#7030A0"),
+    colors.HexColor("#7F7F7F"),
+]
+Number = Decimal | int | None
+
+
+def _thousands(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 10 or value == int(value) else f"{value:,.2f}"
+
+
+def _as_plot_values(series: Sequence[Sequence[Number]], ncats: int) -> list[tuple[float | None, ...]]:
+    out = []
+    for index, values in enumerate(series):
+        if len(values) != ncats:
+            raise ValueError(f"series {index} has {len(values)} values for {ncats} categories")
+        row = []
+        for value in values:
+            if value is not None and (isinstance(value, (bool, float)) or not isinstance(value, (Decimal, int))):
+                raise TypeError(f"chart values must be Decimal, int or None, not {type(value).__name__}")
+            row.append(None if value is None else float(value))
+        out.append(tuple(row))
+    if not out:
+        raise ValueError("a chart needs at least one series")
+    return out
+
+
+def _frame(
+    chart,
+    categories: Sequence[str],
+    series_names: Sequence[str],
+    *,
+    width: float,
+    height: float,
+    title: str,
+    value_format: Callable[[float], str],
+) -> Drawing:
+    nseries = len(chart.data)
+    if series_names and len(series_names) != nseries:
+        raise ValueError(f"{len(series_names)} series names for {nseries} series")
+    drawing = Drawing(width, height)
+    # Otherwise the renderer selects Helvetica first, listing an unembedded font in the PDF.
+    drawing.initialFontName = FONT_NAME
+    # Top to bottom: title, legend, plot, category labels.
+    top = height - (16 if title else 4)
+    legend_top = top
+    if series_names:
+        top -= 14
+    many = len(categories) > 8
+    label_h = 34 if many else 14
+    chart.x = 42
+    chart.y = label_h + 2
+    chart.width = width - chart.x - 8
+    chart.height = top - chart.y - 6
+    chart.categoryAxis.categoryNames = [str(c) for c in categories]
+    labels = chart.categoryAxis.labels
+    labels.fontName = FONT_NAME
+    labels.fontSize = 7
+    if many:
+        # Tilted so that forty branch names do not print over one another.
+        labels.angle = 35
+        labels.boxAnchor = "ne"
+        labels.dx = 2
+        labels.dy = -2
+    else:
+        labels.boxAnchor = "n"
+        labels.dy = -3
+    chart.valueAxis.labels.fontName = FONT_NAME
+    chart.valueAxis.labels.fontSize = 7
+    chart.valueAxis.labelTextFormat = value_format
+    chart.valueAxis.gridStrokeColor = colors.HexColor("#DDDDDD")
+    chart.valueAxis.visibleGrid = True
+    chart.valueAxis.rangeRound = "ceiling"  # the tallest bar ends under a labelled gridline
+    drawing.add(chart)
+    if title:
+        drawing.add(String(width / 2, height - 11, title, fontName=FONT_NAME, fontSize=9.5, textAnchor="middle"))
+    if series_names:
+        legend = Legend()
+        legend.fontName = FONT_NAME
+        legend.fontSize = 7
+        legend.alignment = "right"
+        legend.boxAnchor = "nw"
+        legend.x = chart.x
+        legend.y = legend_top
+        legend.columnMaximum = 1
+        legend.dx = legend.dy = 6
+        legend.dxTextSpace = 4
+        legend.deltax = max(60, max(len(str(name)) for name in series_names) * 7 + 20)
+        legend.colorNamePairs = [(PALETTE[i % len(PALETTE)], str(name)) for i, name in enumerate(series_names)]
+        drawing.add(legend)
+    return drawing
+
+
+def bar_chart(
+    categories: Sequence[str],
+    series: Sequence[Sequence[Number]],
+    *,
+    series_names: Sequence[str] = (),
+    width: float = 170 * mm,
+    height: float = 70 * mm,
+    title: str = "",
+    value_format: Callable[[float], str] = _thousands,
+) -> Drawing:
+    """Grouped vertical bars: one group per category, one bar per series (e.g. target vs actual per KPI)."""
+    register_fonts()
+    chart = VerticalBarChart()
+    chart.data = _as_plot_values(series, len(categories))
+    for index in range(len(chart.data)):
+        chart.bars[index].fillColor = PALETTE[index % len(PALETTE)]
+        chart.bars[index].strokeColor = None
+    chart.barSpacing = 1
+    chart.groupSpacing = 6
+    values = [v for row in chart.data for v in row if v is not None]
+    if values and min(values) >= 0:
+        chart.valueAxis.valueMin = 0
+    return _frame(chart, categories, series_names, width=width, height=height, title=title, value_format=value_format)
+
+
+def line_chart(
+    categories: Sequence[str],
+    series: Sequence[Sequence[Number]],
+    *,
+    series_names: Sequence[str] = (),
+    width: float = 170 * mm,
+    height: float = 60 * mm,
+    title: str = "",
+    value_format: Callable[[float], str] = _thousands,
+) -> Drawing:
+    """Lines over ordered categories (e.g. a KPI over the last twelve months); ``None`` leaves a gap."""
+    register_fonts()
+    chart = HorizontalLineChart()
+    chart.data = _as_plot_values(series, len(categories))
+    chart.joinedLines = 1
+    for index in range(len(chart.data)):
+        colour = PALETTE[index % len(PALETTE)]
+        chart.lines[index].strokeColor = colour
+        chart.lines[index].strokeWidth = 1.5
+        chart.lines[index].symbol = makeMarker("FilledCircle", size=3, fillColor=colour, strokeColor=colour)
+    return _frame(chart, categories, series_names, width=width, height=height, title=title, value_format=value_format)

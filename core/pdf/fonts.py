@@ -1,0 +1,111 @@
+"""The one font of every PDF the product renders, embedded as a TrueType subset.
+
+A reportlab CID font (``UnicodeCIDFont``) would leave the glyphs to the reader's
+own Chinese fonts, so a statement opened on a machine without them shows empty
+boxes. The font therefore ships with the product (``assets/``, Apache-2.0) and
+is embedded: reportlab writes only the glyphs a document uses.
+
+The face has no bold weight; bold is synthesised at drawing time by filling
+*and* stroking the glyph outlines (PDF text render mode 2), see
+:data:`FAKE_BOLD_STROKE`. Text extraction is unaffected by it.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen.canvas import Canvas
+
+ASSETS_DIR = Path(__file__).resolve().parent / "assets"
+FONT_PATH = ASSETS_DIR / "wqy-microhei.ttc"
+FONT_SUBFONT_INDEX = 0  # face 0 of the collection: proportional Micro Hei
+FONT_NAME = "WQYMicroHei"
+# Stroke width of the synthetic bold, as a fraction of the font size: enough to
+# read as a semibold heading without closing up the counters of dense Hanzi.
+FAKE_BOLD_STROKE = 0.03
+
+_TRUETYPE_MAGIC = (b"ttcf", b"\x00\x01\x00\x00", b"true")
+_lock = threading.Lock()
+
+
+class FontMissingError(RuntimeError):
+    """The bundled CJK font is not where the product expects it: PDFs cannot be rendered."""
+
+
+def register_fonts() -> str:
+    """Register the CJK font with reportlab once per process; return its name.
+
+    Idempotent and thread-safe. Fails loudly when the font file is missing or is
+    not a TrueType file (e.g. a checkout that stored it as a Git LFS pointer):
+    rendering with a fallback font would silently print empty boxes.
+    """
+    if FONT_NAME in pdfmetrics.getRegisteredFontNames():
+        return FONT_NAME
+    with _lock:
+        if FONT_NAME in pdfmetrics.getRegisteredFontNames():
+            return FONT_NAME
+        try:
+            with FONT_PATH.open("rb") as fh:
+                magic = fh.read(4)
+        except OSError as exc:
+            raise FontMissingError(
+                f"The PDF font {FONT_PATH} is missing ({exc.strerror}). It ships with the repository "
+                "(core/pdf/assets/); restore it from version control."
+            ) from exc
+        if magic not in _TRUETYPE_MAGIC:
+            raise FontMissingError(f"{FONT_PATH} is not a TrueType font file; restore it from version control.")
+        # validate=0: skip checksumming 5 MB at start-up; the file is the pinned upstream one.
+        font = TTFont(FONT_NAME, str(FONT_PATH), subfontIndex=FONT_SUBFONT_INDEX, validate=0)
+        pdfmetrics.registerFont(font)
+        # Map <b>/<i> onto the same face so reportlab never falls back to Helvetica
+        # (which has no Hanzi) for any markup the product itself writes.
+        pdfmetrics.registerFontFamily(
+            FONT_NAME, normal=FONT_NAME, bold=FONT_NAME, italic=FONT_NAME, boldItalic=FONT_NAME
+        )
+    return FONT_NAME
+
+
+def missing_glyphs(text: str) -> set[str]:
+    """Characters of ``text`` the font cannot draw (they would print as empty boxes)."""
+    register_fonts()
+    char_to_glyph = pdfmetrics.getFont(FONT_NAME).face.charToGlyph
+    return {ch for ch in text if ord(ch) not in char_to_glyph and not ch.isspace()}
+
+
+def draw_string(
+    canv: Canvas,
+    x: float,
+    y: float,
+    text: str,
+    *,
+    size: float = 8,
+    bold: bool = False,
+    align: str = "left",
+    color=None,
+) -> None:
+    """Draw one line of literal text on a canvas (headers, footers, page numbers).
+
+    Canvas strings are never parsed as markup, so partner text is safe here as is.
+    """
+    register_fonts()
+    canv.saveState()
+    canv.setFont(FONT_NAME, size)
+    if color is not None:
+        canv.setFillColor(color)
+        canv.setStrokeColor(color)
+    mode = None
+    if bold:
+        canv.setLineWidth(size * FAKE_BOLD_STROKE)
+        mode = 2  # fill then stroke: synthetic bold
+    if align == "left":
+        canv.drawString(x, y, text, mode=mode)
+    elif align == "right":
+        canv.drawRightString(x, y, text, mode=mode)
+    elif align == "center":
+        canv.drawCentredString(x, y, text, mode=mode)
+    else:
+        raise ValueError(f"align must be left, right or center, not {align!r}")
+    canv.restoreState()
