@@ -5,7 +5,8 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
-from django_fsm import ConcurrentTransitionMixin, FSMField
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+from django_fsm_log.decorators import fsm_log_by, fsm_log_description
 
 from core.money import money_field
 from onboarding.validators import validate_uscc
@@ -44,6 +45,55 @@ class PartnerTier(models.TextChoices):
     STANDARD = "standard", _("Standard")
     SILVER = "silver", _("Silver")
     GOLD = "gold", _("Gold")
+
+
+# States in which an admission case is still open, so it can still be rejected.
+OPEN_STATES = (
+    AdmissionState.DRAFT,
+    AdmissionState.SUBMITTED,
+    AdmissionState.UNDER_REVIEW,
+    AdmissionState.NEEDS_INFO,
+    AdmissionState.RESUBMITTED,
+    AdmissionState.PENDING_HEAD_OFFICE,
+    AdmissionState.APPROVED,
+    AdmissionState.CONTRACTED,
+)
+# States in which the RM may still edit the case and its evidence.
+EDITABLE_STATES = (AdmissionState.DRAFT, AdmissionState.NEEDS_INFO)
+
+
+# ---- Transition conditions: pure (they read, never write) ----------------------------------
+
+
+def has_required_evidence(partner: Partner) -> bool:
+    """every required evidence item of the type is recorded"""
+    from onboarding.selectors import evidence_missing
+
+    return not evidence_missing(partner=partner)
+
+
+def has_no_evidence_needing_revision(partner: Partner) -> bool:
+    """no evidence item is still marked for revision"""
+    from onboarding.selectors import evidence_needing_revision
+
+    return not evidence_needing_revision(partner=partner)
+
+
+def has_all_evidence_accepted(partner: Partner) -> bool:
+    """every required evidence item is accepted"""
+    from onboarding.selectors import evidence_not_accepted
+
+    return not evidence_not_accepted(partner=partner)
+
+
+def needs_head_office_approval(partner: Partner) -> bool:
+    """high risk or PE/VC"""
+    return partner.risk_rating == RiskRating.HIGH or partner.partner_type == PartnerType.PE_VC
+
+
+def needs_no_head_office_approval(partner: Partner) -> bool:
+    """neither high risk nor PE/VC"""
+    return not needs_head_office_approval(partner)
 
 
 class Partner(ConcurrentTransitionMixin, models.Model):
@@ -93,6 +143,24 @@ class Partner(ConcurrentTransitionMixin, models.Model):
         protected=True,
         db_index=True,
     )
+    # The one reviewer who decides the case while it is under review (head office may step in).
+    assigned_reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("assigned reviewer"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="partners_to_review",
+    )
+    # Who prepared the case; a maker, so never its approver (maker-checker).
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("prepared by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -101,6 +169,19 @@ class Partner(ConcurrentTransitionMixin, models.Model):
         verbose_name_plural = _("partners")
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["branch", "state"])]
+        permissions = [
+            ("submit_partner", _("Can submit and resubmit an admission case")),
+            ("review_partner", _("Can review an admission case and decide its evidence")),
+            ("approve_partner", _("Can approve an admission case (branch level)")),
+            ("approve_partner_head_office", _("Can give the head-office approval of an admission case")),
+            ("reject_partner", _("Can reject an admission case")),
+            ("contract_partner", _("Can record the signed contract of an approved partner")),
+            ("activate_partner", _("Can activate or reinstate a partner")),
+            ("suspend_partner", _("Can suspend an active partner")),
+            ("terminate_partner", _("Can terminate a partner")),
+            ("import_partner", _("Can import partners from a file")),
+            ("change_partner_tier", _("Can change a partner's tier")),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(vat_rate__gte=0) & models.Q(vat_rate__lt=1),
@@ -113,6 +194,164 @@ class Partner(ConcurrentTransitionMixin, models.Model):
 
     def __str__(self) -> str:
         return self.legal_name
+
+    # ---- Admission workflow -------------------------------------------------------------
+    # Transitions are called only by the services in ``onboarding.services.admission``,
+    # which check scope, permission and maker-checker, lock the row, save and log.
+    # ``by``/``description`` are recorded in the django-fsm-log StateLog (who and why).
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(
+        field=state,
+        source=AdmissionState.DRAFT,
+        target=AdmissionState.SUBMITTED,
+        conditions=[has_required_evidence],
+        permission="onboarding.submit_partner",
+    )
+    def submit(self, by=None, description=None) -> None:
+        """The RM submits the prepared case for review."""
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(
+        field=state,
+        source=[AdmissionState.SUBMITTED, AdmissionState.RESUBMITTED, AdmissionState.UNDER_REVIEW],
+        target=AdmissionState.UNDER_REVIEW,
+        permission="onboarding.review_partner",
+    )
+    def assign_reviewer(self, reviewer, by=None, description=None) -> None:
+        """A reviewer takes the case (or is given it); from under review this hands it over."""
+        self.assigned_reviewer = reviewer
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(
+        field=state,
+        source=AdmissionState.UNDER_REVIEW,
+        target=AdmissionState.NEEDS_INFO,
+        permission="onboarding.review_partner",
+    )
+    def request_info(self, by=None, description=None) -> None:
+        """The reviewer sends the case back naming the evidence to fix."""
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(
+        field=state,
+        source=AdmissionState.NEEDS_INFO,
+        target=AdmissionState.RESUBMITTED,
+        conditions=[has_required_evidence, has_no_evidence_needing_revision],
+        permission="onboarding.submit_partner",
+    )
+    def resubmit(self, by=None, description=None) -> None:
+        """The RM resubmits after fixing what the reviewer asked for."""
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(
+        field=state,
+        source=AdmissionState.UNDER_REVIEW,
+        target=AdmissionState.APPROVED,
+        conditions=[has_all_evidence_accepted, needs_no_head_office_approval],
+        permission="onboarding.approve_partner",
+    )
+    def approve(self, by=None, description=None) -> None:
+        """The branch approves a case that needs no head-office approval."""
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(
+        field=state,
+        source=AdmissionState.UNDER_REVIEW,
+        target=AdmissionState.PENDING_HEAD_OFFICE,
+        conditions=[has_all_evidence_accepted, needs_head_office_approval],
+        permission="onboarding.approve_partner",
+    )
+    def refer_to_head_office(self, by=None, description=None) -> None:
+        """The branch approves a high-risk or PE/VC case, which then awaits head office."""
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(
+        field=state,
+        source=AdmissionState.PENDING_HEAD_OFFICE,
+        target=AdmissionState.APPROVED,
+        conditions=[has_all_evidence_accepted],
+        permission="onboarding.approve_partner_head_office",
+    )
+    def approve_head_office(self, by=None, description=None) -> None:
+        """Head office gives the second approval."""
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(
+        field=state,
+        source=AdmissionState.APPROVED,
+        target=AdmissionState.CONTRACTED,
+        permission="onboarding.contract_partner",
+    )
+    def sign_contract(self, by=None, description=None) -> None:
+        """The cooperation agreement is signed."""
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(
+        field=state,
+        source=AdmissionState.CONTRACTED,
+        target=AdmissionState.ACTIVE,
+        permission="onboarding.activate_partner",
+    )
+    def activate(self, by=None, description=None) -> None:
+        """The partner goes live and starts earning a share."""
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(
+        field=state,
+        source=AdmissionState.ACTIVE,
+        target=AdmissionState.SUSPENDED,
+        permission="onboarding.suspend_partner",
+    )
+    def suspend(self, by=None, description=None) -> None:
+        """The partner stops earning a share for a while."""
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(
+        field=state,
+        source=AdmissionState.SUSPENDED,
+        target=AdmissionState.ACTIVE,
+        permission="onboarding.activate_partner",
+    )
+    def reinstate(self, by=None, description=None) -> None:
+        """A suspended partner is active again."""
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(
+        field=state,
+        source=list(OPEN_STATES),
+        target=AdmissionState.REJECTED,
+        permission="onboarding.reject_partner",
+    )
+    def reject(self, by=None, description=None) -> None:
+        """The case is turned down (final)."""
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(
+        field=state,
+        source=[AdmissionState.ACTIVE, AdmissionState.SUSPENDED],
+        target=AdmissionState.TERMINATED,
+        permission="onboarding.terminate_partner",
+    )
+    def terminate(self, by=None, description=None) -> None:
+        """The cooperation ends (final)."""
+
+    @property
+    def needs_head_office(self) -> bool:
+        return needs_head_office_approval(self)
 
 
 class PartnerActivePeriod(models.Model):
@@ -145,3 +384,143 @@ class PartnerActivePeriod(models.Model):
 
     def __str__(self) -> str:
         return f"{self.partner} {self.started_at:%Y-%m-%d} – {self.ended_at or '…'}"
+
+
+class EvidenceRequirementManager(models.Manager):
+    def get_by_natural_key(self, partner_type: str, code: str) -> EvidenceRequirement:
+        return self.get(partner_type=partner_type, code=code)
+
+
+class EvidenceRequirement(models.Model):
+    """One piece of admission evidence a partner type must provide, declared as data.
+
+    The requirements are rows rather than code so head office can add, reword
+    or retire a requirement in the admin when policy changes, without a
+    release; the initial set (one per item of the admission policy, per type)
+    is seeded by a data migration. A requirement with ``is_required`` blocks
+    submission and approval until its evidence item is recorded and accepted;
+    an optional one is collected but blocks nothing. Evidence items point at
+    their requirement with a protected foreign key, so a requirement that has
+    evidence cannot be deleted, only made optional.
+    """
+
+    partner_type = models.CharField(_("partner type"), max_length=32, choices=PartnerType.choices)
+    code = models.SlugField(_("code"), max_length=48)
+    name = models.CharField(_("name"), max_length=128)
+    description = models.CharField(_("what to provide"), max_length=255, blank=True)
+    is_required = models.BooleanField(_("required"), default=True)
+    sort_order = models.PositiveSmallIntegerField(_("order"), default=0)
+
+    objects = EvidenceRequirementManager()
+
+    class Meta:
+        verbose_name = _("evidence requirement")
+        verbose_name_plural = _("evidence requirements")
+        ordering = ["partner_type", "sort_order", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["partner_type", "code"], name="onboarding_requirement_code_per_type"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def natural_key(self) -> tuple[str, str]:
+        return (self.partner_type, self.code)
+
+
+class EvidenceDecision(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    ACCEPTED = "accepted", _("Accepted")
+    NEEDS_REVISION = "needs_revision", _("Needs revision")
+
+
+def evidence_upload_to(item: EvidenceItem, filename: str) -> str:
+    return f"evidence/{item.partner_id}/{item.requirement.code}/{filename}"
+
+
+class EvidenceItem(models.Model):
+    """The evidence a partner gave for one requirement, and the reviewer's decision on it.
+
+    Recording new evidence resets the decision to pending: a reviewer accepts
+    exactly what is on file.
+    """
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="evidence_items")
+    requirement = models.ForeignKey(EvidenceRequirement, on_delete=models.PROTECT, related_name="items")
+    reference = models.CharField(
+        _("reference"), max_length=255, blank=True, help_text=_("Number, registration or value as on the document.")
+    )
+    document = models.FileField(_("document"), upload_to=evidence_upload_to, blank=True, max_length=255)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("recorded by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    recorded_at = models.DateTimeField(_("recorded at"), null=True, blank=True)
+    decision = models.CharField(
+        _("decision"), max_length=16, choices=EvidenceDecision.choices, default=EvidenceDecision.PENDING
+    )
+    decision_reason = models.CharField(_("reason"), max_length=255, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("decided by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("evidence item")
+        verbose_name_plural = _("evidence items")
+        ordering = ["partner", "requirement__sort_order", "requirement__code"]
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "requirement"], name="onboarding_one_item_per_requirement"),
+            # A reviewer who asks for a revision must say why.
+            models.CheckConstraint(
+                condition=~models.Q(decision=EvidenceDecision.NEEDS_REVISION) | ~models.Q(decision_reason=""),
+                name="onboarding_revision_has_reason",
+            ),
+            # Only recorded evidence can be accepted.
+            models.CheckConstraint(
+                condition=~models.Q(decision=EvidenceDecision.ACCEPTED) | ~models.Q(reference=""),
+                name="onboarding_accepted_item_has_reference",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partner} · {self.requirement}"
+
+    @property
+    def is_recorded(self) -> bool:
+        return bool(self.reference.strip())
+
+
+class PartnerTierChange(models.Model):
+    """One change of a partner's tier (普通/银牌/金牌): who, when, from, to and why."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="tier_changes")
+    from_tier = models.CharField(_("from tier"), max_length=16, choices=PartnerTier.choices)
+    to_tier = models.CharField(_("to tier"), max_length=16, choices=PartnerTier.choices)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("changed by"), on_delete=models.PROTECT, related_name="+"
+    )
+    changed_at = models.DateTimeField(_("changed at"))
+    reason = models.CharField(_("reason"), max_length=255)
+
+    class Meta:
+        verbose_name = _("tier change")
+        verbose_name_plural = _("tier changes")
+        ordering = ["partner", "-changed_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(from_tier=models.F("to_tier")), name="onboarding_tier_change_changes"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partner}: {self.from_tier} → {self.to_tier}"

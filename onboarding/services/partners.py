@@ -1,0 +1,200 @@
+"""Creating and editing partners (admission cases) and changing their tier."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_fsm_log.models import StateLog
+
+from onboarding.errors import ConcurrentChange, InvalidState, NotPermitted
+from onboarding.models import EvidenceItem, Partner, PartnerTier, PartnerTierChange, RiskRating
+from onboarding.policies import Action, authorise
+from onboarding.selectors import evidence_requirements
+from organisation.models import Branch, User
+from organisation.roles import Role
+from organisation.services import user_sees_all_branches
+
+# Fields an RM fills in and may correct while the case is a draft or sent back for information.
+EDITABLE_FIELDS = (
+    "partner_type",
+    "legal_name",
+    "credit_code",
+    "legal_representative",
+    "registered_capital",
+    "contact_name",
+    "contact_phone",
+    "contact_email",
+    "settlement_account_name",
+    "settlement_bank",
+    "settlement_account_no",
+    "branch",
+    "relationship_manager",
+    "risk_rating",
+    "vat_rate",
+)
+
+
+def _check_owner(*, by: User, branch: Branch, relationship_manager: User) -> None:
+    """The branch must be within the acting user's scope, and the RM an active RM of that branch."""
+    if not user_sees_all_branches(by) and branch.pk != by.branch_id:
+        raise NotPermitted(
+            _("You can only create or move partners in your own branch (%(branch)s).") % {"branch": by.branch}
+        )
+    if (
+        not relationship_manager.is_active
+        or relationship_manager.branch_id != branch.pk
+        or not relationship_manager.groups.filter(name=Role.BRANCH_RM.value).exists()
+    ):
+        raise ValidationError(
+            {
+                "relationship_manager": _("%(user)s is not a relationship manager of %(branch)s.")
+                % {"user": relationship_manager, "branch": branch}
+            }
+        )
+
+
+def _log(*, partner: Partner, by: User, transition: str, source: str | None, comment: str = "") -> StateLog:
+    return StateLog.objects.create(
+        content_object=partner,
+        by=by,
+        transition=transition,
+        source_state=source,
+        state=partner.state,
+        description=comment or None,
+    )
+
+
+@transaction.atomic
+def partner_create(
+    *,
+    by: User,
+    partner_type: str,
+    legal_name: str,
+    credit_code: str,
+    legal_representative: str,
+    branch: Branch | None = None,
+    relationship_manager: User | None = None,
+    registered_capital: Decimal = Decimal("0.00"),
+    contact_name: str = "",
+    contact_phone: str = "",
+    contact_email: str = "",
+    settlement_account_name: str = "",
+    settlement_bank: str = "",
+    settlement_account_no: str = "",
+    risk_rating: str = RiskRating.MEDIUM,
+    vat_rate: Decimal = Decimal("0.0600"),
+    comment: str = "",
+) -> Partner:
+    """Open a draft admission case, with an empty evidence item per requirement of its type.
+
+    The branch defaults to the acting user's, the RM to the acting user. The
+    credit code is validated (GB 32100-2015 check character) and must be new;
+    either failure raises ``ValidationError`` naming the field, nothing written.
+    """
+    if not by.has_perm("onboarding.add_partner"):
+        raise NotPermitted(_("You do not have the permission to create partners."))
+    branch = branch or by.branch
+    if branch is None:
+        raise ValidationError({"branch": _("Choose the branch that owns the partner.")})
+    relationship_manager = relationship_manager or by
+    _check_owner(by=by, branch=branch, relationship_manager=relationship_manager)
+
+    partner = Partner(
+        partner_type=partner_type,
+        legal_name=legal_name.strip(),
+        credit_code=credit_code.strip().upper(),
+        legal_representative=legal_representative.strip(),
+        registered_capital=registered_capital,
+        contact_name=contact_name,
+        contact_phone=contact_phone,
+        contact_email=contact_email,
+        settlement_account_name=settlement_account_name,
+        settlement_bank=settlement_bank,
+        settlement_account_no=settlement_account_no,
+        branch=branch,
+        relationship_manager=relationship_manager,
+        risk_rating=risk_rating,
+        tier=PartnerTier.STANDARD,
+        vat_rate=vat_rate,
+        created_by=by,
+    )
+    partner.full_clean()
+    partner.save()
+    EvidenceItem.objects.bulk_create(
+        EvidenceItem(partner=partner, requirement=requirement)
+        for requirement in evidence_requirements(partner_type=partner.partner_type)
+    )
+    _log(partner=partner, by=by, transition="create", source=None, comment=comment)
+    return partner
+
+
+@transaction.atomic
+def partner_update(*, partner: Partner, by: User, data: dict[str, Any]) -> Partner:
+    """Correct a case's details while it is a draft or sent back for information.
+
+    Only the fields in ``EDITABLE_FIELDS`` may be given; the state, tier and
+    reviewer change only through their own services. Changing the type is
+    refused once evidence has been recorded, since the evidence belongs to
+    the old type's requirements.
+    """
+    unknown = set(data) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"partner_update cannot change {sorted(unknown)}")
+    case = Partner.objects.select_for_update().get(pk=partner.pk)
+    if case.state != partner.state:
+        raise ConcurrentChange(_("This case was changed by someone else. Reload it and try again."))
+    authorise(action=Action.EDIT, partner=case, user=by)
+
+    if "partner_type" in data and data["partner_type"] != case.partner_type:
+        if case.evidence_items.exclude(reference="").exists():
+            raise InvalidState(
+                _("Evidence has been recorded for this case's type; a case of another type needs a new case.")
+            )
+    for field, value in data.items():
+        setattr(case, field, value)
+    case.credit_code = case.credit_code.strip().upper()
+    _check_owner(by=by, branch=case.branch, relationship_manager=case.relationship_manager)
+    case.full_clean()
+    case.save()
+    if "partner_type" in data:
+        # Keep one item per requirement of the (possibly new) type; nothing recorded is lost (checked above).
+        case.evidence_items.exclude(requirement__partner_type=case.partner_type).delete()
+        have = set(case.evidence_items.values_list("requirement_id", flat=True))
+        EvidenceItem.objects.bulk_create(
+            EvidenceItem(partner=case, requirement=r)
+            for r in evidence_requirements(partner_type=case.partner_type)
+            if r.pk not in have
+        )
+    partner.refresh_from_db()
+    return partner
+
+
+@transaction.atomic
+def partner_tier_change(*, partner: Partner, tier: str, by: User, reason: str) -> PartnerTierChange:
+    """Move an admitted partner to another tier (普通/银牌/金牌), recording who, when, from, to and why."""
+    if tier not in PartnerTier.values:
+        raise ValidationError({"tier": _("Unknown tier %(tier)s.") % {"tier": tier}})
+    if not reason.strip():
+        raise ValidationError({"reason": _("Say why the tier changes.")})
+    case = Partner.objects.select_for_update().get(pk=partner.pk)
+    if case.tier != partner.tier or case.state != partner.state:
+        raise ConcurrentChange(_("This partner was changed by someone else. Reload it and try again."))
+    authorise(action=Action.CHANGE_TIER, partner=case, user=by)
+    if case.tier == tier:
+        raise InvalidState(_("The partner is already in tier %(tier)s.") % {"tier": case.get_tier_display()})
+    change = PartnerTierChange.objects.create(
+        partner=case,
+        from_tier=case.tier,
+        to_tier=tier,
+        changed_by=by,
+        changed_at=timezone.now(),
+        reason=reason.strip(),
+    )
+    Partner.objects.filter(pk=case.pk).update(tier=tier, updated_at=timezone.now())
+    partner.refresh_from_db()
+    return change
