@@ -123,7 +123,7 @@ def partner_create(
         vat_rate=vat_rate,
         created_by=by,
     )
-    partner.full_clean()
+    partner.full_clean(exclude=["state"])  # the protected state is the machine's, not the form's
     partner.save()
     EvidenceItem.objects.bulk_create(
         EvidenceItem(partner=partner, requirement=requirement)
@@ -159,7 +159,7 @@ def partner_update(*, partner: Partner, by: User, data: dict[str, Any]) -> Partn
         setattr(case, field, value)
     case.credit_code = case.credit_code.strip().upper()
     _check_owner(by=by, branch=case.branch, relationship_manager=case.relationship_manager)
-    case.full_clean()
+    case.full_clean(exclude=["state"])
     case.save()
     if "partner_type" in data:
         # Keep one item per requirement of the (possibly new) type; nothing recorded is lost (checked above).
