@@ -17,7 +17,7 @@ from .document import PageDecor, page_label, render_pdf
 from .fonts import FONT_NAME, FONT_PATH, FontMissingError, draw_string, missing_glyphs, register_fonts
 from .formatting import format_count, format_money, format_percent
 from .tables import LongTable, long_table, simple_table, table_style
-from .text import BoldParagraph, bilingual, get_styles, paragraph, safe_text
+from .text import BoldParagraph, TextParagraph, bilingual, get_styles, paragraph, safe_text
 from .verification import canonical_json, normalize_code, verification_code, verify_code
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "FontMissingError",
     "LongTable",
     "PageDecor",
+    "TextParagraph",
     "bar_chart",
     "bilingual",
     "canonical_json",

@@ -69,8 +69,25 @@ def _style(style: str | ParagraphStyle) -> ParagraphStyle:
     return get_styles()[style] if isinstance(style, str) else style
 
 
-class BoldParagraph(Paragraph):
-    """A Paragraph drawn in synthetic bold: glyphs filled and stroked in the text colour."""
+class TextParagraph(Paragraph):
+    """A Paragraph that keeps its line breaking per width.
+
+    A table header label is laid out again for every page the table spans and
+    several times per page; CJK line breaking is the costly part, and its
+    result depends only on the width.
+    """
+
+    _wrapped: tuple[float, tuple[float, float]] | None = None
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
+        # Paragraph.wrap does not depend on availHeight; the break into lines only on the width.
+        if self._wrapped is None or self._wrapped[0] != availWidth:
+            self._wrapped = (availWidth, super().wrap(availWidth, availHeight))
+        return self._wrapped[1]
+
+
+class BoldParagraph(TextParagraph):
+    """A paragraph drawn in synthetic bold: glyphs filled and stroked in the text colour."""
 
     def draw(self) -> None:
         canv = self.canv
@@ -87,9 +104,9 @@ def _markup(text: object) -> str:
     return safe_text(text).replace("\n", "<br/>")
 
 
-def paragraph(text: object, style: str | ParagraphStyle = "body", *, bold: bool = False) -> Paragraph:
+def paragraph(text: object, style: str | ParagraphStyle = "body", *, bold: bool = False) -> TextParagraph:
     """A paragraph printing ``text`` literally (newlines become line breaks)."""
-    cls = BoldParagraph if bold else Paragraph
+    cls = BoldParagraph if bold else TextParagraph
     return cls(_markup(text), _style(style))
 
 
@@ -101,7 +118,7 @@ def bilingual(
     inline: bool = False,
     bold: bool = False,
     en_scale: float = 0.8,
-) -> Paragraph:
+) -> TextParagraph:
     """A label in Chinese with its English beneath (or beside, ``inline=True``), smaller and muted.
 
     ``bilingual("结算金额", "Settlement amount")``. Both parts are literal text.
@@ -111,5 +128,5 @@ def bilingual(
     en_part = f'<font size="{en_size}" color="{MUTED_HEX}">{_markup(en)}</font>'
     separator = " " if inline else "<br/>"
     markup = f"{_markup(zh)}{separator}{en_part}" if en else _markup(zh)
-    cls = BoldParagraph if bold else Paragraph
+    cls = BoldParagraph if bold else TextParagraph
     return cls(markup, st)

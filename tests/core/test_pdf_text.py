@@ -5,11 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from reportlab.platypus import Paragraph
 
 from core.pdf import (
     BoldParagraph,
     FontMissingError,
+    TextParagraph,
     bilingual,
     format_count,
     format_money,
@@ -51,7 +51,7 @@ def test_bilingual_label_and_bold():
     for frag in label.frags:
         by_size[frag.fontSize] = by_size.get(frag.fontSize, "") + frag.text
     assert by_size == {8: "结算金额", 6.4: "<Amount>"}  # English smaller, beneath
-    assert type(bilingual("分行", "")) is Paragraph
+    assert type(bilingual("分行", "")) is TextParagraph
     assert [frag.text for frag in bilingual("分行", "").frags] == ["分行"]
 
 
