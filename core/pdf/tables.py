@@ -14,16 +14,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from reportlab.lib import colors
-from reportlab.platypus import Flowable, Paragraph, Table, TableStyle
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.pdfbase.pdfmetrics import stringWidth
+from reportlab.platypus import Flowable, Table, TableStyle
 
 from .fonts import FONT_NAME, register_fonts
-from .text import HEADER_FILL, RULE, ZEBRA_FILL, bilingual, get_styles, safe_text
+from .text import HEADER_FILL, RULE, ZEBRA_FILL, TextParagraph, bilingual, get_styles, safe_text
 
 Cell = str | Flowable | None
 # A header cell may also be a (Chinese, English) pair, printed as a bold bilingual label.
 HeaderCell = Cell | tuple[str, str]
 _ALIGN = {"left": "LEFT", "right": "RIGHT", "center": "CENTER"}
 PADDING = 2.5
+H_PADDING = 3
 
 
 def _check_cell(cell: object) -> object:
@@ -65,8 +68,8 @@ def table_style(
         ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
         ("TOPPADDING", (0, 0), (-1, -1), PADDING),
         ("BOTTOMPADDING", (0, 0), (-1, -1), PADDING),
-        ("LEFTPADDING", (0, 0), (-1, -1), 3),
-        ("RIGHTPADDING", (0, 0), (-1, -1), 3),
+        ("LEFTPADDING", (0, 0), (-1, -1), H_PADDING),
+        ("RIGHTPADDING", (0, 0), (-1, -1), H_PADDING),
         ("LINEBELOW", (0, 0), (-1, -1), 0.25, RULE),
     ]
     if header_rows:
@@ -195,16 +198,19 @@ def long_table(
     ncols = len(col_widths)
     if len(header) != ncols:
         raise ValueError(f"header has {len(header)} cells for {ncols} columns")
-    wrap = set(wrap_columns)
-    cell_style = get_styles()["cell"]
+    # Room for text in each wrapped column: its width less the left and right padding.
+    wrap = {col: col_widths[col] - 2 * H_PADDING for col in wrap_columns}
+    cell_style = ParagraphStyle("wrapped", parent=get_styles()["cell"], fontSize=font_size, leading=font_size * 1.25)
     checked: list[list[object]] = []
     for number, row in enumerate(rows, start=1):
         if len(row) != ncols:
             raise ValueError(f"row {number} has {len(row)} cells for {ncols} columns")
         cells = [_check_cell(cell) for cell in row]
-        for col in wrap:
-            if isinstance(cells[col], str) and cells[col]:
-                cells[col] = Paragraph(safe_text(cells[col]), cell_style)
+        for col, room in wrap.items():
+            text = cells[col]
+            # Only text that does not fit on one line pays for a Paragraph (CJK line breaking is slow).
+            if isinstance(text, str) and "\n" not in text and stringWidth(text, FONT_NAME, font_size) > room:
+                cells[col] = TextParagraph(safe_text(text), cell_style)
         checked.append(cells)
     style = [*table_style(ncols=ncols, align=align, font_size=font_size), *extra_style]
     # The lowest a row can be: one line of text plus padding (a wrapped cell is only taller).

@@ -158,6 +158,14 @@ def test_long_table_breaks_across_pages_with_header_on_each_and_page_x_of_y():
     assert printed == list(range(1, 151))
 
 
+def test_long_text_in_a_wrap_column_breaks_into_lines_and_short_text_stays_on_one():
+    long_name = "深圳前海云链数字科技有限公司跨境支付与线上收单综合服务" * 4
+    rows = [["1", long_name, "1.00"], ["2", "短名称 Short", "2.00"]]
+    text = page_texts(render_pdf([long_table(HEADER, rows, col_widths=WIDTHS, wrap_columns=[1])], title="t"))[0]
+    assert long_name not in text and long_name in squash(text)  # broken over lines, nothing lost
+    assert "短名称 Short" in text
+
+
 def test_long_table_continuation_shares_the_rows():
     table = long_table(HEADER, sample_rows(200), col_widths=WIDTHS, align=ALIGN)
     first, rest = table.split(sum(WIDTHS), 300)
