@@ -17,11 +17,13 @@ from onboarding.services.admission import (
     partner_terminate,
 )
 from onboarding.services.evidence import evidence_item_decide, evidence_item_record
+from onboarding.services.imports import PartnerImportReport, partner_export, partner_import
 from onboarding.services.partners import EDITABLE_FIELDS, partner_create, partner_tier_change, partner_update
 
 __all__ = [
     "ACTION_SERVICES",
     "EDITABLE_FIELDS",
+    "PartnerImportReport",
     "evidence_item_decide",
     "evidence_item_record",
     "partner_activate",
@@ -30,6 +32,8 @@ __all__ = [
     "partner_assign_reviewer",
     "partner_contract",
     "partner_create",
+    "partner_export",
+    "partner_import",
     "partner_reinstate",
     "partner_reject",
     "partner_request_info",

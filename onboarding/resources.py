@@ -1,0 +1,265 @@
+"""Bulk import and export of partners (CSV, XLSX) with django-import-export.
+
+Import creates draft admission cases through ``partner_create`` — the same
+rules as one case typed in the admin (credit-code check character, no
+duplicate code, own branch only, an RM of that branch). It is all-or-nothing:
+every row is validated, every bad row is reported with its number (1 = the
+first row under the header) and reason, and if any row is bad nothing is
+written. Export is limited to the partners the user may see, and neutralises
+cells a spreadsheet would run as a formula.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db.models import QuerySet, TextChoices
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
+from import_export import fields, resources, widgets
+
+from core.errors import ApplicationError
+from onboarding.models import AdmissionState, Partner, PartnerTier, PartnerType, RiskRating
+from onboarding.selectors import branch_list, partner_list
+from organisation.models import Branch, User
+from organisation.roles import Role
+
+# A cell starting with one of these is run as a formula by Excel, LibreOffice or Sheets (CSV injection).
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formula(value):
+    """Prefix a single quote to text a spreadsheet would evaluate, so it is shown as text."""
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return "'" + value
+    return value
+
+
+class ChoicesWidget(widgets.Widget):
+    """A choice exported as its label; imported from its code or its label in any language."""
+
+    def __init__(self, choices: type[TextChoices], **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.choices = choices
+
+    def clean(self, value, row=None, **kwargs):
+        text = str(value if value is not None else "").strip()
+        if not text:
+            return None
+        for member in self.choices:
+            if text.lower() == member.value:
+                return member.value
+            for language in ("zh-hans", "en"):
+                with translation.override(language):
+                    if text == str(member.label):
+                        return member.value
+        raise ValueError(
+            _("“%(value)s” is not one of: %(choices)s.")
+            % {"value": text, "choices": ", ".join(f"{m.value} ({m.label})" for m in self.choices)}
+        )
+
+    def render(self, value, obj=None, **kwargs):
+        return str(self.choices(value).label) if value else ""
+
+
+class TextWidget(widgets.Widget):
+    """Text, stripped; a number typed into a spreadsheet cell (a phone, an account) becomes its digits."""
+
+    def clean(self, value, row=None, **kwargs):
+        if value is None:
+            return ""
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return str(value).strip()
+
+
+class AmountWidget(widgets.DecimalWidget):
+    def clean(self, value, row=None, **kwargs):
+        try:
+            return super().clean(value, row, **kwargs)
+        except (InvalidOperation, ValueError):
+            raise ValueError(_("“%(value)s” is not a number.") % {"value": value}) from None
+
+
+class LookupWidget(widgets.ForeignKeyWidget):
+    """A foreign key by a readable key (branch code, username) with a clear message when unknown."""
+
+    def __init__(self, model, field: str, what: str, **kwargs) -> None:
+        super().__init__(model, field, **kwargs)
+        self.what = what
+
+    def clean(self, value, row=None, **kwargs):
+        text = str(value if value is not None else "").strip()
+        if not text:
+            return None
+        try:
+            return self.get_queryset(text, row).get(**{self.field: text})
+        except self.model.DoesNotExist:
+            raise ValueError(_("Unknown %(what)s “%(value)s”.") % {"what": self.what, "value": text}) from None
+
+
+class PartnerResource(resources.ModelResource):
+    partner_type = fields.Field("partner_type", "partner_type", ChoicesWidget(PartnerType))
+    legal_name = fields.Field("legal_name", "legal_name", TextWidget())
+    credit_code = fields.Field("credit_code", "credit_code", TextWidget())
+    legal_representative = fields.Field("legal_representative", "legal_representative", TextWidget())
+    registered_capital = fields.Field(
+        "registered_capital", "registered_capital", AmountWidget(), default=Decimal("0.00")
+    )
+    contact_name = fields.Field("contact_name", "contact_name", TextWidget())
+    contact_phone = fields.Field("contact_phone", "contact_phone", TextWidget())
+    contact_email = fields.Field("contact_email", "contact_email", TextWidget())
+    settlement_account_name = fields.Field("settlement_account_name", "settlement_account_name", TextWidget())
+    settlement_bank = fields.Field("settlement_bank", "settlement_bank", TextWidget())
+    settlement_account_no = fields.Field("settlement_account_no", "settlement_account_no", TextWidget())
+    branch = fields.Field("branch", "branch", LookupWidget(Branch, "code", _("branch code")))
+    relationship_manager = fields.Field(
+        "relationship_manager", "relationship_manager", LookupWidget(User, "username", _("user name"))
+    )
+    risk_rating = fields.Field("risk_rating", "risk_rating", ChoicesWidget(RiskRating), default=RiskRating.MEDIUM)
+    vat_rate = fields.Field("vat_rate", "vat_rate", AmountWidget(), default=Decimal("0.0600"))
+    # Export only: the case as it stands.
+    state = fields.Field("state", "state", ChoicesWidget(AdmissionState), readonly=True)
+    tier = fields.Field("tier", "tier", ChoicesWidget(PartnerTier), readonly=True)
+
+    IMPORT_FIELDS = (
+        "partner_type",
+        "legal_name",
+        "credit_code",
+        "legal_representative",
+        "registered_capital",
+        "contact_name",
+        "contact_phone",
+        "contact_email",
+        "settlement_account_name",
+        "settlement_bank",
+        "settlement_account_no",
+        "branch",
+        "relationship_manager",
+        "risk_rating",
+        "vat_rate",
+    )
+
+    class Meta:
+        model = Partner
+        fields = (
+            "partner_type",
+            "legal_name",
+            "credit_code",
+            "legal_representative",
+            "registered_capital",
+            "contact_name",
+            "contact_phone",
+            "contact_email",
+            "settlement_account_name",
+            "settlement_bank",
+            "settlement_account_no",
+            "branch",
+            "relationship_manager",
+            "risk_rating",
+            "vat_rate",
+            "state",
+            "tier",
+        )
+        # Import only ever creates cases: an existing credit code is a duplicate, not an update.
+        force_init_instance = True
+        clean_model_instances = True
+        use_transactions = True
+        skip_diff = True
+
+    def __init__(self, *, user: User | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.user = user
+
+    # ---- import ------------------------------------------------------------------------
+
+    def import_data(self, dataset, dry_run=False, raise_errors=False, use_transactions=None, **kwargs):
+        if self.user is None or not self.user.has_perm("onboarding.import_partner"):
+            raise PermissionError("partner import needs a user with onboarding.import_partner")
+        # All or nothing, whoever calls: one invalid row rolls back every row.
+        kwargs["rollback_on_validation_errors"] = True
+        return super().import_data(dataset, dry_run=dry_run, raise_errors=raise_errors, use_transactions=True, **kwargs)
+
+    def import_instance(self, instance, row, **kwargs):
+        errors = {}
+        try:
+            super().import_instance(instance, row, **kwargs)
+        except ValidationError as exc:
+            errors = exc.update_error_dict(errors)
+        # The importer's branch, and the importer as RM, when the file leaves them out.
+        if instance.branch_id is None and "branch" not in errors:
+            instance.branch = self.user.branch
+        if instance.relationship_manager_id is None and "relationship_manager" not in errors:
+            instance.relationship_manager = self.user
+        instance.credit_code = str(instance.credit_code or "").strip().upper()
+        if errors:
+            raise ValidationError(errors)
+
+    def validate_instance(self, instance, import_validation_errors=None, validate_unique=True):
+        errors = dict(import_validation_errors or {})
+        branch = instance.branch if instance.branch_id else None
+        if "branch" not in errors:
+            if branch is None:
+                errors["branch"] = [_("Give the branch code of the owning branch.")]
+            elif not branch_list(user=self.user).filter(pk=branch.pk).exists():
+                errors["branch"] = [
+                    _("You can only import partners of your own branch (%(branch)s).") % {"branch": self.user.branch}
+                ]
+        rm = instance.relationship_manager if instance.relationship_manager_id else None
+        if "relationship_manager" not in errors and branch is not None and "branch" not in errors:
+            if rm is None or not (
+                rm.is_active and rm.branch_id == branch.pk and rm.groups.filter(name=Role.BRANCH_RM.value).exists()
+            ):
+                errors["relationship_manager"] = [
+                    _("%(user)s is not a relationship manager of %(branch)s.") % {"user": rm or "-", "branch": branch}
+                ]
+        try:
+            instance.full_clean(exclude=[*errors.keys(), "state"], validate_unique=validate_unique)
+        except ValidationError as exc:
+            errors = exc.update_error_dict(errors)
+        if errors:
+            raise ValidationError(errors)
+
+    def do_instance_save(self, instance, is_create):
+        from onboarding.services import partner_create
+
+        data = {name: getattr(instance, name) for name in self.IMPORT_FIELDS}
+        try:
+            created = partner_create(by=self.user, comment=str(_("Imported from a file.")), **data)
+        except ApplicationError as exc:
+            raise ValidationError({NON_FIELD_ERRORS: [str(exc.message)]}) from exc
+        instance.pk = created.pk
+        instance._state.adding = False
+
+    # ---- export ------------------------------------------------------------------------
+
+    def filter_export(self, queryset: QuerySet[Partner], **kwargs) -> QuerySet[Partner]:
+        # Scope again here, so no caller can export partners of another branch by passing a wider queryset.
+        visible = partner_list(user=self.user) if self.user is not None else Partner.objects.none()
+        return queryset.filter(pk__in=visible.values("pk")).select_related("branch", "relationship_manager")
+
+    def export_field(self, field, instance, **kwargs):
+        return neutralise_formula(super().export_field(field, instance, **kwargs))
+
+    def dehydrate_branch(self, partner: Partner) -> str:
+        return partner.branch.code
+
+    def dehydrate_relationship_manager(self, partner: Partner) -> str:
+        return partner.relationship_manager.username
+
+
+def import_errors(result) -> list[tuple[int, str]]:
+    """Every bad row of an import result as (row number, reason), in row order."""
+    rows: list[tuple[int, str]] = []
+    for invalid in result.invalid_rows:
+        reasons = []
+        for field, messages in invalid.error_dict.items():
+            prefix = "" if field == NON_FIELD_ERRORS else f"{field}: "
+            reasons.extend(prefix + str(m) for m in messages)
+        rows.append((invalid.number, "; ".join(reasons)))
+    for error_row in result.error_rows:
+        rows.append((error_row.number, "; ".join(str(e.error) for e in error_row.errors)))
+    for error in result.base_errors:
+        rows.append((0, str(error.error)))
+    return sorted(rows)
