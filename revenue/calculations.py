@@ -1,0 +1,269 @@
+"""The revenue-share computation: rules and aggregated figures in, amounts out.
+
+Pure functions over plain values: no ORM, no I/O, no clock. A settlement
+aggregates a period's attributed transactions per partner and product in the
+database, turns agreement versions into :class:`ShareRule` values, and calls
+:func:`partner_shares_compute`.
+
+Rules (one per partner and product, from the version in force)
+    ``percentage``            share = bank revenue × rate
+    ``fixed_per_transaction`` share = transactions × fixed amount (a co-served
+                              transaction counts as its weight, a reversal as minus its weight)
+    ``tiered_progressive``    each slab of the basis figure at its own rate: the
+                              effective rate is Σ rateᵢ × (part of the basis in slab i) / basis,
+                              and share = bank revenue × effective rate (with the product's
+                              own revenue as basis this is exactly Σ rateᵢ × sliceᵢ)
+    ``tiered_retroactive``    share = bank revenue × the rate of the slab the basis reached
+
+    The basis of a tiered rule is explicit: the partner's period-to-date volume
+    or bank revenue, of this product or across all its products. A basis of
+    zero or less (a period of net reversals) takes the first slab's rate.
+
+Floor, cap and the revenue limit, in this order
+    A floor lifts a line that earned bank revenue to at least the floor; a cap
+    limits it to at most the cap. Then the share is kept between zero and the
+    line's bank revenue: the bank never pays out more than the business earned
+    it (nor claws back more than it lost), so a floor or a fixed amount above
+    the revenue is limited to the revenue.
+
+Rounding (the product's one rule, :func:`core.money.round_money`)
+    Everything is computed exactly (Decimal, 50 significant digits) and rounded
+    once, half away from zero to the fen, at the line boundary: one partner,
+    one product, one period.
+
+Co-served events
+    An event attributed to several partners is split by weight with
+    :func:`split_exact` (largest remainder on whole fen), so the parts add back
+    exactly to the whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+from decimal import Decimal, localcontext
+
+from django.utils.translation import gettext as _
+
+from core.money import ZERO, allocate, round_money
+from revenue.choices import TIERED_KINDS, RuleKind, TierBasis
+
+ONE = Decimal(1)
+PRECISION = 50
+
+
+@dataclass(frozen=True)
+class TierBracket:
+    """Basis figures from ``lower`` (inclusive) to ``upper`` (exclusive; ``None`` = no limit) earn ``rate``."""
+
+    lower: Decimal
+    upper: Decimal | None
+    rate: Decimal
+
+
+@dataclass(frozen=True)
+class ShareRule:
+    """The terms of one agreement version, as plain values."""
+
+    kind: str
+    rate: Decimal | None = None
+    fixed_amount: Decimal | None = None
+    tier_basis: str | None = None
+    tiers: tuple[TierBracket, ...] = ()
+    floor: Decimal | None = None
+    cap: Decimal | None = None
+    # Which version this is, carried through to the line for traceability.
+    version_id: int | None = None
+
+
+@dataclass(frozen=True)
+class LineFigures:
+    """A partner's period-to-date figures for one product (attributed shares of co-served events)."""
+
+    bank_revenue: Decimal
+    volume: Decimal = ZERO
+    count: Decimal = ZERO
+
+
+@dataclass(frozen=True)
+class ShareLine:
+    """The share of one partner for one product and period, and how it was reached."""
+
+    rule: ShareRule | None
+    figures: LineFigures
+    basis: Decimal | None
+    effective_rate: Decimal | None
+    unrounded: Decimal
+    share: Decimal
+    floor_applied: bool = False
+    cap_applied: bool = False
+    limited_to_revenue: bool = False
+
+
+def tier_brackets_problems(brackets: Sequence[TierBracket]) -> list[str]:
+    """What is wrong with a set of slabs: they must run contiguously from zero, the last one open-ended.
+
+    Returns translated messages, empty when the brackets are sound.
+    """
+    if not brackets:
+        return [_("A tiered rule needs at least one slab.")]
+    problems: list[str] = []
+    ordered = sorted(brackets, key=lambda b: b.lower)
+    if ordered[0].lower != 0:
+        problems.append(_("The first slab must start at 0, not at %(lower)s.") % {"lower": ordered[0].lower})
+    for bracket in ordered:
+        if bracket.upper is not None and bracket.upper <= bracket.lower:
+            problems.append(
+                _("The slab from %(lower)s must end above where it starts.") % {"lower": bracket.lower}
+            )
+        if not ZERO <= bracket.rate <= ONE:
+            problems.append(_("The rate %(rate)s is not between 0 and 1.") % {"rate": bracket.rate})
+    for current, following in pairwise(ordered):
+        if current.upper is None:
+            problems.append(
+                _("Only the last slab may be open-ended; the slab from %(lower)s has no upper limit.")
+                % {"lower": current.lower}
+            )
+        elif following.lower > current.upper:
+            problems.append(
+                _("Gap between %(upper)s and %(lower)s: the slabs must be contiguous.")
+                % {"upper": current.upper, "lower": following.lower}
+            )
+        elif following.lower < current.upper:
+            problems.append(
+                _("The slabs from %(a)s and from %(b)s overlap.") % {"a": current.lower, "b": following.lower}
+            )
+    if ordered[-1].upper is not None:
+        problems.append(_("The last slab must be open-ended (no upper limit)."))
+    return problems
+
+
+def _slab_reached(tiers: Sequence[TierBracket], basis: Decimal) -> TierBracket:
+    ordered = sorted(tiers, key=lambda b: b.lower)
+    if basis <= 0:
+        return ordered[0]
+    for bracket in ordered:
+        if bracket.upper is None or basis < bracket.upper:
+            return bracket
+    return ordered[-1]
+
+
+def _progressive_weighted(tiers: Sequence[TierBracket], basis: Decimal) -> Decimal:
+    """Σ rateᵢ × (part of ``basis`` inside slab i), for a positive basis."""
+    total = Decimal(0)
+    for bracket in sorted(tiers, key=lambda b: b.lower):
+        if basis <= bracket.lower:
+            break
+        top = basis if bracket.upper is None else min(basis, bracket.upper)
+        total += (top - bracket.lower) * bracket.rate
+    return total
+
+
+def _basis(rule: ShareRule, figures: LineFigures, totals: LineFigures) -> Decimal:
+    return {
+        TierBasis.PRODUCT_VOLUME: figures.volume,
+        TierBasis.TOTAL_VOLUME: totals.volume,
+        TierBasis.PRODUCT_REVENUE: figures.bank_revenue,
+        TierBasis.TOTAL_REVENUE: totals.bank_revenue,
+    }[TierBasis(rule.tier_basis)]
+
+
+def share_compute(*, rule: ShareRule | None, figures: LineFigures, totals: LineFigures | None = None) -> ShareLine:
+    """The share of one line (partner × product × period); ``totals`` are the partner's figures over all products.
+
+    Without a rule (no agreement in force) the share is zero.
+    """
+    totals = totals or figures
+    revenue = figures.bank_revenue
+    if rule is None:
+        return ShareLine(rule=None, figures=figures, basis=None, effective_rate=None, unrounded=ZERO, share=ZERO)
+
+    basis: Decimal | None = None
+    effective_rate: Decimal | None = None
+    with localcontext() as ctx:
+        ctx.prec = PRECISION
+        kind = RuleKind(rule.kind)
+        if kind == RuleKind.PERCENTAGE:
+            effective_rate = rule.rate
+            raw = revenue * rule.rate
+        elif kind == RuleKind.FIXED_PER_TRANSACTION:
+            raw = figures.count * rule.fixed_amount
+        elif kind in TIERED_KINDS:
+            basis = _basis(rule, figures, totals)
+            if kind == RuleKind.TIERED_RETROACTIVE or basis <= 0:
+                effective_rate = _slab_reached(rule.tiers, basis).rate
+                raw = revenue * effective_rate
+            else:
+                weighted = _progressive_weighted(rule.tiers, basis)
+                effective_rate = weighted / basis
+                # Multiply before dividing: with the line's own revenue as basis this is exact.
+                raw = revenue * weighted / basis
+        else:  # pragma: no cover - RuleKind() above already refuses unknown kinds
+            raise ValueError(rule.kind)
+
+        floor_applied = cap_applied = limited = False
+        value = raw
+        if rule.floor is not None and revenue > 0 and value < rule.floor:
+            value, floor_applied = rule.floor, True
+        if rule.cap is not None and value > rule.cap:
+            value, cap_applied = rule.cap, True
+        low, high = (ZERO, revenue) if revenue >= 0 else (revenue, ZERO)
+        if value > high:
+            value, limited = high, True
+        elif value < low:
+            value, limited = low, True
+    return ShareLine(
+        rule=rule,
+        figures=figures,
+        basis=basis,
+        effective_rate=effective_rate,
+        unrounded=raw,
+        share=round_money(value),
+        floor_applied=floor_applied,
+        cap_applied=cap_applied,
+        limited_to_revenue=limited,
+    )
+
+
+def figures_total(figures: Mapping[Hashable, LineFigures]) -> LineFigures:
+    """A partner's figures across all its products."""
+    return LineFigures(
+        bank_revenue=sum((f.bank_revenue for f in figures.values()), ZERO),
+        volume=sum((f.volume for f in figures.values()), ZERO),
+        count=sum((f.count for f in figures.values()), ZERO),
+    )
+
+
+def partner_shares_compute(
+    *, rules: Mapping[Hashable, ShareRule | None], figures: Mapping[Hashable, LineFigures]
+) -> dict[Hashable, ShareLine]:
+    """One partner's shares for a period, per product (the keys of ``figures``).
+
+    ``figures`` must hold every product the partner had business in, because
+    the across-all-products bases are their sums; a product without a rule
+    earns nothing but still counts towards those bases.
+    """
+    totals = figures_total(figures)
+    return {key: share_compute(rule=rules.get(key), figures=line, totals=totals) for key, line in figures.items()}
+
+
+def weights_problems(weights: Sequence[Decimal]) -> list[str]:
+    """Attribution weights must each be in (0, 1] and add up to exactly 1."""
+    problems = []
+    if not weights:
+        problems.append(_("At least one partner is needed."))
+    if any(not (ZERO < w <= ONE) for w in weights):
+        problems.append(_("Each weight must be more than 0 and at most 1."))
+    if weights and sum(weights, Decimal(0)) != ONE:
+        problems.append(_("The weights add up to %(sum)s, not to exactly 1.") % {"sum": sum(weights, Decimal(0))})
+    return problems
+
+
+def split_exact(total: Decimal, weights: Sequence[Decimal]) -> list[Decimal]:
+    """Split an amount (of whole fen) by weights so that the parts add back to it exactly.
+
+    The largest-remainder method of :func:`core.money.allocate`; a negative
+    total (a reversal) splits into the negated parts of its positive twin.
+    """
+    return allocate(total, weights)
