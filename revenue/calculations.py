@@ -41,8 +41,8 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import pairwise
 from decimal import Decimal, localcontext
+from itertools import pairwise
 
 from django.utils.translation import gettext as _
 
@@ -114,9 +114,7 @@ def tier_brackets_problems(brackets: Sequence[TierBracket]) -> list[str]:
         problems.append(_("The first slab must start at 0, not at %(lower)s.") % {"lower": ordered[0].lower})
     for bracket in ordered:
         if bracket.upper is not None and bracket.upper <= bracket.lower:
-            problems.append(
-                _("The slab from %(lower)s must end above where it starts.") % {"lower": bracket.lower}
-            )
+            problems.append(_("The slab from %(lower)s must end above where it starts.") % {"lower": bracket.lower})
         if not ZERO <= bracket.rate <= ONE:
             problems.append(_("The rate %(rate)s is not between 0 and 1.") % {"rate": bracket.rate})
     for current, following in pairwise(ordered):
