@@ -1,0 +1,485 @@
+"""The RMs' and reviewers' admin for admission cases.
+
+Thin by design: every write goes through ``onboarding.services`` (the
+state-machine buttons too — django-fsm-2's own admin would call the model and
+``save()`` directly, skipping scope, maker-checker, locking and the log). Branch
+scope comes from ``onboarding.selectors.partner_list``: a branch's staff see
+only their branch's partners everywhere (list, change page by URL → 404,
+foreign-key choices, export); head office sees all.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.contrib.contenttypes.admin import GenericTabularInline
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.http import Http404, HttpRequest, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
+from django_fsm_log.models import StateLog
+from import_export.admin import ImportExportModelAdmin
+from import_export.formats.base_formats import CSV, XLSX
+
+from core.errors import ApplicationError
+from onboarding import services
+from onboarding.models import (
+    EvidenceDecision,
+    EvidenceItem,
+    EvidenceRequirement,
+    Partner,
+    PartnerActivePeriod,
+    PartnerTier,
+    PartnerTierChange,
+)
+from onboarding.policies import Action, allowed_actions, authorise
+from onboarding.resources import PartnerResource
+from onboarding.selectors import (
+    branch_list,
+    evidence_missing,
+    evidence_needing_revision,
+    partner_list,
+    partner_makers,
+    relationship_manager_list,
+    reviewer_list,
+)
+from organisation.roles import Role
+
+# Actions whose comment is the required reason.
+REASON_REQUIRED = {Action.REJECT, Action.SUSPEND, Action.TERMINATE, Action.CHANGE_TIER}
+
+
+def error_text(exc: Exception) -> str:
+    if isinstance(exc, ApplicationError):
+        return str(exc.message)
+    if isinstance(exc, ValidationError):
+        return " ".join(exc.messages)
+    return str(exc)
+
+
+def can_edit(request: HttpRequest, partner: Partner) -> bool:
+    try:
+        authorise(action=Action.EDIT, partner=partner, user=request.user)
+    except ApplicationError:
+        return False
+    return True
+
+
+class PartnerForm(forms.ModelForm):
+    class Meta:
+        model = Partner
+        fields = services.EDITABLE_FIELDS
+
+    def clean_credit_code(self) -> str:
+        # Normalise before the check-character and uniqueness checks run on it.
+        return self.cleaned_data["credit_code"].strip().upper()
+
+    def clean(self):
+        cleaned = super().clean()
+        branch, rm = cleaned.get("branch"), cleaned.get("relationship_manager")
+        if branch and rm and rm.branch_id != branch.pk:
+            self.add_error(
+                "relationship_manager",
+                _("%(user)s is not a relationship manager of %(branch)s.") % {"user": rm, "branch": branch},
+            )
+        return cleaned
+
+
+class ScopedBranchFilter(admin.RelatedFieldListFilter):
+    """Offers only the branches the user may see (one query, whatever the number of partners)."""
+
+    def field_choices(self, field, request, model_admin):
+        return [(b.pk, str(b)) for b in branch_list(user=request.user)]
+
+
+class EvidenceItemForm(forms.ModelForm):
+    class Meta:
+        model = EvidenceItem
+        fields = ("requirement", "reference", "document")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            # An item stays with its requirement; only new rows pick one.
+            self.fields["requirement"].disabled = True
+
+
+class EvidenceItemInline(admin.TabularInline):
+    """The evidence of the case. The RM records it here while the case is editable; reviewers decide it above."""
+
+    model = EvidenceItem
+    form = EvidenceItemForm
+    extra = 0
+    can_delete = False
+    fields = ("requirement", "reference", "document", "decision", "decision_reason", "decided_by", "recorded_by")
+    readonly_fields = ("decision", "decision_reason", "decided_by", "recorded_by")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("requirement", "decided_by", "recorded_by")
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        if obj is not None and "requirement" in formset.form.base_fields:
+            formset.form.base_fields["requirement"].queryset = EvidenceRequirement.objects.filter(
+                partner_type=obj.partner_type
+            )
+        return formset
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("onboarding.view_partner")
+
+    def has_change_permission(self, request, obj=None):
+        return obj is not None and can_edit(request, obj)
+
+    def has_add_permission(self, request, obj=None):
+        # Rows exist for every requirement from creation; a row is added only for a requirement introduced later.
+        if obj is None or not can_edit(request, obj):
+            return False
+        return EvidenceRequirement.objects.filter(partner_type=obj.partner_type).exclude(items__partner=obj).exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyInline:
+    can_delete = False
+    extra = 0
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("onboarding.view_partner")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class StateLogInline(ReadOnlyInline, GenericTabularInline):
+    """The audit trail of the case: who, when, from, to and why. Read-only: nobody edits history."""
+
+    model = StateLog
+    verbose_name = _("admission log entry")
+    verbose_name_plural = _("admission log")
+    fields = ("timestamp", "transition", "source_state", "state", "by", "description")
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("by").order_by("timestamp", "pk")
+
+
+class ActivePeriodInline(ReadOnlyInline, admin.TabularInline):
+    model = PartnerActivePeriod
+    fields = ("started_at", "ended_at")
+    readonly_fields = fields
+
+
+class TierChangeInline(ReadOnlyInline, admin.TabularInline):
+    model = PartnerTierChange
+    fields = ("changed_at", "from_tier", "to_tier", "changed_by", "reason")
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("changed_by")
+
+
+@admin.register(Partner)
+class PartnerAdmin(ImportExportModelAdmin):
+    form = PartnerForm
+    list_display = (
+        "legal_name",
+        "credit_code",
+        "partner_type",
+        "state",
+        "branch",
+        "relationship_manager",
+        "tier",
+        "risk_rating",
+        "updated_at",
+    )
+    list_filter = ("partner_type", "state", ("branch", ScopedBranchFilter), "tier", "risk_rating")
+    list_select_related = ("branch", "relationship_manager")
+    search_fields = ("legal_name", "credit_code")
+    search_help_text = _("Search by legal name or unified social credit code.")
+    readonly_fields = ("state", "tier", "assigned_reviewer", "created_by", "created_at", "updated_at")
+    fieldsets = (
+        (None, {"fields": ("partner_type", "legal_name", "credit_code", "legal_representative", "registered_capital")}),
+        (_("Contact"), {"fields": ("contact_name", "contact_phone", "contact_email")}),
+        (
+            _("Settlement"),
+            {"fields": ("settlement_account_name", "settlement_bank", "settlement_account_no", "vat_rate")},
+        ),
+        (_("Ownership and risk"), {"fields": ("branch", "relationship_manager", "risk_rating")}),
+        (
+            _("Admission"),
+            {"fields": ("state", "tier", "assigned_reviewer", "created_by", "created_at", "updated_at")},
+        ),
+    )
+    inlines = (EvidenceItemInline, StateLogInline, ActivePeriodInline, TierChangeInline)
+    resource_classes = (PartnerResource,)
+    formats = (CSV, XLSX)
+    import_error_display = ("message", "row")
+
+    # ---- scope and permissions ---------------------------------------------------------
+
+    def get_queryset(self, request):
+        return partner_list(user=request.user).select_related("branch", "relationship_manager")
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None:
+            # The assigned reviewer and preparer are shown on the page; fetch them with the case.
+            obj = Partner.objects.select_related("assigned_reviewer", "created_by").get(pk=obj.pk)
+        return obj
+
+    def has_change_permission(self, request, obj=None):
+        if not super().has_change_permission(request, obj):
+            return False
+        return obj is None or can_edit(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # cases are rejected or terminated, never deleted
+
+    def has_import_permission(self, request):
+        return request.user.has_perm("onboarding.import_partner")
+
+    def has_export_permission(self, request):
+        return request.user.has_perm("onboarding.view_partner")
+
+    def get_resource_kwargs(self, request, *args, **kwargs):
+        return {**kwargs, "user": request.user}
+
+    def get_fieldsets(self, request, obj=None):
+        return self.fieldsets[:-1] if obj is None else self.fieldsets
+
+    def get_inlines(self, request, obj):
+        return () if obj is None else self.inlines
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "branch":
+            kwargs["queryset"] = branch_list(user=request.user)
+        elif db_field.name == "relationship_manager":
+            kwargs["queryset"] = relationship_manager_list(user=request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        initial.setdefault("branch", request.user.branch_id)
+        if request.user.groups.filter(name=Role.BRANCH_RM.value).exists():
+            initial.setdefault("relationship_manager", request.user.pk)
+        return initial
+
+    # ---- writes through the services ---------------------------------------------------
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except (ApplicationError, ValidationError) as exc:
+            # The admin's own transaction has rolled back the partner and its inlines together.
+            self.message_user(request, error_text(exc), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def history_view(self, request, object_id, extra_context=None):
+        if self.get_object(request, unquote(object_id)) is None:
+            raise Http404(_("No such partner."))
+        return super().history_view(request, object_id, extra_context)
+
+    def save_model(self, request, obj, form, change):
+        data = {name: form.cleaned_data[name] for name in services.EDITABLE_FIELDS if name in form.cleaned_data}
+        if change:
+            changed = {name: value for name, value in data.items() if name in form.changed_data}
+            if changed:
+                services.partner_update(partner=obj, by=request.user, data=changed)
+            return
+        created = services.partner_create(by=request.user, **data)
+        # The admin goes on with ``obj`` (log entry, redirect): make it the created case.
+        obj.pk = created.pk
+        obj._state.adding = False
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not EvidenceItem:
+            formset.save()
+            return
+        partner = form.instance
+        # What formset.save() would have set, for the admin's change message.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        for item_form in formset.forms:
+            if not item_form.has_changed() or not item_form.cleaned_data:
+                continue
+            document = item_form.cleaned_data.get("document")
+            item = services.evidence_item_record(
+                partner=partner,
+                requirement=item_form.cleaned_data.get("requirement") or item_form.instance.requirement,
+                reference=item_form.cleaned_data.get("reference", ""),
+                document=document if isinstance(document, UploadedFile) else None,
+                clear_document=document is False,
+                by=request.user,
+            )
+            if item_form.instance.pk:
+                formset.changed_objects.append((item, item_form.changed_data))
+            else:
+                formset.new_objects.append(item)
+
+    # ---- the admission panel: buttons calling the services ------------------------------
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            path(
+                "<path:object_id>/admission/<str:action>/",
+                self.admin_site.admin_view(self.admission_action_view),
+                name="{}_{}_admission".format(*info),
+            ),
+            path(
+                "<path:object_id>/evidence/<int:item_id>/decide/",
+                self.admin_site.admin_view(self.evidence_decide_view),
+                name="{}_{}_evidence_decide".format(*info),
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        partner = self.get_object(request, unquote(object_id))
+        if partner is None:
+            # Not the admin's "perhaps it was deleted" redirect: say nothing about other branches' partners.
+            raise Http404(_("No such partner."))
+        extra_context = {**(extra_context or {}), "admission": self._admission_panel(request, partner)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def _admission_panel(self, request, partner: Partner) -> dict:
+        allowed = allowed_actions(partner=partner, user=request.user)
+        info = self.opts.app_label, self.opts.model_name
+        actions = []
+        for action in allowed:
+            if action in (Action.EDIT, Action.DECIDE_EVIDENCE):
+                continue
+            actions.append(
+                {
+                    "name": action.value,
+                    "label": action.label,
+                    "url": reverse("admin:{}_{}_admission".format(*info), args=[partner.pk, action.value]),
+                    "reason_required": action in REASON_REQUIRED,
+                    "needs_reviewer": action == Action.ASSIGN_REVIEWER,
+                    "needs_tier": action == Action.CHANGE_TIER,
+                }
+            )
+        panel = {
+            "state": partner.state,
+            "state_label": partner.get_state_display(),
+            "actions": actions,
+            "needs_head_office": partner.needs_head_office,
+            "missing": evidence_missing(partner=partner),
+            "to_revise": evidence_needing_revision(partner=partner),
+            "tiers": [(v, label) for v, label in PartnerTier.choices if v != partner.tier],
+        }
+        if any(a["needs_reviewer"] for a in actions):
+            makers = partner_makers(partner=partner)
+            panel["reviewers"] = [u for u in reviewer_list(partner=partner) if u.pk not in makers]
+        if Action.DECIDE_EVIDENCE in allowed:
+            panel["decide_items"] = [
+                {
+                    "item": item,
+                    "url": reverse("admin:{}_{}_evidence_decide".format(*info), args=[partner.pk, item.pk]),
+                }
+                for item in partner.evidence_items.select_related("requirement", "decided_by")
+            ]
+            panel["decisions"] = [
+                (EvidenceDecision.ACCEPTED, EvidenceDecision.ACCEPTED.label),
+                (EvidenceDecision.NEEDS_REVISION, EvidenceDecision.NEEDS_REVISION.label),
+            ]
+        return panel
+
+    def _back(self, partner_pk) -> HttpResponseRedirect:
+        info = self.opts.app_label, self.opts.model_name
+        return HttpResponseRedirect(reverse("admin:{}_{}_change".format(*info), args=[partner_pk]))
+
+    @staticmethod
+    def _seen_state_matches(request, partner: Partner) -> bool:
+        """The page the user acted on showed the state the case still has (else someone acted meanwhile)."""
+        seen = request.POST.get("expected_state")
+        if seen and seen != partner.state:
+            messages.error(
+                request,
+                _("This case was changed by someone else (it is now %(state)s). Reload it and try again.")
+                % {"state": partner.get_state_display()},
+            )
+            return False
+        return True
+
+    def admission_action_view(self, request, object_id, action):
+        return require_POST(self._admission_action)(request, object_id, action)
+
+    def _admission_action(self, request, object_id, action):
+        partner = self.get_object(request, unquote(object_id))
+        if partner is None or action not in Action.values or action in (Action.EDIT, Action.DECIDE_EVIDENCE):
+            raise Http404
+        if not self._seen_state_matches(request, partner):
+            return self._back(partner.pk)
+        action = Action(action)
+        comment = request.POST.get("comment", "")
+        try:
+            if action == Action.ASSIGN_REVIEWER:
+                reviewer = reviewer_list(partner=partner).filter(pk=request.POST.get("reviewer") or None).first()
+                if reviewer is None:
+                    raise ValidationError(_("Choose a reviewer."))
+                services.partner_assign_reviewer(partner=partner, reviewer=reviewer, by=request.user, comment=comment)
+            elif action == Action.CHANGE_TIER:
+                services.partner_tier_change(
+                    partner=partner, tier=request.POST.get("tier", ""), by=request.user, reason=comment
+                )
+            else:
+                services.ACTION_SERVICES[action](partner=partner, by=request.user, comment=comment)
+        except (ApplicationError, ValidationError) as exc:
+            messages.error(request, error_text(exc))
+        else:
+            messages.success(
+                request,
+                _("%(action)s: done. The case is now %(state)s.")
+                % {"action": action.label, "state": partner.get_state_display()},
+            )
+        return self._back(partner.pk)
+
+    def evidence_decide_view(self, request, object_id, item_id):
+        return require_POST(self._evidence_decide)(request, object_id, item_id)
+
+    def _evidence_decide(self, request, object_id, item_id):
+        partner = self.get_object(request, unquote(object_id))
+        if partner is None:
+            raise Http404
+        item = partner.evidence_items.select_related("requirement").filter(pk=item_id).first()
+        if item is None:
+            raise Http404
+        if not self._seen_state_matches(request, partner):
+            return self._back(partner.pk)
+        try:
+            services.evidence_item_decide(
+                item=item,
+                decision=request.POST.get("decision", ""),
+                reason=request.POST.get("reason", ""),
+                by=request.user,
+            )
+        except (ApplicationError, ValidationError) as exc:
+            messages.error(request, error_text(exc))
+        else:
+            messages.success(request, _("Decision on “%(item)s” recorded.") % {"item": item.requirement})
+        return self._back(partner.pk)
+
+
+@admin.register(EvidenceRequirement)
+class EvidenceRequirementAdmin(admin.ModelAdmin):
+    """Head office maintains what each partner type must provide."""
+
+    list_display = ("name", "partner_type", "code", "is_required", "sort_order")
+    list_filter = ("partner_type", "is_required")
+    list_editable = ("is_required", "sort_order")
+    search_fields = ("name", "code")
+    ordering = ("partner_type", "sort_order")
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # make it optional instead: items point at it
