@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import random
+from datetime import datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import factory
 from django.contrib.auth.models import Group
 
-from onboarding.models import Partner, PartnerType
+from onboarding.models import AdmissionState, Partner, PartnerActivePeriod, PartnerType
 from onboarding.validators import USCC_ALPHABET, uscc_check_character
 from organisation.models import Branch, User
 from organisation.roles import Role
@@ -68,3 +70,22 @@ class PartnerFactory(factory.django.DjangoModelFactory):
     relationship_manager = factory.SubFactory(
         UserFactory, branch=factory.SelfAttribute("..branch"), roles=[Role.BRANCH_RM]
     )
+
+
+class ActivePartnerFactory(PartnerFactory):
+    """An admitted partner, active since 2026-01-01 00:00 China time (``active_since=`` to change).
+
+    The state is set directly, without the admission history: for tests of what
+    happens to active partners, not of how they got there (use the services for that).
+    """
+
+    class Meta:
+        skip_postgeneration_save = True
+
+    state = AdmissionState.ACTIVE
+
+    @factory.post_generation
+    def active_since(self, create, extracted, **kwargs):
+        if create:
+            started = extracted or datetime(2026, 1, 1, tzinfo=ZoneInfo("Asia/Shanghai"))
+            PartnerActivePeriod.objects.create(partner=self, started_at=started)

@@ -130,3 +130,17 @@ def test_model_transition_refuses_unmet_condition(new_case):
     partner = new_case(evidence=False)
     with pytest.raises(TransitionNotAllowed):
         partner.submit()
+
+
+@pytest.mark.django_db
+def test_active_partner_factory_gives_an_open_period_from_go_live():
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from onboarding.models import PartnerActivePeriod
+    from tests.factories import ActivePartnerFactory
+
+    partner = ActivePartnerFactory()
+    assert partner.state == S.ACTIVE
+    (period,) = PartnerActivePeriod.objects.filter(partner=partner)
+    assert period.started_at == datetime(2026, 1, 1, tzinfo=ZoneInfo("Asia/Shanghai")) and period.ended_at is None
