@@ -358,3 +358,19 @@ def test_changelist_issues_a_constant_number_of_queries(as_user, head_office, rm
     print(f"partner changelist: {few} queries with 3 partners, {many} with 30")
     assert few == many, (few, many)
     assert many <= 12
+
+
+def test_tier_change_button(as_user, case_in, rm_a, rm_b):
+    partner = case_in(AdmissionState.ACTIVE)
+    page = as_user(rm_a).get(change_url(partner))
+    assert "change_tier" in [a["name"] for a in page.context["admission"]["actions"]]
+
+    as_user(rm_a).post(
+        action_url(partner, "change_tier"), {"tier": "silver", "comment": "季度评定", "expected_state": "active"}
+    )
+    partner.refresh_from_db()
+    assert partner.tier == "silver"
+    change = partner.tier_changes.get()
+    recorded = (change.from_tier, change.to_tier, change.changed_by, change.reason)
+    assert recorded == ("standard", "silver", rm_a, "季度评定")
+    assert as_user(rm_b).post(action_url(partner, "change_tier"), {"tier": "gold"}).status_code == 404
