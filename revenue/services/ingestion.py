@@ -1,0 +1,261 @@
+"""Booking transactions from source systems: one service behind the REST API, the admin import and the command.
+
+Guarantees, whatever the way in and the database:
+
+* **All or nothing.** A batch with any bad row is rejected whole with every
+  bad row's number and reason (:class:`~revenue.errors.IngestionRejected`);
+  nothing is written, not even the batch record.
+* **Idempotent.** A row whose (source, external id) is already booked with
+  the same content is counted as a duplicate and not booked again; with
+  different content it is a bad row ("already received with different content").
+* **Set-based.** References (partners, products, branches, booked ids,
+  reversed originals, active periods) are looked up in bulk per chunk, never
+  per row. On PostgreSQL rows are streamed with ``COPY`` into a staging table
+  and booked with ``INSERT … SELECT`` (:mod:`revenue.ingestion.postgres`); on
+  SQLite they are checked and bulk-inserted chunk by chunk
+  (:mod:`revenue.ingestion.processor`). Memory does not grow with the batch.
+
+Rows are mappings of the columns in :mod:`revenue.ingestion.rows`, numbered
+as the sender sees them: the position in a request (from 1), the line of a
+file (the header is line 1, so data starts at 2).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import itertools
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import IO, Any
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from organisation.models import User
+from revenue.choices import IngestionChannel
+from revenue.errors import IngestionRejected, NotPermitted
+from revenue.ingestion.processor import ChunkProcessor
+from revenue.ingestion.rows import COLUMNS, MALFORMED, REQUIRED_COLUMNS, RowError
+from revenue.models import IngestionBatch
+
+CHUNK_SIZE = 2_000
+SOURCE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
+ENGINES = ("auto", "postgres", "python")
+BOM = codecs.BOM_UTF8
+
+
+@dataclass(frozen=True)
+class IngestionResult:
+    """What an accepted batch did."""
+
+    batch: IngestionBatch
+    received: int
+    created: int
+    duplicates: int
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "batch": self.batch.pk,
+            "received": self.received,
+            "created": self.created,
+            "duplicates": self.duplicates,
+        }
+
+
+def _authorise(by: User | None, channel: str) -> None:
+    if by is None:  # the system itself: the large-file command, the generator, demo data
+        return
+    perm = "revenue.ingest_transactions" if channel == IngestionChannel.API else "revenue.import_transactions"
+    if not by.has_perm(perm):
+        raise NotPermitted(_("You may not book transactions this way."))
+
+
+def _check_source(source: str) -> str:
+    source = (source or "").strip()
+    if not SOURCE_RE.match(source):
+        raise ValidationError(
+            {"source": _("A source system code is 1 to 32 letters, digits, '.', '_' or '-', e.g. payments.")}
+        )
+    return source
+
+
+def _use_postgres(engine: str) -> bool:
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}")
+    if engine == "postgres" and connection.vendor != "postgresql":
+        raise ValueError("the postgres engine needs PostgreSQL")
+    return engine == "postgres" or (engine == "auto" and connection.vendor == "postgresql")
+
+
+def _new_batch(*, source: str, channel: str, filename: str, by: User | None) -> IngestionBatch:
+    return IngestionBatch.objects.create(
+        source=source, channel=channel, filename=filename[:255], received_by=by, received_at=timezone.now()
+    )
+
+
+def _finish(batch: IngestionBatch, *, received: int, created: int, duplicates: int) -> IngestionResult:
+    batch.rows_received, batch.rows_created, batch.rows_duplicate = received, created, duplicates
+    batch.save(update_fields=["rows_received", "rows_created", "rows_duplicate"])
+    return IngestionResult(batch=batch, received=received, created=created, duplicates=duplicates)
+
+
+def _reject(errors: list[RowError], error_count: int) -> None:
+    raise IngestionRejected(sorted(errors, key=lambda e: e.row), error_count=error_count)
+
+
+def transactions_ingest(
+    *,
+    rows: Iterable[Mapping[str, Any]],
+    source: str,
+    by: User | None,
+    channel: str = IngestionChannel.API,
+    filename: str = "",
+    first_row: int = 1,
+    engine: str = "auto",
+) -> IngestionResult:
+    """Book a batch of rows (mappings of column → text), numbered from ``first_row``.
+
+    Raises :class:`~revenue.errors.IngestionRejected` (nothing written) when
+    any row is bad, ``NotPermitted`` when ``by`` may not book this way.
+    """
+    return transactions_ingest_numbered(
+        rows=zip(itertools.count(first_row), rows),
+        source=source,
+        by=by,
+        channel=channel,
+        filename=filename,
+        engine=engine,
+    )
+
+
+def transactions_ingest_numbered(
+    *,
+    rows: Iterable[tuple[int, Mapping[str, Any]]],
+    source: str,
+    by: User | None,
+    channel: str = IngestionChannel.API,
+    filename: str = "",
+    engine: str = "auto",
+) -> IngestionResult:
+    """:func:`transactions_ingest` for rows that carry their own numbers, as ``(number, row)``."""
+    _authorise(by, channel)
+    source = _check_source(source)
+    with transaction.atomic():
+        batch = _new_batch(source=source, channel=channel, filename=filename, by=by)
+        if _use_postgres(engine):
+            from revenue.ingestion.postgres import PostgresCopyEngine
+
+            pg = PostgresCopyEngine(source=source, batch=batch)
+            pg.stage_rows(rows)
+            pg.run()
+            if pg.errors:
+                _reject(pg.errors, pg.error_count)
+            return _finish(batch, received=pg.received, created=pg.created, duplicates=pg.duplicates)
+        processor = ChunkProcessor(source=source, batch=batch)
+        received = 0
+        for chunk in _chunks(rows, CHUNK_SIZE):
+            received += len(chunk)
+            processor.process(chunk)
+        if processor.rejected:
+            _reject(processor.errors, processor.error_count)
+        return _finish(batch, received=received, created=processor.created, duplicates=processor.duplicates)
+
+
+def transactions_ingest_csv(
+    *,
+    stream: IO[bytes],
+    source: str,
+    by: User | None,
+    channel: str = IngestionChannel.FILE,
+    filename: str = "",
+    engine: str = "auto",
+) -> IngestionResult:
+    """Book a CSV file (UTF-8, a header row naming the columns), streamed.
+
+    On PostgreSQL the file's bytes go straight into ``COPY``; elsewhere it is
+    read with the csv module chunk by chunk. Line numbers in errors are the
+    file's (the header is line 1).
+    """
+    _authorise(by, channel)
+    source = _check_source(source)
+    header_line = stream.readline()
+    if header_line.startswith(BOM):
+        header_line = header_line[len(BOM) :]
+    try:
+        header = next(csv.reader([header_line.decode("utf-8")]), [])
+    except UnicodeDecodeError as exc:
+        raise IngestionRejected([RowError(1, "", "malformed", {"detail": str(exc)})]) from exc
+    columns = [c.strip(" ").lower() for c in header]
+    problems = header_problems(columns)
+    if problems:
+        raise IngestionRejected(problems)
+    if not _use_postgres(engine):
+        text = io.TextIOWrapper(stream, encoding="utf-8", newline="")
+        return transactions_ingest_numbered(
+            rows=_csv_rows(text, columns),
+            source=source,
+            by=by,
+            channel=channel,
+            filename=filename,
+            engine=engine,
+        )
+    from revenue.ingestion.postgres import PostgresCopyEngine
+
+    with transaction.atomic():
+        batch = _new_batch(source=source, channel=channel, filename=filename, by=by)
+        pg = PostgresCopyEngine(source=source, batch=batch)
+        pg.stage_file(stream, columns)
+        pg.run()
+        if pg.errors:
+            _reject(pg.errors, pg.error_count)
+        return _finish(batch, received=pg.received, created=pg.created, duplicates=pg.duplicates)
+
+
+def header_problems(columns: list[str]) -> list[RowError]:
+    """A header must name known columns, each once, including the required ones."""
+    problems = [
+        RowError(1, column or "?", "unknown_column", {"column": column or "''", "columns": ", ".join(COLUMNS)})
+        for column in columns
+        if column not in COLUMNS
+    ]
+    problems += [
+        RowError(1, column, "malformed", {"detail": _("column %(column)s appears twice") % {"column": column}})
+        for column in sorted({c for c in columns if columns.count(c) > 1})
+    ]
+    problems += [
+        RowError(1, column, "missing_column", {"column": column})
+        for column in REQUIRED_COLUMNS
+        if column not in columns
+    ]
+    return problems
+
+
+def _csv_rows(text: IO[str], columns: list[str]) -> Iterator[tuple[int, dict[str, str | None]]]:
+    """Rows of a CSV body as ``(line, row)``; a row with the wrong number of fields is reported, not guessed."""
+    reader = csv.reader(text)
+    line = 1
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except (csv.Error, UnicodeDecodeError) as exc:
+            line += 1
+            yield line, {MALFORMED: str(exc)}
+            return
+        line += 1
+        if len(values) != len(columns):
+            yield line, {MALFORMED: f"{len(values)} fields where the header has {len(columns)}"}
+            continue
+        yield line, dict(zip(columns, values, strict=True))
+
+
+def _chunks(rows: Iterable[tuple[int, Mapping[str, Any]]], size: int) -> Iterator[list[tuple[int, Mapping[str, Any]]]]:
+    iterator = iter(rows)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk

@@ -1,0 +1,49 @@
+"""Fixtures of the revenue tests: the demo-like catalogue, active partners, and token clients per persona."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from organisation.roles import Role
+from revenue.choices import RevenueKind
+from tests.factories import UserFactory
+from tests.revenue.factories import ProductFactory, make_active
+
+
+@pytest.fixture
+def pay(db):
+    return ProductFactory(code="PAY_SETTLE", name="支付结算", revenue_kind=RevenueKind.FEE)
+
+
+@pytest.fixture
+def loan(db):
+    return ProductFactory(code="SCF_LOAN", name="供应链贷款", revenue_kind=RevenueKind.INTEREST_MARGIN)
+
+
+@pytest.fixture
+def active_x(partner_x):
+    return make_active(partner_x)
+
+
+@pytest.fixture
+def active_y(partner_y):
+    return make_active(partner_y)
+
+
+@pytest.fixture
+def source_system(db):
+    return UserFactory(username="payments", is_staff=False, roles=[Role.SOURCE_SYSTEM])
+
+
+def token_client(user) -> APIClient:
+    client = APIClient()
+    token, _ = Token.objects.get_or_create(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def source_client(source_system):
+    return token_client(source_system)
