@@ -195,7 +195,7 @@ class AgreementVersion(models.Model):
             models.CheckConstraint(
                 condition=models.Q(rate__isnull=True) | (models.Q(rate__gte=0) & models.Q(rate__lte=1)),
                 name="revenue_version_rate_range",
-                violation_error_message=_("A rate is between 0 and 1 (0% to 100%)."),
+                violation_error_message=_("A rate is a fraction between 0 and 1."),
             ),
             models.CheckConstraint(
                 condition=(
@@ -279,7 +279,7 @@ class AgreementTier(models.Model):
             models.CheckConstraint(
                 condition=models.Q(rate__gte=0) & models.Q(rate__lte=1),
                 name="revenue_tier_rate_range",
-                violation_error_message=_("A rate is between 0 and 1 (0% to 100%)."),
+                violation_error_message=_("A rate is a fraction between 0 and 1."),
             ),
         ]
 

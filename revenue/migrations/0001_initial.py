@@ -177,7 +177,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='agreementversion',
-            constraint=models.CheckConstraint(condition=models.Q(('rate__isnull', True), models.Q(('rate__gte', 0), ('rate__lte', 1)), _connector='OR'), name='revenue_version_rate_range', violation_error_message='A rate is between 0 and 1 (0% to 100%).'),
+            constraint=models.CheckConstraint(condition=models.Q(('rate__isnull', True), models.Q(('rate__gte', 0), ('rate__lte', 1)), _connector='OR'), name='revenue_version_rate_range', violation_error_message='A rate is a fraction between 0 and 1.'),
         ),
         migrations.AddConstraint(
             model_name='agreementversion',
@@ -205,7 +205,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='agreementtier',
-            constraint=models.CheckConstraint(condition=models.Q(('rate__gte', 0), ('rate__lte', 1)), name='revenue_tier_rate_range', violation_error_message='A rate is between 0 and 1 (0% to 100%).'),
+            constraint=models.CheckConstraint(condition=models.Q(('rate__gte', 0), ('rate__lte', 1)), name='revenue_tier_rate_range', violation_error_message='A rate is a fraction between 0 and 1.'),
         ),
         migrations.AddConstraint(
             model_name='agreement',
