@@ -2,7 +2,12 @@ from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+admin.site.site_header = _("Partner management middle office")
+admin.site.site_title = _("Partner management middle office")
+admin.site.index_title = _("Alliance administration")
 
 api_v1 = [
     path("", include("onboarding.urls")),
