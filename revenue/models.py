@@ -322,6 +322,9 @@ class LedgerQuerySet(models.QuerySet):
     def update(self, **kwargs):
         raise ImmutableRecord()
 
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise ImmutableRecord()
+
     def delete(self):
         raise ImmutableRecord()
 
