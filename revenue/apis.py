@@ -1,0 +1,265 @@
+"""The revenue API: source systems post transaction batches; partner users read their own attributed transactions.
+
+Thin views: they check who is calling, shape the request and call the
+service or selector. A source system's token may post but not read partners'
+data; a partner user's token reads its own partner's share of each
+transaction and nothing else (not even who else co-served it).
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
+from rest_framework import serializers, status
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.exceptions import ParseError, ValidationError
+from rest_framework.generics import ListAPIView
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.periods import Period
+from revenue.choices import IngestionChannel, TransactionKind
+from revenue.ingestion.rows import COLUMNS, as_text
+from revenue.selectors import partner_attribution_list
+from revenue.services import transactions_ingest
+
+MAX_BATCH_ROWS = 10_000
+
+
+class DecimalJSONParser(JSONParser):
+    """JSON with numbers read as Decimal, so that 0.1 stays 0.1 (money never passes through float)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
+        try:
+            return json.loads(stream.read().decode(encoding), parse_float=Decimal)
+        except ValueError as exc:
+            raise ParseError(_("JSON parse error - %(error)s") % {"error": exc}) from exc
+
+
+class CanIngestTransactions(BasePermission):
+    message = _("Only source systems may post transactions.")
+
+    def has_permission(self, request, view) -> bool:
+        return request.user.has_perm("revenue.ingest_transactions")
+
+
+class IsPartnerUser(BasePermission):
+    message = _("Only a partner's users may read its transactions.")
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        return bool(user.partner_id) and user.has_perm("revenue.view_partner_transactions")
+
+
+class TransactionRowSerializer(serializers.Serializer):
+    """One transaction as a source system reports it (documentation of the batch body)."""
+
+    external_id = serializers.CharField(max_length=64, help_text="The source's id of the event, unique per source.")
+    kind = serializers.ChoiceField(choices=TransactionKind.choices, required=False, default=TransactionKind.NORMAL)
+    reverses = serializers.CharField(
+        max_length=64, required=False, help_text="For a reversal: the external id of the event it reverses."
+    )
+    partner = serializers.CharField(
+        required=False,
+        help_text="The partner's unified social credit code, or 'code:weight;code:weight' for a co-served event.",
+    )
+    attributions = inline_serializer(
+        name="TransactionAttributionInput",
+        fields={"partner": serializers.CharField(), "weight": serializers.DecimalField(max_digits=7, decimal_places=6)},
+        many=True,
+        required=False,
+        help_text="Instead of 'partner', for a co-served event: partners with weights adding up to exactly 1.",
+    )
+    sme_id = serializers.CharField(max_length=64, required=False, help_text="The end customer's id at the source.")
+    sme_name = serializers.CharField(max_length=128, required=False)
+    product = serializers.CharField(max_length=32, required=False, help_text="Product code, e.g. PAY_SETTLE.")
+    branch = serializers.CharField(max_length=16, required=False, help_text="Default: the (first) partner's branch.")
+    amount = serializers.DecimalField(max_digits=18, decimal_places=2, required=False)
+    bank_revenue = serializers.DecimalField(max_digits=18, decimal_places=2, required=False)
+    currency = serializers.CharField(max_length=3, required=False, default="CNY")
+    occurred_at = serializers.DateTimeField(help_text="ISO 8601; without an offset, Beijing time.")
+
+
+class TransactionBatchRequestSerializer(serializers.Serializer):
+    transactions = TransactionRowSerializer(many=True, max_length=MAX_BATCH_ROWS)
+
+
+class TransactionBatchResultSerializer(serializers.Serializer):
+    batch = serializers.IntegerField()
+    received = serializers.IntegerField()
+    created = serializers.IntegerField(help_text="Transactions booked.")
+    duplicates = serializers.IntegerField(help_text="Rows already booked with the same content, not booked again.")
+
+
+class RowErrorSerializer(serializers.Serializer):
+    row = serializers.IntegerField(help_text="Position of the row in 'transactions', from 1.")
+    field = serializers.CharField()
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class BatchRejectedSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    error_count = serializers.IntegerField()
+    errors = RowErrorSerializer(many=True)
+
+
+def _row(raw) -> dict:
+    """A JSON row as the service's text row; co-served ``attributions`` become ``code:weight;…``."""
+    if not isinstance(raw, dict):
+        return {"\x00malformed": _("each transaction must be a JSON object")}
+    row = dict(raw)
+    attributions = row.get("attributions")
+    if "partner" not in row and isinstance(attributions, list):
+        try:
+            row["partner"] = ";".join(f"{as_text(a['partner'])}:{as_text(a['weight'])}" for a in attributions)
+            del row["attributions"]
+        except (TypeError, KeyError):
+            pass  # left in place: reported as a bad field of the row
+    return row
+
+
+class TransactionBatchApi(APIView):
+    """``POST /api/v1/transactions/batch/`` — book up to 10,000 transactions, all or nothing."""
+
+    authentication_classes = [TokenAuthentication]
+    permission_classes = [IsAuthenticated, CanIngestTransactions]
+    parser_classes = [DecimalJSONParser]
+
+    @extend_schema(
+        operation_id="transactions_batch_create",
+        summary="Post a batch of attributable transactions",
+        description=(
+            "Books every transaction of the batch, or none: a batch with any bad row is rejected with every bad "
+            "row's number and reason. The same external id sent again with the same content is a duplicate (counted,"
+            " not booked twice); with different content it is a bad row. A reversal needs external_id, "
+            "kind='reversal', reverses and occurred_at, and mirrors what it reverses. The source is the calling "
+            "system's user name. Columns: " + ", ".join(COLUMNS) + "."
+        ),
+        request=TransactionBatchRequestSerializer,
+        responses={201: TransactionBatchResultSerializer, 400: BatchRejectedSerializer, 403: OpenApiTypes.OBJECT},
+        examples=[
+            OpenApiExample(
+                "Two events and a reversal",
+                request_only=True,
+                value={
+                    "transactions": [
+                        {
+                            "external_id": "PAY-20261008-000001",
+                            "partner": "91440300192185379H",
+                            "sme_id": "C-88231",
+                            "sme_name": "深圳市宏达贸易有限公司",
+                            "product": "PAY_SETTLE",
+                            "amount": "12800.00",
+                            "bank_revenue": "76.80",
+                            "occurred_at": "2026-10-08T14:30:00+08:00",
+                        },
+                        {
+                            "external_id": "PAY-20261008-000002",
+                            "attributions": [
+                                {"partner": "91440300192185379H", "weight": "0.6"},
+                                {"partner": "91330100MA27XXXXX0", "weight": "0.4"},
+                            ],
+                            "sme_id": "C-10442",
+                            "product": "EQUIP_LOAN",
+                            "amount": "500000.00",
+                            "bank_revenue": "1250.00",
+                            "occurred_at": "2026-10-08T15:00:00+08:00",
+                        },
+                        {
+                            "external_id": "PAY-20261009-000107",
+                            "kind": "reversal",
+                            "reverses": "PAY-20261008-000001",
+                            "occurred_at": "2026-10-09T09:12:00+08:00",
+                        },
+                    ]
+                },
+            )
+        ],
+    )
+    def post(self, request):
+        body = request.data
+        if not isinstance(body, dict) or not isinstance(body.get("transactions"), list):
+            raise ValidationError({"transactions": [_("Send {'transactions': [ … ]}.")]})
+        rows = body["transactions"]
+        if not rows:
+            raise ValidationError({"transactions": [_("The batch is empty.")]})
+        if len(rows) > MAX_BATCH_ROWS:
+            raise ValidationError(
+                {"transactions": [_("At most %(max)d transactions per request.") % {"max": MAX_BATCH_ROWS}]}
+            )
+        result = transactions_ingest(
+            rows=(_row(r) for r in rows), source=request.user.username, by=request.user, channel=IngestionChannel.API
+        )
+        return Response(TransactionBatchResultSerializer(result.as_dict()).data, status=status.HTTP_201_CREATED)
+
+
+class PartnerTransactionPagination(LimitOffsetPagination):
+    default_limit = 100
+    max_limit = 1000
+
+
+class PartnerTransactionSerializer(serializers.Serializer):
+    """The partner's part of one transaction (never who else co-served it)."""
+
+    external_id = serializers.CharField(source="transaction.external_id")
+    source = serializers.CharField(source="transaction.source")
+    kind = serializers.CharField(source="transaction.kind")
+    reverses = serializers.CharField(source="transaction.reverses.external_id", default=None, allow_null=True)
+    sme_id = serializers.CharField(source="transaction.sme_id")
+    sme_name = serializers.CharField(source="transaction.sme_name")
+    product = serializers.CharField(source="transaction.product.code")
+    currency = serializers.CharField(source="transaction.currency")
+    occurred_at = serializers.DateTimeField()
+    booked_at = serializers.DateTimeField(source="transaction.booked_at")
+    amount = serializers.DecimalField(max_digits=18, decimal_places=2, source="transaction.amount")
+    bank_revenue = serializers.DecimalField(max_digits=18, decimal_places=2, source="transaction.bank_revenue")
+    weight = serializers.DecimalField(max_digits=7, decimal_places=6)
+    attributed_amount = serializers.DecimalField(max_digits=18, decimal_places=2, source="amount")
+    attributed_bank_revenue = serializers.DecimalField(max_digits=18, decimal_places=2, source="bank_revenue")
+    partner_active = serializers.BooleanField(help_text="False: the partner was not active then, so no share.")
+
+
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="partner_transactions_list",
+        summary="The calling partner's attributed transactions",
+        parameters=[
+            OpenApiParameter("period", str, description="A month, YYYY-MM (Beijing time)."),
+            OpenApiParameter("kind", str, enum=TransactionKind.values),
+        ],
+    )
+)
+class PartnerTransactionListApi(ListAPIView):
+    """``GET /api/v1/partner/transactions/`` — the calling partner's part of each transaction attributed to it."""
+
+    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    permission_classes = [IsAuthenticated, IsPartnerUser]
+    pagination_class = PartnerTransactionPagination
+    serializer_class = PartnerTransactionSerializer
+
+    def get_queryset(self):
+        period = self.request.query_params.get("period")
+        kind = self.request.query_params.get("kind")
+        try:
+            period = Period.parse(period) if period else None
+        except ValueError as exc:
+            raise ValidationError({"period": [str(exc)]}) from exc
+        if kind and kind not in TransactionKind.values:
+            raise ValidationError({"kind": [_("Kind must be normal or reversal.")]})
+        return partner_attribution_list(partner_id=self.request.user.partner_id, period=period, kind=kind)
