@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.errors import ApplicationError
+from core.errors import ApplicationError, InvalidState
 
 
 class TargetWeightsInvalid(ApplicationError):
@@ -15,3 +15,11 @@ class TargetImportRejected(ApplicationError):
 
 class KPIUnavailable(ApplicationError):
     """A KPI's figures cannot be computed (yet) from the data the product holds."""
+
+
+class ScorecardBuildRefused(ApplicationError):
+    """Scorecards cannot be built for a period (no targets, or a branch's target weights do not sum to 1)."""
+
+
+class TierProposalClosed(InvalidState):
+    """The tier proposal was already decided, or the partner's tier changed since it was made."""

@@ -11,7 +11,17 @@ from core.money import money_field
 from onboarding.models import PartnerTier
 from performance.periods import PeriodKind, ReportingPeriod, is_period_start
 
-__all__ = ["KPI", "BranchScorecard", "BranchTarget", "PeriodKind", "ScorecardKPILine", "TierRule"]
+__all__ = [
+    "KPI",
+    "BranchScorecard",
+    "BranchTarget",
+    "PeriodKind",
+    "ScorecardKPILine",
+    "ScorecardTopPartner",
+    "TierProposal",
+    "TierProposalState",
+    "TierRule",
+]
 
 
 class KPI(models.TextChoices):
@@ -242,6 +252,10 @@ class BranchScorecard(PeriodMixin):
         verbose_name = _("branch scorecard")
         verbose_name_plural = _("branch scorecards")
         ordering = ["-period_start", "period_kind", "rank", "branch__code"]
+        permissions = [
+            ("build_branchscorecard", _("Can build the scorecards of a period")),
+            ("export_branchscorecard", _("Can export scorecards")),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["branch", "period_kind", "period_start"],
@@ -301,3 +315,138 @@ class ScorecardKPILine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scorecard} {self.get_kpi_display()}"
+
+
+class ScorecardTopPartner(models.Model):
+    """One of a branch's top partners by bank revenue in the scorecard's period, as computed with it."""
+
+    scorecard = models.ForeignKey(
+        BranchScorecard, verbose_name=_("scorecard"), on_delete=models.CASCADE, related_name="top_partners"
+    )
+    position = models.PositiveSmallIntegerField(_("position"))
+    partner = models.ForeignKey(
+        "onboarding.Partner", verbose_name=_("partner"), on_delete=models.PROTECT, related_name="+"
+    )
+    volume = money_field(_("transaction volume (CNY)"))
+    revenue = money_field(_("bank revenue (CNY)"))
+    smes = models.PositiveIntegerField(_("SMEs served"))
+
+    class Meta:
+        verbose_name = _("top partner")
+        verbose_name_plural = _("top partners")
+        ordering = ["scorecard", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["scorecard", "position"], name="performance_top_partner_position_once"),
+            models.UniqueConstraint(fields=["scorecard", "partner"], name="performance_top_partner_once"),
+            models.CheckConstraint(condition=models.Q(position__gte=1), name="performance_top_partner_position_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scorecard} #{self.position} {self.partner}"
+
+
+class TierProposalState(models.TextChoices):
+    PROPOSED = "proposed", _("Proposed")
+    CONFIRMED = "confirmed", _("Confirmed")
+    DISMISSED = "dismissed", _("Dismissed")
+
+
+class TierProposal(PeriodMixin):
+    """A tier change the tier rules propose for a partner after a period, for its RM to confirm or dismiss.
+
+    The figures the rules were evaluated on are kept with the proposal, so the
+    RM decides on what the rules saw. Confirming applies the tier through the
+    admission services (``onboarding.services.partner_tier_change``).
+    """
+
+    partner = models.ForeignKey(
+        "onboarding.Partner", verbose_name=_("partner"), on_delete=models.PROTECT, related_name="tier_proposals"
+    )
+    as_of = models.DateTimeField(_("figures as of"))
+    current_tier = models.CharField(_("current tier"), max_length=16, choices=PartnerTier.choices)
+    proposed_tier = models.CharField(_("proposed tier"), max_length=16, choices=PartnerTier.choices)
+    rule = models.ForeignKey(
+        TierRule,
+        verbose_name=_("rule met"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="proposals",
+        help_text=_("Empty: no rule was met, so the standard tier is proposed."),
+    )
+    rule_name = models.CharField(_("rule name"), max_length=64, blank=True)
+    revenue = money_field(_("bank revenue (CNY)"))
+    volume = money_field(_("transaction volume (CNY)"))
+    smes = models.PositiveIntegerField(_("SMEs served"))
+    active_months = models.PositiveSmallIntegerField(_("active months"))
+    previous_revenue = money_field(_("bank revenue of the previous period (CNY)"))
+    growth_rate = models.DecimalField(_("revenue growth"), max_digits=26, decimal_places=4, null=True, blank=True)
+    dispute_rate = models.DecimalField(_("dispute rate"), max_digits=5, decimal_places=4, null=True, blank=True)
+    state = models.CharField(
+        _("state"), max_length=16, choices=TierProposalState.choices, default=TierProposalState.PROPOSED
+    )
+    created_at = models.DateTimeField(_("proposed at"), default=timezone.now)
+    decided_by = models.ForeignKey(
+        "organisation.User",
+        verbose_name=_("decided by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decision_note = models.CharField(_("note"), max_length=255, blank=True)
+
+    class Meta:
+        verbose_name = _("tier proposal")
+        verbose_name_plural = _("tier proposals")
+        ordering = ["-period_start", "period_kind", "state", "partner__legal_name"]
+        permissions = [("decide_tierproposal", _("Can confirm or dismiss tier proposals"))]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partner", "period_kind", "period_start"],
+                name="performance_one_tier_proposal_per_partner_period",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(proposed_tier=models.F("current_tier")),
+                name="performance_tier_proposal_changes_tier",
+                violation_error_message=_("A proposal proposes another tier than the current one."),
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(state=TierProposalState.PROPOSED, decided_at__isnull=True, decided_by__isnull=True)
+                    | (
+                        models.Q(state__in=[TierProposalState.CONFIRMED, TierProposalState.DISMISSED])
+                        & models.Q(decided_at__isnull=False, decided_by__isnull=False)
+                    )
+                ),
+                name="performance_tier_proposal_decision_recorded",
+                violation_error_message=_("A decided proposal records who decided it and when; an open one does not."),
+            ),
+            models.CheckConstraint(
+                condition=models.Q(state__in=TierProposalState.values), name="performance_tier_proposal_state_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(period_kind__in=PeriodKind.values),
+                name="performance_tier_proposal_period_kind_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partner} {self.period} → {self.get_proposed_tier_display()}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == TierProposalState.PROPOSED
+
+    def figures(self):
+        from performance.scoring import PartnerFigures
+
+        return PartnerFigures(
+            revenue=self.revenue,
+            volume=self.volume,
+            smes=self.smes,
+            active_months=self.active_months,
+            growth_rate=self.growth_rate,
+            dispute_rate=self.dispute_rate,
+        )

@@ -2,9 +2,17 @@
 
 from organisation.roles import Role
 
+_SCORECARD_READ = [
+    "performance.view_branchtarget",
+    "performance.view_branchscorecard",
+    "performance.view_scorecardkpiline",
+    "performance.view_scorecardtoppartner",
+    "performance.export_branchscorecard",
+]
+
 ROLE_PERMISSIONS = {
     Role.HEAD_OFFICE_ADMIN: [
-        "performance.view_branchtarget",
+        *_SCORECARD_READ,
         "performance.add_branchtarget",
         "performance.change_branchtarget",
         "performance.delete_branchtarget",
@@ -14,18 +22,16 @@ ROLE_PERMISSIONS = {
         "performance.add_tierrule",
         "performance.change_tierrule",
         "performance.delete_tierrule",
-        "performance.view_branchscorecard",
-        "performance.view_scorecardkpiline",
+        "performance.build_branchscorecard",
+        "performance.view_tierproposal",
+        "performance.decide_tierproposal",
     ],
-    # Branch staff see their own branch's targets and scorecards (scoped in the selectors).
+    # Branch staff see their own branch's targets, scorecard, partners and tier proposals and
+    # the ranking of all branches (scoped in the selectors, not by the permission).
     Role.BRANCH_RM: [
-        "performance.view_branchtarget",
-        "performance.view_branchscorecard",
-        "performance.view_scorecardkpiline",
+        *_SCORECARD_READ,
+        "performance.view_tierproposal",
+        "performance.decide_tierproposal",
     ],
-    Role.FINANCE: [
-        "performance.view_branchtarget",
-        "performance.view_branchscorecard",
-        "performance.view_scorecardkpiline",
-    ],
+    Role.FINANCE: _SCORECARD_READ,
 }

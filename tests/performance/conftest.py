@@ -15,6 +15,13 @@ def english():
 
 
 @pytest.fixture
+def client(client):
+    """The test client asking for English pages, so assertions on message texts hold whatever catalogue is built."""
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return client
+
+
+@pytest.fixture
 def make_target():
     def make(
         branch,
