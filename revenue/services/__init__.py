@@ -2,6 +2,7 @@
 
 from revenue.services.agreements import (
     agreement_create,
+    agreement_update,
     agreement_version_create,
     agreement_version_delete,
     agreement_version_supersede,
@@ -20,6 +21,7 @@ from revenue.services.ingestion import (
 __all__ = [
     "IngestionResult",
     "agreement_create",
+    "agreement_update",
     "agreement_version_create",
     "agreement_version_delete",
     "agreement_version_supersede",

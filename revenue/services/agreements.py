@@ -167,6 +167,16 @@ def agreement_create(
 
 
 @transaction.atomic
+def agreement_update(*, agreement: Agreement, reference: str, by: User | None) -> Agreement:
+    """Correct an agreement's contract reference (its scope and product never change)."""
+    _require(by, "revenue.change_agreement", _("Only head office sets revenue-share agreements."))
+    agreement.reference = reference
+    agreement.full_clean()
+    agreement.save(update_fields=["reference"])
+    return agreement
+
+
+@transaction.atomic
 def agreement_version_create(
     *,
     agreement: Agreement,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import translation
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -10,6 +11,14 @@ from organisation.roles import Role
 from revenue.choices import RevenueKind
 from tests.factories import UserFactory
 from tests.revenue.factories import ProductFactory, make_active
+
+
+@pytest.fixture(autouse=True)
+def _english(settings):
+    """Messages are asserted in their English source text, whatever the catalogue says."""
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture
