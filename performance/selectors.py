@@ -42,7 +42,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Case, Count, F, OuterRef, Q, QuerySet, Subquery, Sum, When
 from django.http import Http404
 from django.utils.translation import gettext as _
 
@@ -166,6 +166,12 @@ def ledger_attributions(period: ReportingPeriod, as_of: dt.datetime) -> QuerySet
     ).order_by()
 
 
+def _when(condition: Q, column: str) -> Case:
+    # MoneySum(filter=...) cannot be compiled on SQLite (its template clashes with FILTER), and
+    # SUM ignores the NULLs of a CASE without ELSE just as FILTER would leave the rows out.
+    return Case(When(condition, then=F(column)))
+
+
 def _smes_reached(**filters) -> Count:
     # Reversals mirror an event that reached the SME already; alone they reach no one.
     return Count("transaction__sme_id", distinct=True, filter=Q(is_reversal=False, **filters))
@@ -273,9 +279,9 @@ def partner_kpis_for_period(
     if partner_ids is not None:
         rows = rows.filter(partner_id__in=list(partner_ids))
     rows = rows.values("partner_id", "partner__branch_id").annotate(
-        volume=MoneySum("amount", filter=in_period),
-        revenue=MoneySum("bank_revenue", filter=in_period),
-        previous_revenue=MoneySum("bank_revenue", filter=~in_period),
+        volume=MoneySum(_when(in_period, "amount")),
+        revenue=MoneySum(_when(in_period, "bank_revenue")),
+        previous_revenue=MoneySum(_when(~in_period, "bank_revenue")),
         smes=_smes_reached(occurred_at__gte=period.start_at),
     )
     result = {}
