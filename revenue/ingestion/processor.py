@@ -223,7 +223,8 @@ class ChunkProcessor:
                     self.error(RowError(p.row, "external_id", "conflict", {"external_id": p.external_id}))
                 continue
             if p.is_reversal:
-                if p.reverses in pending:
+                if p.reverses not in originals and p.reverses in seen:
+                    # Its original was accepted earlier in this chunk: book it (and what is pending) first.
                     self._flush(pending)
                     originals.update(self.originals([p.reverses], before_row={p.reverses: p.row}))
                 item = self._reversal(p, originals.get(p.reverses), reversed_here)

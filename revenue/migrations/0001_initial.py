@@ -25,7 +25,7 @@ class Migration(migrations.Migration):
                 ('reference', models.CharField(blank=True, max_length=64, verbose_name='contract reference')),
                 ('revision', models.PositiveIntegerField(default=0, editable=False, verbose_name='revision')),
                 ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created at')),
-                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='created by')),
+                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='created by')),
                 ('partner', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='revenue_agreements', to='onboarding.partner', verbose_name="partner's own agreement")),
             ],
             options={
@@ -51,7 +51,7 @@ class Migration(migrations.Migration):
                 ('locked_at', models.DateTimeField(blank=True, editable=False, null=True, verbose_name='used in a settlement at')),
                 ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created at')),
                 ('agreement', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='versions', to='revenue.agreement', verbose_name='agreement')),
-                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='created by')),
+                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='created by')),
             ],
             options={
                 'verbose_name': 'agreement version',

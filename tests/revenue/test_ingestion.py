@@ -341,6 +341,13 @@ def test_a_reversal_in_the_same_batch_as_its_original(ingest, pay, active_x):
     assert Transaction.objects.get(external_id="R-1").reverses.external_id == "O-1"
 
 
+def test_several_reversals_of_events_earlier_in_the_batch(ingest, pay, active_x):
+    rows = [txn_row(active_x, f"O-{i}") for i in range(3)]
+    rows += [reversal_row("R-1", "O-1"), reversal_row("R-0", "O-0"), reversal_row("R-2", "O-2")]
+    assert ingest(rows).created == 6
+    assert Transaction.objects.filter(kind="reversal").count() == 3
+
+
 def test_naive_times_are_beijing_time(ingest, pay, active_x):
     ingest([txn_row(active_x, "N-1", occurred_at="2026-10-31T23:30:00")])
     moment = Transaction.objects.get().occurred_at
