@@ -16,9 +16,10 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
+from reportlab.graphics.charts.linecharts import HorizontalLineChart
 from reportlab.lib import colors
 from reportlab.lib.units import mm
-from reportlab.platypus import Spacer
+from reportlab.platypus import CondPageBreak, Spacer
 
 from core.pdf import (
     PageDecor,
@@ -203,21 +204,26 @@ def scorecard_pdf_story(doc: ScorecardDocument) -> list:
             [[_percent_points(line.achievement_rate) for line in doc.lines]],
             series_names=["达成率 % Achievement %"],
             title="各指标达成率 Achievement per KPI (%)",
-            height=60 * mm,
+            height=52 * mm,
         )
     )
     if doc.trend:
         story.append(Spacer(1, 3 * mm))
-        story.append(
-            line_chart(
-                [point.period for point in doc.trend],
-                [[point.total_score for point in doc.trend]],
-                series_names=["总分 Total score"],
-                title="总分趋势 Total score trend",
-                height=55 * mm,
-                value_format=lambda v: f"{v:,.0f}",
-            )
+        trend = line_chart(
+            [point.period for point in doc.trend],
+            [[point.total_score for point in doc.trend]],
+            series_names=["总分 Total score"],
+            title="总分趋势 Total score trend",
+            height=45 * mm,
+            value_format=lambda v: f"{v:,.0f}",
         )
+        for shape in trend.contents:
+            if isinstance(shape, HorizontalLineChart):
+                # From zero, so that a few points' difference does not look like a collapse.
+                shape.valueAxis.valueMin = 0
+        story.append(trend)
+    # A heading is never left alone at the foot of a page.
+    story.append(CondPageBreak(30 * mm))
     story.append(bilingual("重点服务商", "Top partners by bank revenue", "heading", inline=True, bold=True))
     if doc.top_partners:
         story.append(
@@ -248,6 +254,7 @@ def scorecard_pdf_story(doc: ScorecardDocument) -> list:
         )
     else:
         story.append(paragraph("本期无归属交易。 No attributed transactions in the period.", "small"))
+    story.append(CondPageBreak(30 * mm))
     story.append(bilingual("分行排名", "Ranking of all branches", "heading", inline=True, bold=True))
     story.append(
         long_table(
