@@ -573,3 +573,6 @@ class IngestionBatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         qs = super().get_queryset(request)
         # A batch can touch any branch: its details are head office's and finance's.
         return qs if user_sees_all_branches(request.user) else qs.none()
+
+
+import revenue.settlement.admin  # noqa: E402, F401 - registers the settlement admin

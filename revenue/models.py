@@ -523,3 +523,7 @@ class TransactionAttribution(LedgerRow):
 
     def __str__(self) -> str:
         return f"{self.transaction_id} → {self.partner_id} × {self.weight}"
+
+
+# Settlement models live in their own module of this app.
+from revenue.settlement.models import *  # noqa: E402, F403

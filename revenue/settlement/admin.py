@@ -1,0 +1,1 @@
+"""Settlement admin (imported by ``revenue/admin.py``)."""

@@ -1,0 +1,1 @@
+"""Settlement models (registered in the ``revenue`` app)."""
