@@ -51,6 +51,8 @@ class Original:
     already_reversed: bool
     # (partner id, partner code, weight, amount, bank revenue, partner active)
     attributions: list[tuple[int, str, Decimal, Decimal, Decimal, bool]] = field(default_factory=list)
+    # Set when the original is earlier in the same chunk and not booked yet (``id`` is then unknown).
+    pending: _Pending | None = None
 
     @property
     def shares(self) -> tuple[tuple[str, Decimal], ...]:
@@ -62,6 +64,8 @@ class _Pending:
     txn: Transaction
     attributions: list[TransactionAttribution]
     parsed: ParsedRow
+    # A reversal of an event that is pending too: its ``reverses`` is set once that one is booked.
+    reverses: _Pending | None = None
 
 
 class ChunkProcessor:
@@ -223,11 +227,10 @@ class ChunkProcessor:
                     self.error(RowError(p.row, "external_id", "conflict", {"external_id": p.external_id}))
                 continue
             if p.is_reversal:
-                if p.reverses not in originals and p.reverses in seen:
-                    # Its original was accepted earlier in this chunk: book it (and what is pending) first.
-                    self._flush(pending)
-                    originals.update(self.originals([p.reverses], before_row={p.reverses: p.row}))
-                item = self._reversal(p, originals.get(p.reverses), reversed_here)
+                original = originals.get(p.reverses)
+                if original is None and p.reverses in pending:
+                    original = self._pending_original(pending[p.reverses])
+                item = self._reversal(p, original, reversed_here)
             else:
                 item = self._normal(p)
             if item is None:
@@ -237,6 +240,31 @@ class ChunkProcessor:
             if p.is_reversal:
                 reversed_here.add(p.reverses)
         self._flush(pending)
+
+    def _pending_original(self, item: _Pending) -> Original:
+        """An event accepted earlier in this chunk, seen as a reversal's original before it is booked."""
+        txn = item.txn
+        codes = [code for code, _ in item.parsed.shares]
+        return Original(
+            id=None,
+            kind=txn.kind,
+            occurred_at=txn.occurred_at,
+            product_id=txn.product_id,
+            product_code=self._product_codes.get(txn.product_id, ""),
+            branch_id=txn.branch_id,
+            branch_code=self._branch_codes.get(txn.branch_id, ""),
+            sme_id=txn.sme_id,
+            sme_name=txn.sme_name,
+            amount=txn.amount,
+            bank_revenue=txn.bank_revenue,
+            currency=txn.currency,
+            already_reversed=False,
+            attributions=[
+                (a.partner_id, code, a.weight, a.amount, a.bank_revenue, a.partner_active)
+                for a, code in zip(item.attributions, codes, strict=True)
+            ],
+            pending=item,
+        )
 
     def _normal(self, p: ParsedRow) -> _Pending | None:
         errors = []
@@ -360,13 +388,20 @@ class ChunkProcessor:
             )
             for pid, _, weight, amount, revenue, active in original.attributions
         ]
-        return _Pending(txn, attributions, p)
+        return _Pending(txn, attributions, p, reverses=original.pending)
 
     def _flush(self, pending: dict[str, _Pending]) -> None:
+        """Insert the chunk: events, then reversals of events of the same chunk (whose ids are now known)."""
         if not pending:
             return
         items = list(pending.values())
-        Transaction.objects.bulk_create([i.txn for i in items])
+        first = [i for i in items if i.reverses is None]
+        then = [i for i in items if i.reverses is not None]
+        Transaction.objects.bulk_create([i.txn for i in first])
+        for item in then:
+            item.txn.reverses_id = item.reverses.txn.pk
+        if then:
+            Transaction.objects.bulk_create([i.txn for i in then])
         attributions = []
         for item in items:
             for attribution in item.attributions:

@@ -23,6 +23,13 @@ def post(client, rows):
     return client.post(BATCH, {"transactions": rows}, format="json")
 
 
+def test_a_full_batch_of_ten_thousand_is_accepted(source_client, pay, active_x):
+    rows = [txn_row(active_x, f"T-{i}", sme_name="某某" * 40) for i in range(10_000)]
+    response = post(source_client, rows)  # over Django's 2.5 MB default body limit
+    assert response.status_code == 201, response.content[:300]
+    assert response.json()["created"] == 10_000
+
+
 def test_a_source_system_posts_a_batch(source_client, pay, active_x):
     response = post(source_client, [txn_row(active_x, "A-1"), txn_row(active_x, "A-2", amount=0.1, bank_revenue=0)])
 
@@ -90,6 +97,8 @@ def test_the_envelope_and_the_size_limit(source_client, pay, active_x, settings)
     response = post(source_client, too_many)
     assert response.status_code == 400
     assert "10000" in str(response.json())
+    too_big = source_client.post(BATCH, b"[" + b" " * (32 * 2**20) + b"]", content_type="application/json")
+    assert too_big.status_code == 400 and "larger than 32 MB" in too_big.json()["detail"]
     not_json = source_client.post(BATCH, "{", content_type="application/json")
     assert not_json.status_code == 400
     assert post(source_client, ["just text"]).status_code == 400
