@@ -42,6 +42,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.db import connection
 from django.db.models import Case, Count, F, OuterRef, Q, QuerySet, Subquery, Sum, When
 from django.http import Http404
 from django.utils.translation import gettext as _
@@ -63,7 +64,7 @@ from performance.models import (
 )
 from performance.periods import ReportingPeriod
 from performance.scoring import growth_rate
-from revenue.models import TransactionAttribution
+from revenue.models import Transaction, TransactionAttribution
 
 KPISelector = Callable[[ReportingPeriod, dt.datetime], dict[int, Decimal]]
 KPIGroupSelector = Callable[[ReportingPeriod, dt.datetime], dict[str, dict[int, Decimal]]]
@@ -177,21 +178,29 @@ def _smes_reached(**filters) -> Count:
     return Count("transaction__sme_id", distinct=True, filter=Q(is_reversal=False, **filters))
 
 
+def ledger_kpis_by_branch_queryset(period: ReportingPeriod, as_of: dt.datetime) -> QuerySet:
+    """The one GROUP BY query behind the ledger KPIs: rows of branch, volume, revenue and SMEs."""
+    return (
+        ledger_attributions(period, as_of)
+        .values(branch_id=F("partner__branch_id"))
+        .annotate(volume=MoneySum("amount"), revenue=MoneySum("bank_revenue"), smes=_smes_reached())
+    )
+
+
 @register_kpi_group_selector(KPI.SMES_REACHED, KPI.TRANSACTION_VOLUME, KPI.BANK_REVENUE)
 def ledger_kpis_by_branch(period: ReportingPeriod, as_of: dt.datetime) -> dict[str, dict[int, Decimal]]:
     """SMEs reached, transaction volume and bank revenue per branch: one GROUP BY query over the ledger."""
-    rows = (
-        ledger_attributions(period, as_of)
-        .values("partner__branch_id")
-        .annotate(volume=MoneySum("amount"), revenue=MoneySum("bank_revenue"), smes=_smes_reached())
-    )
+    return ledger_figures(period, as_of, partners=False).by_branch
+
+
+def _branch_kpis(rows: Iterable[dict]) -> dict[str, dict[int, Decimal]]:
     result: dict[str, dict[int, Decimal]] = {
         KPI.SMES_REACHED.value: {},
         KPI.TRANSACTION_VOLUME.value: {},
         KPI.BANK_REVENUE.value: {},
     }
     for row in rows:
-        branch_id = row["partner__branch_id"]
+        branch_id = row["branch_id"]
         result[KPI.SMES_REACHED.value][branch_id] = Decimal(row["smes"])
         result[KPI.TRANSACTION_VOLUME.value][branch_id] = row["volume"]
         result[KPI.BANK_REVENUE.value][branch_id] = row["revenue"]
@@ -199,13 +208,20 @@ def ledger_kpis_by_branch(period: ReportingPeriod, as_of: dt.datetime) -> dict[s
 
 
 def kpi_actuals_for_period(
-    *, period_kind: str, period_start: dt.date, as_of: dt.datetime, kpis: Iterable[str] | None = None
+    *,
+    period_kind: str,
+    period_start: dt.date,
+    as_of: dt.datetime,
+    kpis: Iterable[str] | None = None,
+    precomputed: dict[str, dict[int, Decimal]] | None = None,
 ) -> dict[tuple[int, str], Decimal]:
     """Every branch's actual figure per KPI for a period, as known at ``as_of``.
 
     Returns ``{(branch_id, kpi): value}``; an absent key means zero. ``kpis``
     defaults to every KPI; asking for a KPI without a registered selector
-    raises ``KPIUnavailable``.
+    raises ``KPIUnavailable``. ``precomputed`` (``{kpi: {branch_id: value}}``)
+    supplies KPIs the caller already computed for the same period and
+    ``as_of`` (see ``ledger_figures``), which are then not queried again.
     """
     period = ReportingPeriod(period_kind, period_start)
     wanted = list(dict.fromkeys(KPI(k).value for k in (kpis if kpis is not None else KPI.values)))
@@ -219,7 +235,9 @@ def kpi_actuals_for_period(
     groups_run: dict[KPIGroupSelector, dict[str, dict[int, Decimal]]] = {}
     for kpi in wanted:
         group = KPI_GROUPS.get(kpi)
-        if group is not None:
+        if precomputed is not None and kpi in precomputed:
+            values = precomputed[kpi]
+        elif group is not None:
             if group not in groups_run:
                 groups_run[group] = group(period, as_of)
             values = groups_run[group].get(kpi, {})
@@ -370,35 +388,107 @@ def partner_figures_for_period(
     return result
 
 
-def top_partners_by_branch(*, period: ReportingPeriod, as_of: dt.datetime, limit: int) -> dict[int, list[PartnerKPIs]]:
-    """Each branch's ``limit`` partners with the most bank revenue in the period (ties: volume, then id).
+@dataclass(frozen=True)
+class LedgerFigures:
+    """The ledger KPIs of a period as of a moment: per branch (``{kpi: {branch_id: value}}``) and per partner."""
 
-    One GROUP BY partner query; the per-branch cut is taken from its result
-    (one row per partner with ledger rows, never per transaction).
+    by_branch: dict[str, dict[int, Decimal]]
+    by_partner: list[PartnerKPIs]
+
+
+# Branch totals and partner figures in one pass over the ledger, in two stages: first one row per
+# (branch, partner, SME) by hashing — sums, and whether a normal event reached the SME — then both
+# levels from those far fewer rows with GROUPING SETS, so that only they are sorted to count
+# distinct SMEs. PostgreSQL only (SQLite has no GROUPING SETS); the ORM queries below compute the
+# same figures elsewhere. Only rows booked by as_of count.
+_LEDGER_GROUPING_SETS_SQL = """
+WITH per_sme AS (
+    SELECT p.branch_id, a.partner_id, t.sme_id,
+           SUM(a.amount) AS volume, SUM(a.bank_revenue) AS revenue, bool_or(NOT a.is_reversal) AS reached
+    FROM {attribution} a
+    JOIN {transaction} t ON t.id = a.transaction_id
+    JOIN {partner} p ON p.id = a.partner_id
+    WHERE a.occurred_at >= %s AND a.occurred_at < %s AND t.booked_at <= %s
+    GROUP BY p.branch_id, a.partner_id, t.sme_id
+)
+SELECT branch_id, partner_id, GROUPING(partner_id) = 1 AS branch_total,
+       SUM(volume) AS volume, SUM(revenue) AS revenue, COUNT(DISTINCT sme_id) FILTER (WHERE reached) AS smes
+FROM per_sme
+GROUP BY GROUPING SETS ((branch_id), (branch_id, partner_id))
+"""
+
+
+def ledger_one_pass_sql() -> str:
+    """The PostgreSQL one-pass ledger query; parameters: period start, period end, as_of."""
+    return _LEDGER_GROUPING_SETS_SQL.format(
+        attribution=connection.ops.quote_name(TransactionAttribution._meta.db_table),
+        transaction=connection.ops.quote_name(Transaction._meta.db_table),
+        partner=connection.ops.quote_name(Partner._meta.db_table),
+    )
+
+
+def ledger_figures(
+    period: ReportingPeriod, as_of: dt.datetime, *, partners: bool = True, one_pass: bool | None = None
+) -> LedgerFigures:
+    """SMEs reached, volume and bank revenue per branch and (``partners=True``) per partner.
+
+    Set-based: on PostgreSQL one query gives both levels (faster even for
+    the branch level alone); elsewhere, or with ``one_pass=False``, one GROUP
+    BY query per level. Partner rows carry no previous-period figures (see
+    ``partner_kpis_for_period``).
     """
     _require_aware(as_of)
-    rows = (
-        ledger_attributions(period, as_of)
-        .values("partner_id", "partner__branch_id")
-        .annotate(volume=MoneySum("amount"), revenue=MoneySum("bank_revenue"), smes=_smes_reached())
-    )
-    by_branch: dict[int, list[PartnerKPIs]] = defaultdict(list)
-    for row in rows:
-        by_branch[row["partner__branch_id"]].append(
+    if one_pass is None:
+        one_pass = connection.vendor == "postgresql"
+    if not one_pass and not partners:
+        return LedgerFigures(by_branch=_branch_kpis(ledger_kpis_by_branch_queryset(period, as_of)), by_partner=[])
+    if one_pass:
+        with connection.cursor() as cursor:
+            cursor.execute(ledger_one_pass_sql(), [period.start_at, period.end_at, as_of])
+            columns = [column.name for column in cursor.description]
+            rows = [dict(zip(columns, values, strict=True)) for values in cursor.fetchall()]
+        branch_rows = [row for row in rows if row["branch_total"]]
+        partner_rows = [row for row in rows if not row["branch_total"]]
+    else:
+        branch_rows = list(ledger_kpis_by_branch_queryset(period, as_of))
+        partner_rows = list(
+            ledger_attributions(period, as_of)
+            .values("partner_id", branch_id=F("partner__branch_id"))
+            .annotate(volume=MoneySum("amount"), revenue=MoneySum("bank_revenue"), smes=_smes_reached())
+        )
+    if not partners:
+        partner_rows = []
+    return LedgerFigures(
+        by_branch=_branch_kpis(branch_rows),
+        by_partner=[
             PartnerKPIs(
                 partner_id=row["partner_id"],
-                branch_id=row["partner__branch_id"],
+                branch_id=row["branch_id"],
                 volume=row["volume"],
                 revenue=row["revenue"],
                 smes=row["smes"],
                 previous_revenue=ZERO,
                 growth_rate=None,
             )
-        )
+            for row in partner_rows
+        ],
+    )
+
+
+def top_partners(partners: Iterable[PartnerKPIs], *, limit: int) -> dict[int, list[PartnerKPIs]]:
+    """Each branch's ``limit`` partners with the most bank revenue (ties: volume, then id)."""
+    by_branch: dict[int, list[PartnerKPIs]] = defaultdict(list)
+    for partner in partners:
+        by_branch[partner.branch_id].append(partner)
     return {
-        branch_id: sorted(partners, key=lambda p: (-p.revenue, -p.volume, p.partner_id))[:limit]
-        for branch_id, partners in by_branch.items()
+        branch_id: sorted(members, key=lambda p: (-p.revenue, -p.volume, p.partner_id))[:limit]
+        for branch_id, members in by_branch.items()
     }
+
+
+def top_partners_by_branch(*, period: ReportingPeriod, as_of: dt.datetime, limit: int) -> dict[int, list[PartnerKPIs]]:
+    """Each branch's top partners by bank revenue for the period, as known at ``as_of``."""
+    return top_partners(ledger_figures(period, as_of).by_partner, limit=limit)
 
 
 def branch_targets_visible_to(*, user: User) -> QuerySet[BranchTarget]:

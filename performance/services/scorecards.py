@@ -34,7 +34,8 @@ from performance.errors import KPIUnavailable, ScorecardBuildRefused
 from performance.models import KPI, BranchScorecard, BranchTarget, ScorecardKPILine, ScorecardTopPartner
 from performance.periods import ReportingPeriod
 from performance.scoring import DEFAULT_ACHIEVEMENT_CAP, KPIInput, competition_ranks, score_branch
-from performance.selectors import KPI_SELECTORS, kpi_actuals_for_period, top_partners_by_branch
+from performance.selectors import KPI_SELECTORS, kpi_actuals_for_period, ledger_figures
+from performance.selectors import top_partners as top_partners_of_branches
 
 BUILD_PERMISSION = "performance.build_branchscorecard"
 TOP_PARTNERS = 5
@@ -138,7 +139,11 @@ def scorecards_build(
     _check_targets(period, targets)
 
     kpis = sorted({t.kpi for t in targets})
-    actuals = kpi_actuals_for_period(period_kind=period.kind, period_start=period.start, as_of=as_of, kpis=kpis)
+    # The ledger is read once for both the branch KPIs and the top partners.
+    ledger = ledger_figures(period, as_of, partners=top_partners > 0)
+    actuals = kpi_actuals_for_period(
+        period_kind=period.kind, period_start=period.start, as_of=as_of, kpis=kpis, precomputed=ledger.by_branch
+    )
     by_branch: dict[int, list[BranchTarget]] = defaultdict(list)
     for target in targets:
         by_branch[target.branch_id].append(target)
@@ -158,7 +163,7 @@ def scorecards_build(
         for branch_id, branch_targets in by_branch.items()
     }
     ranks = competition_ranks({branch_id: score.total for branch_id, score in scores.items()})
-    leaders = top_partners_by_branch(period=period, as_of=as_of, limit=top_partners) if top_partners else {}
+    leaders = top_partners_of_branches(ledger.by_partner, limit=top_partners) if top_partners else {}
 
     _count, deleted = BranchScorecard.objects.filter(period_kind=period.kind, period_start=period.start).delete()
     replaced = deleted.get(BranchScorecard._meta.label, 0)

@@ -3,6 +3,7 @@
 import datetime as dt
 import io
 from decimal import Decimal as D
+from unittest import mock
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -10,7 +11,12 @@ from pypdf import PdfReader
 
 from performance.models import BranchScorecard, TierProposal, TierRule
 from performance.periods import ReportingPeriod
-from performance.tasks import performance_after_month_close, periods_ending_with, scorecards_build_task
+from performance.tasks import (
+    performance_after_month_close,
+    periods_ending_with,
+    scorecards_build_task,
+    tier_proposals_task,
+)
 from tests.performance.ledger import at
 
 
@@ -61,14 +67,22 @@ def test_command_refuses_bad_input_clearly(targets, english):
 
 
 def test_task_is_idempotent(targets):
-    first = scorecards_build_task.delay("month", "2026-10-01").get()
-    second = scorecards_build_task.delay("month", "2026-10-01").get()
+    first = scorecards_build_task.apply(args=("month", "2026-10-01")).get()
+    second = scorecards_build_task.apply(args=("month", "2026-10-01")).get()
     assert first["built"] == second["built"] == 2
     assert BranchScorecard.objects.count() == 2
 
 
 def test_task_skips_a_period_without_targets(db):
-    assert scorecards_build_task.delay("quarter", "2026-10-01").get()["built"] == 0
+    assert scorecards_build_task.apply(args=("quarter", "2026-10-01")).get()["built"] == 0
+
+
+@pytest.mark.celery_worker
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_builds_the_scorecards(celery_worker_process, targets):
+    result = scorecards_build_task.delay("month", "2026-10-01").get(timeout=60)
+    assert result["built"] == 2
+    assert set(BranchScorecard.objects.values_list("branch__code", "rank")) == {("HZ", 1), ("SZ", 2)}
 
 
 def test_periods_ending_with_a_month():
@@ -85,7 +99,16 @@ def test_after_month_close_queues_the_builds_on_commit(targets, make_target, dja
         target="60.00",
         weight="1",
     )
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+
+    def run_here(task):
+        return lambda *args: task.apply(args=args)
+
+    # The queued tasks run here, in-process, whatever broker is configured.
+    with (
+        mock.patch.object(scorecards_build_task, "delay", run_here(scorecards_build_task)),
+        mock.patch.object(tier_proposals_task, "delay", run_here(tier_proposals_task)),
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+    ):
         periods = performance_after_month_close(month=dt.date(2026, 12, 1))
     # December, Q4 (it has targets), not the year (none); then the tier proposals of December.
     assert periods == [ReportingPeriod.parse("2026-12"), ReportingPeriod.parse("2026-Q4")]

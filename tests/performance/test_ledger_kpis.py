@@ -4,11 +4,13 @@ import datetime as dt
 from decimal import Decimal as D
 
 import pytest
+from django.conf import settings
 
 from performance.models import KPI
 from performance.periods import ReportingPeriod
 from performance.selectors import (
     kpi_actuals_for_period,
+    ledger_figures,
     ledger_kpis_by_branch,
     partner_active_months,
     partner_kpis_for_period,
@@ -18,6 +20,7 @@ from tests.performance.ledger import at, book, reversal_row, txn_row
 
 OCTOBER = ReportingPeriod.parse("2026-10")
 AFTER_CLOSE = at(2026, 11, 5)
+ON_POSTGRES = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 LEDGER_KPIS = [KPI.SMES_REACHED, KPI.TRANSACTION_VOLUME, KPI.BANK_REVENUE]
 
 
@@ -140,3 +143,21 @@ def test_active_months_count_calendar_months_touched(alliance):
 def test_naive_as_of_is_refused():
     with pytest.raises(ValueError):
         ledger_kpis_by_branch(OCTOBER, dt.datetime(2026, 11, 5))
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="GROUPING SETS is the PostgreSQL path")
+def test_one_pass_and_two_passes_give_the_same_figures(alliance):
+    one = ledger_figures(OCTOBER, AFTER_CLOSE, one_pass=True)
+    two = ledger_figures(OCTOBER, AFTER_CLOSE, one_pass=False)
+    assert one.by_branch == two.by_branch
+    key = lambda p: p.partner_id  # noqa: E731
+    assert sorted(one.by_partner, key=key) == sorted(two.by_partner, key=key)
+    assert len(one.by_partner) == 4  # x, a2, y, c1
+
+
+def test_branch_figures_from_both_levels_agree(alliance):
+    figures = ledger_figures(OCTOBER, AFTER_CLOSE)
+    assert figures.by_branch == ledger_kpis_by_branch(OCTOBER, AFTER_CLOSE)
+    for kpi, attr in (("transaction_volume", "volume"), ("bank_revenue", "revenue")):
+        for branch_id, total in figures.by_branch[kpi].items():
+            assert sum(getattr(p, attr) for p in figures.by_partner if p.branch_id == branch_id) == total
