@@ -27,10 +27,11 @@ from import_export.admin import ImportExportModelAdmin
 from import_export.formats.base_formats import CSV, XLSX
 
 from core.errors import ApplicationError
+from core.pdf import format_money, format_percent
 from core.periods import CHINA_TZ
 from organisation.services import user_sees_all_branches
 from performance import svg
-from performance.documents import format_rate
+from performance.documents import format_kpi_value, format_rate
 from performance.models import KPI, BranchScorecard, BranchTarget, TierProposal, TierProposalState, TierRule
 from performance.periods import ReportingPeriod
 from performance.resources import IMPORT_PERMISSION, BranchTargetResource
@@ -317,13 +318,20 @@ class BranchScorecardAdmin(admin.ModelAdmin):
             ),
             "trend_chart": svg.trend_chart([str(p.period) for p in trend], [p.total_score for p in trend]),
             "trend": trend,
-            "top_partners": top_partners_of(scorecard=scorecard),
+            "top_partners": [
+                {"top": top, "volume": format_money(top.volume), "revenue": format_money(top.revenue)}
+                for top in top_partners_of(scorecard=scorecard)
+            ],
+            "cap": format_percent(scorecard.achievement_cap, places=0),
             "partners": partners,
             "partner_bar_top": max([row.kpis.revenue for row in partners] + [Decimal(0)]),
             "pdf_url": self._url("pdf", str(period), scorecard.branch.code),
             "dashboard_url": self._url("changelist", period=str(period)),
         }
         for line in lines:
+            line.target_display = format_kpi_value(line.kpi, line.target_value)
+            line.actual_display = format_kpi_value(line.kpi, line.actual_value)
+            line.weight_display = format_percent(line.weight)
             line.achievement_display = format_rate(line.achievement_rate)
         context["partners"] = [
             {
@@ -331,6 +339,8 @@ class BranchScorecardAdmin(admin.ModelAdmin):
                 "kpis": row.kpis,
                 "bar": svg.score_bar(row.kpis.revenue, top=context["partner_bar_top"], width=120, height=10),
                 "growth": format_rate(row.kpis.growth_rate),
+                "volume": format_money(row.kpis.volume),
+                "revenue": format_money(row.kpis.revenue),
             }
             for row in partners
         ]

@@ -67,6 +67,12 @@ def achievement_chart(
         y = _n(top_pad + plot_h - _scale(Decimal(step) / 100, top, plot_h))
         parts.append(f'<line x1="{left}" y1="{y}" x2="{width - 10}" y2="{y}" stroke="{GRID}"/>')
         parts.append(f'<text x="{left - 4}" y="{y}" text-anchor="end" dy="4" fill="{TEXT}">{step}%</text>')
+    # The 100 % line goes under the bars and their labels.
+    hundred = _n(top_pad + plot_h - _scale(Decimal(1), top, plot_h))
+    parts.append(
+        f'<line x1="{left}" y1="{hundred}" x2="{width - 10}" y2="{hundred}" stroke="{TARGET_STROKE}" '
+        'stroke-width="1.5" stroke-dasharray="4 3"/>'
+    )
     slot = Decimal(plot_w) / max(len(categories), 1)
     for index, (label, rate) in enumerate(zip(categories, rates, strict=True)):
         x = Decimal(left) + slot * index + slot / 5
@@ -86,11 +92,6 @@ def achievement_chart(
             f'<text x="{_n(x + bar_w / 2)}" y="{height - bottom + 16}" text-anchor="middle" '
             f'fill="{TEXT}">{escape(label)}</text>'
         )
-    hundred = _n(top_pad + plot_h - _scale(Decimal(1), top, plot_h))
-    parts.append(
-        f'<line x1="{left}" y1="{hundred}" x2="{width - 10}" y2="{hundred}" stroke="{TARGET_STROKE}" '
-        'stroke-width="1.5" stroke-dasharray="4 3"/>'
-    )
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 — built from numbers and escaped text only
 

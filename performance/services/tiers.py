@@ -40,6 +40,7 @@ REASON_MAX_LENGTH = 255
 class TierProposalRun:
     period: ReportingPeriod
     as_of: dt.datetime
+    rules: int
     evaluated: int
     proposed: int
     kept_decided: int
@@ -73,7 +74,7 @@ def partner_tier_proposals(
     list(existing.filter(state=TierProposalState.PROPOSED).order_by("pk"))
     existing.filter(state=TierProposalState.PROPOSED).delete()
     if not rules:
-        return TierProposalRun(period=period, as_of=as_of, evaluated=0, proposed=0, kept_decided=len(decided))
+        return TierProposalRun(period=period, as_of=as_of, rules=0, evaluated=0, proposed=0, kept_decided=len(decided))
 
     partners = {p.pk: p for p in Partner.objects.filter(state__in=ADMITTED_STATES).only("pk", "tier", "branch_id")}
     figures = partner_figures_for_period(
@@ -121,7 +122,12 @@ def partner_tier_proposals(
         )
     TierProposal.objects.bulk_create(proposals)
     return TierProposalRun(
-        period=period, as_of=as_of, evaluated=len(figures), proposed=len(proposals), kept_decided=len(decided)
+        period=period,
+        as_of=as_of,
+        rules=len(rules),
+        evaluated=len(figures),
+        proposed=len(proposals),
+        kept_decided=len(decided),
     )
 
 
