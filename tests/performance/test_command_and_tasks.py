@@ -114,3 +114,16 @@ def test_after_month_close_queues_the_builds_on_commit(targets, make_target, dja
     assert periods == [ReportingPeriod.parse("2026-12"), ReportingPeriod.parse("2026-Q4")]
     assert len(callbacks) == 3
     assert BranchScorecard.objects.filter(period_kind="quarter").count() == 1
+
+
+def test_demo_targets_make_a_scorable_period(alliance):
+    from performance.demo import demo_targets_create
+    from performance.models import BranchTarget
+
+    count = demo_targets_create(period=ReportingPeriod.parse("2026-10"), as_of=at(2026, 11, 5))
+    # Every branch with partners (A, B, C) gets the five computable KPIs, weights summing to 1.
+    assert count == 15
+    for branch in (alliance.branch_a, alliance.branch_b, alliance.branch_c):
+        weights = BranchTarget.objects.filter(branch=branch).values_list("weight", flat=True)
+        assert sum(weights) == D(1)
+    assert "3 scorecards" in run("--period", "2026-10", "--as-of", "2026-11-05")
