@@ -1,0 +1,225 @@
+"""The set-based side of a settlement: one aggregation of a run's window, and the ledger totals it is checked against.
+
+A run's *window* (see :mod:`revenue.settlement.models`) is
+
+* regular: attributions that occurred in the period, ``id <= upper``;
+* adjustments: attributions that occurred before ``adjust_before``, ``lower < id <= upper``.
+
+Both parts are aggregated by one ``GROUP BY partner, product, corrected month,
+active flag`` over the attribution table (which carries product, time and
+flags, so no join). Money is summed as integer fen and the net count as
+integer millionths, so the result is exact on PostgreSQL (``numeric``) and on
+SQLite (which would otherwise sum decimals as floating point). The corrected
+month is the event's month in China time on both.
+"""
+
+from __future__ import annotations
+
+# The SQL below is built from constant table names and vendor expressions; values are always parameters.
+# ruff: noqa: S608
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from django.db import connection
+
+from core.periods import Period
+from revenue.models import TransactionAttribution
+from revenue.settlement.models import SettlementRunFigure
+
+ATTRIBUTIONS = TransactionAttribution._meta.db_table
+FIGURES = SettlementRunFigure._meta.db_table
+FIGURE_COLUMNS = (
+    "partner_id",
+    "product_id",
+    "corrects_period",
+    "partner_active",
+    "transaction_count",
+    "net_count_micro",
+    "volume_fen",
+    "bank_revenue_fen",
+)
+
+
+@dataclass(frozen=True)
+class Window:
+    """The attributions a run settles (see the module docstring)."""
+
+    period: Period
+    lower: int
+    upper: int
+    # Adjustments are taken from attributions that occurred before this instant (None: no adjustments).
+    adjust_before: dt.datetime | None
+
+    @property
+    def has_adjustments(self) -> bool:
+        return self.adjust_before is not None and self.upper > self.lower
+
+
+@dataclass(frozen=True)
+class LedgerTotals:
+    """Counts and bank revenue (fen) of a set of attributions, split by the partner's active flag."""
+
+    active_count: int = 0
+    active_fen: int = 0
+    inactive_count: int = 0
+    inactive_fen: int = 0
+
+    def __add__(self, other: LedgerTotals) -> LedgerTotals:
+        return LedgerTotals(
+            self.active_count + other.active_count,
+            self.active_fen + other.active_fen,
+            self.inactive_count + other.inactive_count,
+            self.inactive_fen + other.inactive_fen,
+        )
+
+    @property
+    def count(self) -> int:
+        return self.active_count + self.inactive_count
+
+    @property
+    def fen(self) -> int:
+        return self.active_fen + self.inactive_fen
+
+
+def _sql() -> dict[str, str]:
+    if connection.vendor == "postgresql":
+        return {
+            "revenue": "(sum(bank_revenue) * 100)::bigint",
+            "volume": "(sum(amount) * 100)::bigint",
+            "net_count": "(sum(CASE WHEN is_reversal THEN -weight ELSE weight END) * 1000000)::bigint",
+            "month": "(date_trunc('month', occurred_at AT TIME ZONE 'Asia/Shanghai'))::date",
+            "no_month": "NULL::date",
+        }
+    # SQLite: integer fen per row, then an integer sum (exact); datetimes are stored in UTC.
+    return {
+        "revenue": "sum(CAST(ROUND(bank_revenue * 100) AS INTEGER))",
+        "volume": "sum(CAST(ROUND(amount * 100) AS INTEGER))",
+        "net_count": (
+            "sum(CASE WHEN is_reversal THEN -CAST(ROUND(weight * 1000000) AS INTEGER) "
+            "ELSE CAST(ROUND(weight * 1000000) AS INTEGER) END)"
+        ),
+        "month": "date(occurred_at, '+8 hours', 'start of month')",
+        "no_month": "NULL",
+    }
+
+
+def _when(value: dt.datetime):
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _partner_filter(partner_id: int | None) -> tuple[str, list]:
+    return (" AND partner_id = %s", [partner_id]) if partner_id is not None else ("", [])
+
+
+def figures_select(window: Window, *, partner_id: int | None = None) -> tuple[str, list]:
+    """The aggregation query of a window (columns as :data:`FIGURE_COLUMNS`) and its parameters."""
+    sql = _sql()
+    extra, extra_params = _partner_filter(partner_id)
+    aggregates = f"count(*), {sql['net_count']}, {sql['volume']}, {sql['revenue']}"
+    parts = [
+        f"SELECT partner_id, product_id, {sql['no_month']}, partner_active, {aggregates} "
+        f"FROM {ATTRIBUTIONS} WHERE occurred_at >= %s AND occurred_at < %s AND id <= %s{extra} "
+        "GROUP BY partner_id, product_id, partner_active"
+    ]
+    params: list = [_when(window.period.start), _when(window.period.end), window.upper, *extra_params]
+    if window.has_adjustments:
+        parts.append(
+            f"SELECT partner_id, product_id, {sql['month']}, partner_active, {aggregates} "
+            f"FROM {ATTRIBUTIONS} WHERE occurred_at < %s AND id > %s AND id <= %s{extra} "
+            f"GROUP BY partner_id, product_id, {sql['month']}, partner_active"
+        )
+        params += [_when(window.adjust_before), window.lower, window.upper, *extra_params]
+    return " UNION ALL ".join(parts), params
+
+
+def figures_insert(*, run_id: int, window: Window) -> int:
+    """Aggregate the window into the run's figure rows with one ``INSERT … SELECT``; returns the rows written."""
+    select, params = figures_select(window)
+    columns = ", ".join(("run_id", *FIGURE_COLUMNS))
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {FIGURES} ({columns}) SELECT %s, u.* FROM ({select}) u", [run_id, *params])
+        return cursor.rowcount
+
+
+def figures_fetch(window: Window, *, partner_id: int | None = None) -> Iterator[tuple]:
+    """The same aggregation, read instead of stored (dry runs): rows as :data:`FIGURE_COLUMNS`."""
+    select, params = figures_select(window, partner_id=partner_id)
+    with connection.cursor() as cursor:
+        cursor.execute(select, params)
+        while rows := cursor.fetchmany(5000):
+            for row in rows:
+                yield _normalise(row)
+
+
+def _normalise(row: tuple) -> tuple:
+    partner_id, product_id, month, active, count, micro, volume, revenue = row
+    if isinstance(month, str):  # SQLite returns the computed month as text
+        month = dt.date.fromisoformat(month)
+    elif isinstance(month, dt.datetime):
+        month = month.date()
+    return (partner_id, product_id, month, bool(active), int(count), int(micro), int(volume), int(revenue))
+
+
+def _totals(sql_text: str, params: list) -> LedgerTotals:
+    with connection.cursor() as cursor:
+        cursor.execute(sql_text, params)
+        totals = LedgerTotals()
+        for active, count, fen in cursor.fetchall():
+            part = LedgerTotals(int(count), int(fen or 0)) if active else LedgerTotals(0, 0, int(count), int(fen or 0))
+            totals = totals + part
+        return totals
+
+
+def window_totals(window: Window) -> LedgerTotals:
+    """Count and bank revenue of the window's attributions, read from the ledger itself (the conservation check)."""
+    revenue = _sql()["revenue"]
+    totals = _totals(
+        f"SELECT partner_active, count(*), {revenue} FROM {ATTRIBUTIONS} "
+        "WHERE occurred_at >= %s AND occurred_at < %s AND id <= %s GROUP BY partner_active",
+        [_when(window.period.start), _when(window.period.end), window.upper],
+    )
+    if window.has_adjustments:
+        totals = totals + _totals(
+            f"SELECT partner_active, count(*), {revenue} FROM {ATTRIBUTIONS} "
+            "WHERE occurred_at < %s AND id > %s AND id <= %s GROUP BY partner_active",
+            [_when(window.adjust_before), window.lower, window.upper],
+        )
+    return totals
+
+
+def period_totals(period: Period, *, upper: int) -> LedgerTotals:
+    """Count and bank revenue of a month's attributions with ``id <= upper`` (the per-period check)."""
+    revenue = _sql()["revenue"]
+    return _totals(
+        f"SELECT partner_active, count(*), {revenue} FROM {ATTRIBUTIONS} "
+        "WHERE occurred_at >= %s AND occurred_at < %s AND id <= %s GROUP BY partner_active",
+        [_when(period.start), _when(period.end), upper],
+    )
+
+
+def watermark_take() -> int:
+    """The highest attribution id with no insert in flight below it.
+
+    On PostgreSQL the table is locked in SHARE mode for the duration of this
+    (short) transaction: SHARE conflicts with the ROW EXCLUSIVE lock an INSERT
+    or COPY holds, so this waits for ingestions in flight to commit and new
+    ones wait a moment for it. Without it an ingestion that drew lower ids but
+    committed after the read would put attributions below the watermark that
+    this run never saw and no later run would pick up. SQLite serialises
+    writers anyway. Call it inside ``transaction.atomic()``.
+    """
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL lock_timeout = '120s'")
+            cursor.execute(f"LOCK TABLE {ATTRIBUTIONS} IN SHARE MODE")
+        cursor.execute(f"SELECT coalesce(max(id), 0) FROM {ATTRIBUTIONS}")
+        return int(cursor.fetchone()[0])
+
+
+def events_between(start: dt.datetime | None, end: dt.datetime) -> dt.datetime | None:
+    """When the earliest attribution in ``[start, end)`` occurred (``start`` None: any time before ``end``)."""
+    qs = TransactionAttribution.objects.filter(occurred_at__lt=end)
+    if start is not None:
+        qs = qs.filter(occurred_at__gte=start)
+    return qs.order_by("occurred_at").values_list("occurred_at", flat=True).first()

@@ -1,0 +1,336 @@
+"""One partner's settlement from aggregated figures: pure, no ORM, no clock.
+
+The services aggregate the ledger in the database (one set-based query per
+run) and load, per partner, the few rows this needs; everything here works on
+plain values so that the production run, the dry run and the tests share it.
+
+Lines
+    * a ``product`` line per product with business in the period: the share from
+      :func:`revenue.calculations.partner_shares_compute` under the version in force;
+    * an ``adjustment`` line per product of a corrected period Q that received
+      late events or reversals: Q's share recomputed on everything of Q
+      settled so far plus the new attributions, minus what earlier closes
+      settled for it (exact for tiered rules, floors and caps; a product whose
+      share depends on the partner's other products through an across-products
+      tier basis gets a line when its share moves);
+    * a ``carry_forward`` line per unpaid net of an earlier period;
+    * a ``dispute_resolution`` line per resolved dispute.
+
+Totals and the one rounding boundary
+    Each line's share is rounded once, half away from zero to the fen, by the
+    share computation. The totals are sums of those fen amounts (exact). VAT is
+    ``round_money(net × vat_rate)``: the second and last rounding, on the
+    partner's service fee. A net below zero or below the minimum payout is
+    carried forward (no VAT, nothing payable); a net of exactly zero is
+    neither paid nor carried.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.utils.translation import gettext as _
+
+from core.money import ZERO, round_money
+from core.periods import Period
+from revenue.calculations import LineFigures, ShareRule, partner_shares_compute
+from revenue.choices import RuleKind, TierBasis
+from revenue.settlement.choices import LineKind
+
+RATE_PLACES = Decimal("0.00000001")
+MICRO = Decimal(1_000_000)
+HUNDRED = Decimal(100)
+
+
+@dataclass(frozen=True)
+class Figures:
+    """Exact aggregated figures of attributions: rows, net count, volume and bank revenue."""
+
+    transaction_count: int = 0
+    net_count: Decimal = Decimal(0)
+    volume: Decimal = ZERO
+    bank_revenue: Decimal = ZERO
+
+    @classmethod
+    def from_integers(cls, *, count: int, net_count_micro: int, volume_fen: int, bank_revenue_fen: int) -> Figures:
+        """From the run's integer aggregates (fen, millionths): exact on every database."""
+        return cls(
+            transaction_count=int(count),
+            net_count=Decimal(int(net_count_micro)) / MICRO,
+            volume=Decimal(int(volume_fen)) / HUNDRED,
+            bank_revenue=Decimal(int(bank_revenue_fen)) / HUNDRED,
+        )
+
+    def __add__(self, other: Figures) -> Figures:
+        return Figures(
+            transaction_count=self.transaction_count + other.transaction_count,
+            net_count=self.net_count + other.net_count,
+            volume=self.volume + other.volume,
+            bank_revenue=self.bank_revenue + other.bank_revenue,
+        )
+
+    def line_figures(self) -> LineFigures:
+        return LineFigures(bank_revenue=self.bank_revenue, volume=self.volume, count=self.net_count)
+
+
+NO_FIGURES = Figures()
+
+
+@dataclass(frozen=True)
+class RuleChoice:
+    """The rule governing a partner's product in a period, with the version it comes from."""
+
+    rule: ShareRule | None
+    version_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Settled:
+    """What earlier closes settled for a partner's product of one period: summed figures and shares."""
+
+    figures: Figures
+    share: Decimal
+
+
+@dataclass(frozen=True)
+class CarriedBalance:
+    settlement_id: int
+    period: dt.date
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class DisputeAdjustment:
+    dispute_id: int
+    disputed_period: dt.date
+    amount: Decimal
+
+
+@dataclass
+class PartnerInput:
+    """Everything one partner's settlement of a period depends on."""
+
+    partner_id: int
+    vat_rate: Decimal
+    regular: dict[int, Figures] = field(default_factory=dict)
+    regular_rules: dict[int, RuleChoice] = field(default_factory=dict)
+    # corrected period (first day) → product → figures of the new attributions
+    adjustments: dict[dt.date, dict[int, Figures]] = field(default_factory=dict)
+    previous: dict[dt.date, dict[int, Settled]] = field(default_factory=dict)
+    adjustment_rules: dict[dt.date, dict[int, RuleChoice]] = field(default_factory=dict)
+    carried: list[CarriedBalance] = field(default_factory=list)
+    disputes: list[DisputeAdjustment] = field(default_factory=list)
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.regular or self.adjustments or self.carried or self.disputes)
+
+
+@dataclass
+class LineDraft:
+    kind: str
+    share: Decimal
+    product_id: int | None = None
+    corrects_period: dt.date | None = None
+    carried_from_id: int | None = None
+    dispute_id: int | None = None
+    figures: Figures = NO_FIGURES
+    version_id: int | None = None
+    rule_description: str = ""
+    effective_rate: Decimal | None = None
+    previous_share: Decimal | None = None
+    description: str = ""
+    position: int = 0
+
+
+@dataclass
+class SettlementDraft:
+    partner_id: int
+    vat_rate: Decimal
+    lines: list[LineDraft]
+    transaction_count: int
+    bank_revenue: Decimal
+    share_total: Decimal
+    adjustment_total: Decimal
+    carried_in: Decimal
+    net: Decimal
+    vat: Decimal
+    payable: Decimal
+    carried_forward: bool
+
+    @property
+    def ledger_lines(self) -> list[LineDraft]:
+        return [line for line in self.lines if line.kind in (LineKind.PRODUCT, LineKind.ADJUSTMENT)]
+
+
+def _percent(rate: Decimal) -> str:
+    text = format((rate * 100).normalize(), "f")
+    return f"{text}%"
+
+
+def _yuan(amount: Decimal) -> str:
+    return f"{amount:,.2f}"
+
+
+def rule_describe(rule: ShareRule | None) -> str:
+    """A rule in words, for the settlement line and the partner's statement."""
+    if rule is None:
+        return _("No agreement in force: no share")
+    kind = RuleKind(rule.kind)
+    if kind == RuleKind.PERCENTAGE:
+        text = _("%(rate)s of bank revenue") % {"rate": _percent(rule.rate)}
+    elif kind == RuleKind.FIXED_PER_TRANSACTION:
+        text = _("CNY %(amount)s per transaction") % {"amount": _yuan(rule.fixed_amount)}
+    else:
+        slabs = "; ".join(
+            f"{_yuan(t.lower)}–{_yuan(t.upper) if t.upper is not None else '…'}: {_percent(t.rate)}"
+            for t in sorted(rule.tiers, key=lambda t: t.lower)
+        )
+        basis = TierBasis(rule.tier_basis).label
+        template = (
+            _("Progressive tiers on %(basis)s (%(slabs)s)")
+            if kind == RuleKind.TIERED_PROGRESSIVE
+            else _("Retroactive tiers on %(basis)s (%(slabs)s)")
+        )
+        text = template % {"basis": str(basis).lower(), "slabs": slabs}
+    if rule.floor is not None:
+        text += _(", floor CNY %(amount)s") % {"amount": _yuan(rule.floor)}
+    if rule.cap is not None:
+        text += _(", cap CNY %(amount)s") % {"amount": _yuan(rule.cap)}
+    return text[:255]
+
+
+def _rate(value: Decimal | None) -> Decimal | None:
+    return None if value is None else value.quantize(RATE_PLACES, rounding=ROUND_HALF_UP)
+
+
+def _shares(rules: Mapping[int, RuleChoice], figures: Mapping[int, Figures]):
+    return partner_shares_compute(
+        rules={product: choice.rule for product, choice in rules.items()},
+        figures={product: f.line_figures() for product, f in figures.items()},
+    )
+
+
+def _period_text(day: dt.date) -> str:
+    return str(Period(day.year, day.month))
+
+
+def settlement_compute(
+    *, partner: PartnerInput, minimum_payout: Decimal, product_order: Mapping[int, int] | None = None
+) -> SettlementDraft | None:
+    """The partner's settlement of the period, or ``None`` when it has nothing to settle.
+
+    Invariants: every line's share is a whole number of fen; ``net`` is the sum
+    of the lines; ``payable == net + vat`` unless carried forward (then both 0).
+    """
+    if partner.is_empty:
+        return None
+    order = product_order or {}
+    lines: list[LineDraft] = []
+
+    shares = _shares(partner.regular_rules, partner.regular)
+    for product_id in sorted(partner.regular, key=lambda p: (order.get(p, p), p)):
+        result = shares[product_id]
+        choice = partner.regular_rules.get(product_id) or RuleChoice(None)
+        lines.append(
+            LineDraft(
+                kind=LineKind.PRODUCT,
+                product_id=product_id,
+                figures=partner.regular[product_id],
+                version_id=choice.version_id,
+                rule_description=rule_describe(choice.rule),
+                effective_rate=_rate(result.effective_rate),
+                share=result.share,
+            )
+        )
+
+    for period in sorted(partner.adjustments):
+        deltas = partner.adjustments[period]
+        previous = partner.previous.get(period, {})
+        rules = partner.adjustment_rules.get(period, {})
+        # Q's figures as now known: everything settled for it before plus the new attributions.
+        combined = {p: s.figures for p, s in previous.items()}
+        for product_id, delta in deltas.items():
+            combined[product_id] = combined.get(product_id, NO_FIGURES) + delta
+        recomputed = _shares(rules, combined)
+        for product_id in sorted(combined, key=lambda p: (order.get(p, p), p)):
+            before = previous[product_id].share if product_id in previous else ZERO
+            result = recomputed[product_id]
+            change = result.share - before
+            if product_id not in deltas and change == 0:
+                continue
+            choice = rules.get(product_id) or RuleChoice(None)
+            lines.append(
+                LineDraft(
+                    kind=LineKind.ADJUSTMENT,
+                    product_id=product_id,
+                    corrects_period=period,
+                    figures=deltas.get(product_id, NO_FIGURES),
+                    version_id=choice.version_id,
+                    rule_description=rule_describe(choice.rule),
+                    effective_rate=_rate(result.effective_rate),
+                    previous_share=before,
+                    share=change,
+                    description=_(
+                        "Late events and reversals of %(period)s: share recomputed %(new)s, settled before %(old)s"
+                    )
+                    % {"period": _period_text(period), "new": result.share, "old": before},
+                )
+            )
+
+    for carried in sorted(partner.carried, key=lambda c: (c.period, c.settlement_id)):
+        lines.append(
+            LineDraft(
+                kind=LineKind.CARRY_FORWARD,
+                carried_from_id=carried.settlement_id,
+                share=carried.amount,
+                description=_("Carried forward from %(period)s") % {"period": _period_text(carried.period)},
+            )
+        )
+    for dispute in sorted(partner.disputes, key=lambda d: d.dispute_id):
+        lines.append(
+            LineDraft(
+                kind=LineKind.DISPUTE_RESOLUTION,
+                dispute_id=dispute.dispute_id,
+                share=dispute.amount,
+                description=_("Resolution of dispute #%(id)s on %(period)s")
+                % {"id": dispute.dispute_id, "period": _period_text(dispute.disputed_period)},
+            )
+        )
+    for position, line in enumerate(lines, start=1):
+        line.position = position
+    return _totals(partner, lines, minimum_payout)
+
+
+def _totals(partner: PartnerInput, lines: Sequence[LineDraft], minimum_payout: Decimal) -> SettlementDraft:
+    def total(*kinds: str) -> Decimal:
+        return sum((line.share for line in lines if line.kind in kinds), ZERO)
+
+    share_total = total(LineKind.PRODUCT)
+    adjustment_total = total(LineKind.ADJUSTMENT, LineKind.DISPUTE_RESOLUTION)
+    carried_in = total(LineKind.CARRY_FORWARD)
+    net = share_total + adjustment_total + carried_in
+    ledger = [line for line in lines if line.kind in (LineKind.PRODUCT, LineKind.ADJUSTMENT)]
+    carried_forward = net != 0 and (net < 0 or net < minimum_payout)
+    if carried_forward or net == 0:
+        vat, payable = ZERO, ZERO
+    else:
+        vat = round_money(net * partner.vat_rate)
+        payable = net + vat
+    return SettlementDraft(
+        partner_id=partner.partner_id,
+        vat_rate=partner.vat_rate,
+        lines=list(lines),
+        transaction_count=sum(line.figures.transaction_count for line in ledger),
+        bank_revenue=sum((line.figures.bank_revenue for line in ledger), ZERO),
+        share_total=share_total,
+        adjustment_total=adjustment_total,
+        carried_in=carried_in,
+        net=net,
+        vat=vat,
+        payable=payable,
+        carried_forward=carried_forward,
+    )

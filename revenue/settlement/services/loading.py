@@ -1,0 +1,253 @@
+"""Loading what a partner's settlement depends on, in bulk: the reads between the aggregation and the pure computation.
+
+Per chunk of partners a fixed number of queries, whatever the number of
+partners or transactions: partner types and VAT rates, the agreement versions
+in force (once per period involved), what earlier closes settled for the
+corrected periods, carried-forward balances and resolved disputes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from core.money import ZERO
+from core.periods import Period
+from onboarding.models import Partner
+from revenue.models import AgreementVersion, Product
+from revenue.selectors import agreement_versions_for_partners, share_rule_from_version
+from revenue.settlement.aggregation import Window
+from revenue.settlement.choices import (
+    FROZEN_SETTLEMENT_STATES,
+    DisputeState,
+    LineKind,
+    PeriodState,
+)
+from revenue.settlement.compute import (
+    CarriedBalance,
+    DisputeAdjustment,
+    Figures,
+    PartnerInput,
+    RuleChoice,
+    Settled,
+)
+from revenue.settlement.models import Settlement, SettlementDispute, SettlementLine, SettlementPeriod
+
+
+@dataclass(frozen=True)
+class PartnerRange:
+    """Partner ids ``(after, upto]`` (``upto`` None: no upper limit); ``only`` narrows to one partner."""
+
+    after: int = 0
+    upto: int | None = None
+    only: int | None = None
+
+    def q(self, field: str = "partner_id") -> Q:
+        if self.only is not None:
+            return Q(**{field: self.only})
+        cond = Q(**{f"{field}__gt": self.after})
+        if self.upto is not None:
+            cond &= Q(**{f"{field}__lte": self.upto})
+        return cond
+
+    def contains(self, partner_id: int) -> bool:
+        if self.only is not None:
+            return partner_id == self.only
+        return partner_id > self.after and (self.upto is None or partner_id <= self.upto)
+
+
+def minimum_payout():
+    from decimal import Decimal
+
+    return Decimal(str(getattr(settings, "SETTLEMENT_MINIMUM_PAYOUT", "100.00")))
+
+
+def last_day(period: Period) -> dt.date:
+    """The day whose agreement version governs a period: its last day (the terms in force when it closes)."""
+    return period.next().first_day - dt.timedelta(days=1)
+
+
+def product_order() -> dict[int, int]:
+    """Products by code, for a stable order of lines."""
+    return {pk: i for i, pk in enumerate(Product.objects.order_by("code").values_list("pk", flat=True))}
+
+
+def previous_closed_period(period: Period) -> SettlementPeriod | None:
+    return (
+        SettlementPeriod.objects.filter(state=PeriodState.CLOSED, start__lt=period.first_day).order_by("-start").first()
+    )
+
+
+class RuleBook:
+    """The rule of every (partner, product) for a period, resolved in bulk; a proposed version can stand in."""
+
+    def __init__(self, *, partners: dict[int, str], proposed: AgreementVersion | None = None) -> None:
+        self.partners = partners
+        self.proposed = proposed
+        self._by_period: dict[dt.date, dict[tuple[int, int], RuleChoice]] = {}
+        self._rules: dict[int, RuleChoice] = {}
+
+    def _choice(self, version: AgreementVersion) -> RuleChoice:
+        if version.pk not in self._rules:
+            self._rules[version.pk] = RuleChoice(rule=share_rule_from_version(version), version_id=version.pk)
+        return self._rules[version.pk]
+
+    def for_period(self, period: Period, *, with_proposed: bool = False) -> dict[tuple[int, int], RuleChoice]:
+        key = period.first_day if not with_proposed else dt.date.min
+        if key in self._by_period:
+            return self._by_period[key]
+        versions = agreement_versions_for_partners(partners=self.partners.items(), on=last_day(period))
+        if with_proposed and self.proposed is not None:
+            versions = self._with_proposed(versions)
+        rules = {k: self._choice(v) for k, v in versions.items()}
+        self._by_period[key] = rules
+        return rules
+
+    def _with_proposed(self, versions: dict[tuple[int, int], AgreementVersion]) -> dict:
+        """Where the proposed version's agreement would govern, it replaces the version in force."""
+        proposed = self.proposed
+        agreement = proposed.agreement
+        out = dict(versions)
+        for partner_id, partner_type in self.partners.items():
+            key = (partner_id, agreement.product_id)
+            current = versions.get(key)
+            if agreement.partner_id is not None:
+                if agreement.partner_id == partner_id:
+                    out[key] = proposed
+            elif partner_type == agreement.partner_type and (current is None or current.agreement.partner_id is None):
+                out[key] = proposed
+        return out
+
+
+def _group_figures(rows: Iterable[tuple], partners: PartnerRange):
+    """Active figures per partner: regular per product, adjustments per corrected month and product."""
+    regular: dict[int, dict[int, Figures]] = defaultdict(dict)
+    adjustments: dict[int, dict[dt.date, dict[int, Figures]]] = defaultdict(lambda: defaultdict(dict))
+    for partner_id, product_id, month, active, count, micro, volume, revenue in rows:
+        if not active or not partners.contains(partner_id):
+            continue  # inactive partners earn nothing: retained by the bank (see the conservation check)
+        figures = Figures.from_integers(count=count, net_count_micro=micro, volume_fen=volume, bank_revenue_fen=revenue)
+        if month is None:
+            regular[partner_id][product_id] = figures
+        else:
+            adjustments[partner_id][month][product_id] = figures
+    return regular, adjustments
+
+
+def _previous_settled(partner_ids: set[int], periods: set[dt.date], before: dt.date):
+    """What closed settlements before ``before`` settled per (partner, corrected month, product)."""
+    out: dict[tuple[int, dt.date], dict[int, Settled]] = defaultdict(dict)
+    if not partner_ids or not periods:
+        return out
+    lines = (
+        SettlementLine.objects.filter(
+            settlement__partner_id__in=partner_ids,
+            settlement__state__in=FROZEN_SETTLEMENT_STATES,
+            settlement__period__start__lt=before,
+        )
+        .filter(
+            Q(kind=LineKind.PRODUCT, settlement__period__start__in=periods)
+            | Q(kind=LineKind.ADJUSTMENT, corrects_period__in=periods)
+        )
+        .values_list(
+            "settlement__partner_id",
+            "settlement__period__start",
+            "corrects_period",
+            "product_id",
+            "transaction_count",
+            "net_count",
+            "volume",
+            "bank_revenue",
+            "share",
+        )
+    )
+    for partner_id, start, corrects, product_id, count, net_count, volume, revenue, share in lines:
+        per_product = out[(partner_id, corrects or start)]
+        figures = Figures(count, net_count, volume, revenue)
+        if product_id in per_product:
+            previous = per_product[product_id]
+            per_product[product_id] = Settled(previous.figures + figures, previous.share + share)
+        else:
+            per_product[product_id] = Settled(figures, share)
+    return out
+
+
+def _carried(period: Period, partners: PartnerRange) -> dict[int, list[CarriedBalance]]:
+    """Nets carried forward by the latest closed period before this one."""
+    previous = previous_closed_period(period)
+    out: dict[int, list[CarriedBalance]] = defaultdict(list)
+    if previous is None:
+        return out
+    rows = Settlement.objects.filter(partners.q(), period=previous, carried_forward=True).values_list(
+        "pk", "partner_id", "net"
+    )
+    for pk, partner_id, net in rows:
+        out[partner_id].append(CarriedBalance(settlement_id=pk, period=previous.start, amount=net))
+    return out
+
+
+def _disputes(period_row: SettlementPeriod | None, partners: PartnerRange) -> dict[int, list[DisputeAdjustment]]:
+    out: dict[int, list[DisputeAdjustment]] = defaultdict(list)
+    if period_row is None:
+        return out
+    rows = (
+        SettlementDispute.objects.filter(partners.q("settlement__partner_id"), adjust_period=period_row)
+        .filter(state=DisputeState.RESOLVED)
+        .exclude(resolution_amount=ZERO)
+        .values_list("pk", "settlement__partner_id", "settlement__period__start", "resolution_amount")
+    )
+    for pk, partner_id, disputed, amount in rows:
+        out[partner_id].append(DisputeAdjustment(dispute_id=pk, disputed_period=disputed, amount=amount))
+    return out
+
+
+def partner_inputs(
+    *,
+    window: Window,
+    period_row: SettlementPeriod | None,
+    figure_rows: Iterable[tuple],
+    partners: PartnerRange,
+    proposed: AgreementVersion | None = None,
+) -> list[PartnerInput]:
+    """Everything the partners of a range need for their settlement of the window's period, in partner order."""
+    regular, adjustments = _group_figures(figure_rows, partners)
+    carried = _carried(window.period, partners)
+    disputes = _disputes(period_row, partners)
+    ids = set(regular) | set(adjustments) | set(carried) | set(disputes)
+    if not ids:
+        return []
+    meta = dict(
+        (pk, (ptype, vat))
+        for pk, ptype, vat in Partner.objects.filter(pk__in=ids).values_list("pk", "partner_type", "vat_rate")
+    )
+    missing = ids - set(meta)
+    if missing:
+        raise LookupError(_("Attributions name partners that do not exist: %(ids)s") % {"ids": sorted(missing)[:10]})
+    book = RuleBook(partners={pk: m[0] for pk, m in meta.items()}, proposed=proposed)
+    regular_rules = book.for_period(window.period, with_proposed=proposed is not None)
+    corrected = {month for per_partner in adjustments.values() for month in per_partner}
+    previous = _previous_settled(set(adjustments), corrected, window.period.first_day)
+    inputs = []
+    for partner_id in sorted(ids):
+        item = PartnerInput(partner_id=partner_id, vat_rate=meta[partner_id][1])
+        item.regular = regular.get(partner_id, {})
+        item.regular_rules = {
+            p: regular_rules[(partner_id, p)] for p in item.regular if (partner_id, p) in regular_rules
+        }
+        for month, deltas in adjustments.get(partner_id, {}).items():
+            rules = book.for_period(Period(month.year, month.month))
+            item.adjustments[month] = deltas
+            before = previous.get((partner_id, month), {})
+            item.previous[month] = before
+            products = set(deltas) | set(before)
+            item.adjustment_rules[month] = {p: rules[(partner_id, p)] for p in products if (partner_id, p) in rules}
+        item.carried = carried.get(partner_id, [])
+        item.disputes = disputes.get(partner_id, [])
+        inputs.append(item)
+    return inputs

@@ -1,0 +1,727 @@
+"""Settlement runs: the nightly accrual and the month-end close, fanned out over Celery workers.
+
+Lifecycle of a run (compare-and-swap updates; several workers report on one run)::
+
+    start ──► pending ──prepare──► running ──finish──► completed
+                                     │  ▲                (close: the period is closed)
+                                finish│  │resume
+                                     ▼  │
+                                    failed                (close: the period stays "closing")
+
+``settlement_run_start``
+    Creates the run. A close moves its period open → closing under the
+    period's row lock (a second concurrent close waits, then is refused), and
+    only when the period has ended, is not closed, no later period is closed
+    and no earlier period with events is still open. A close of a period whose
+    previous close failed resumes that run instead.
+``settlement_run_prepare`` (task)
+    Takes the watermark once (see :func:`aggregation.watermark_take`),
+    aggregates the window once into figure rows (``INSERT … SELECT``), splits
+    the partners into chunks and queues ``chord(chunks, finish)`` on commit.
+    Everything it did is kept, so a retry skips it.
+``settlement_run_chunk_execute`` (task, idempotent)
+    In one transaction, with the chunk row locked: skips a chunk already
+    done, else deletes the period's draft settlements of the chunk's partner
+    range, computes and bulk-writes them again, and marks the chunk done. A
+    task delivered twice, or re-run after a worker died, writes its rows once.
+``settlement_run_finish`` (task, chord body)
+    Fails the run if a chunk is not done; otherwise checks conservation
+    (below). A close then freezes the settlements (draft → closed), locks the
+    agreement versions used, closes the period with its watermark and queues
+    the month's performance scorecards; the run completes.
+
+Conservation, checked by every run before it completes (a failure fails the
+run and the period is not closed): the ledger lines written add back to the
+attributions of the window read again from the ledger, to the fen and to the
+attribution (count), separately for regular and adjustment lines; every
+corrected period's lines over all closes add back to that period's
+attributions; no product line pays out more than its revenue; and the
+settlement totals add back to their lines. Shares + retained = settled bank
+revenue, where the bank retains what inactive partners' attributions earned
+and the part of active ones' not shared.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
+
+from core.money import MoneySum
+from core.periods import Period
+from organisation.models import User
+from revenue.models import AgreementVersion
+from revenue.services.agreements import agreement_versions_lock
+from revenue.settlement import aggregation
+from revenue.settlement.aggregation import FIGURE_COLUMNS, LedgerTotals, Window
+from revenue.settlement.choices import (
+    ACTIVE_RUN_STATES,
+    DisputeState,
+    LineKind,
+    PeriodState,
+    RunKind,
+    RunState,
+    RunTrigger,
+    SettlementState,
+)
+from revenue.settlement.compute import SettlementDraft, settlement_compute
+from revenue.settlement.errors import (
+    InvalidState,
+    NotPermitted,
+    PeriodLocked,
+    PeriodNotReady,
+    RunInProgress,
+)
+from revenue.settlement.models import (
+    Settlement,
+    SettlementDispute,
+    SettlementLine,
+    SettlementPeriod,
+    SettlementRun,
+    SettlementRunChunk,
+    SettlementRunFigure,
+)
+from revenue.settlement.services.loading import (
+    PartnerRange,
+    minimum_payout,
+    partner_inputs,
+    previous_closed_period,
+    product_order,
+)
+
+logger = logging.getLogger(__name__)
+
+FROZEN = (SettlementState.CLOSED, SettlementState.APPROVED, SettlementState.PAID)
+
+
+def chunk_size() -> int:
+    return int(getattr(settings, "SETTLEMENT_CHUNK_PARTNERS", 500))
+
+
+def _require(by: User | None, perm: str = "revenue.run_settlement") -> None:
+    if by is not None and not by.has_perm(perm):
+        raise NotPermitted(_("Only finance and head office run settlements."))
+
+
+def _period_row(period: Period) -> SettlementPeriod:
+    row, _created = SettlementPeriod.objects.get_or_create(start=period.first_day)
+    return row
+
+
+def latest_closed_period() -> SettlementPeriod | None:
+    return SettlementPeriod.objects.filter(state=PeriodState.CLOSED).order_by("-start").first()
+
+
+def run_window(run: SettlementRun) -> Window:
+    """The attributions a run settles (see :mod:`revenue.settlement.aggregation`), from what the run recorded."""
+    period = run.period.period
+    if run.kind == RunKind.CLOSE:
+        adjust_before = period.start
+    else:
+        # An accrual corrects only periods already closed when it started: the latest one
+        # whose watermark is its lower bound (periods never reopen, so this is stable).
+        previous = (
+            SettlementPeriod.objects.filter(
+                state=PeriodState.CLOSED, start__lt=period.first_day, close_watermark=run.lower_watermark
+            )
+            .order_by("-start")
+            .first()
+        )
+        adjust_before = min(period.start, previous.period.end) if previous else None
+    return Window(period=period, lower=run.lower_watermark or 0, upper=run.watermark or 0, adjust_before=adjust_before)
+
+
+# ---- start, resume -----------------------------------------------------------------------------
+
+
+def _close_checks(period: Period, row: SettlementPeriod) -> int:
+    """Refuse a close that would break "every attribution settled exactly once"; returns the lower watermark."""
+    if row.state == PeriodState.CLOSED:
+        raise PeriodLocked(
+            _(
+                "%(period)s is closed (since %(date)s) and cannot be closed again. Late events and reversals "
+                "settle as adjustments of the next period."
+            )
+            % {"period": period, "date": timezone.localtime(row.closed_at).strftime("%Y-%m-%d %H:%M")}
+        )
+    if timezone.now() < period.end:
+        raise PeriodNotReady(
+            _("%(period)s has not ended yet; it can be closed from %(date)s (China time).")
+            % {"period": period, "date": period.end.strftime("%Y-%m-%d %H:%M")}
+        )
+    latest = latest_closed_period()
+    if latest is not None and latest.start > period.first_day:
+        raise PeriodLocked(
+            _(
+                "Periods close in order and %(later)s is already closed, so %(period)s can no longer be "
+                "closed; its late events settle as adjustments of the next open period."
+            )
+            % {"later": latest.period, "period": period}
+        )
+    first = aggregation.events_between(latest.period.end if latest else None, period.start)
+    if first is not None:
+        earlier = Period.containing(first)
+        raise PeriodNotReady(
+            _("%(earlier)s has transactions and is not closed yet: close it before %(period)s.")
+            % {"earlier": earlier, "period": period}
+        )
+    return latest.close_watermark if latest else 0
+
+
+def _create_run(**fields) -> SettlementRun:
+    try:
+        with transaction.atomic():
+            return SettlementRun.objects.create(attempt=1, state=RunState.PENDING, **fields)
+    except IntegrityError as exc:
+        raise RunInProgress(
+            _("A %(kind)s of %(period)s is already in progress.")
+            % {"kind": RunKind(fields["kind"]).label, "period": fields["period"]}
+        ) from exc
+
+
+def _in_progress_message(run: SettlementRun):
+    started = run.started_at or run.created_at
+    return _("A %(kind)s of %(period)s is already running (run #%(id)s, started %(at)s).") % {
+        "kind": run.get_kind_display(),
+        "period": run.period,
+        "id": run.pk,
+        "at": timezone.localtime(started).strftime("%Y-%m-%d %H:%M:%S"),
+    }
+
+
+def settlement_run_start(
+    *, period: Period, kind: str, by: User | None, trigger: str = RunTrigger.COMMAND
+) -> SettlementRun:
+    """Start an accrual (drafts, month to date) or the month-end close of a period; the work is queued on commit.
+
+    ``by`` None is the system (the beat schedule). Raises ``RunInProgress``
+    when a run of that kind is already in progress, ``PeriodLocked`` or
+    ``PeriodNotReady`` when the period cannot be settled now.
+    """
+    _require(by)
+    kind = RunKind(kind)
+    with transaction.atomic():
+        row = _period_row(period)
+        # The period row lock serialises starts: a second close waits here, then sees "closing".
+        row = SettlementPeriod.objects.select_for_update().get(pk=row.pk)
+        if kind == RunKind.CLOSE:
+            if row.state == PeriodState.CLOSING:
+                current = row.runs.filter(kind=RunKind.CLOSE).order_by("-pk").first()
+                if current is not None and current.state == RunState.FAILED:
+                    return _resume(current, by=by)
+                raise RunInProgress(_in_progress_message(current) if current else _("%(period)s is being closed."))
+            lower = _close_checks(period, row)
+            updated = SettlementPeriod.objects.filter(pk=row.pk, state=PeriodState.OPEN).update(
+                state=PeriodState.CLOSING, lower_watermark=lower
+            )
+            if not updated:  # pragma: no cover - the row lock above makes this the database's last word
+                raise RunInProgress(_("%(period)s is being closed by someone else.") % {"period": period})
+        else:
+            if row.state == PeriodState.CLOSED:
+                raise PeriodLocked(_("%(period)s is closed; there is nothing left to accrue.") % {"period": period})
+            if row.state == PeriodState.CLOSING:
+                raise PeriodLocked(_("%(period)s is being closed; its accruals have stopped.") % {"period": period})
+            active = row.runs.filter(kind=RunKind.ACCRUAL, state__in=ACTIVE_RUN_STATES).first()
+            if active is not None:
+                raise RunInProgress(_in_progress_message(active))
+            latest = latest_closed_period()
+            lower = latest.close_watermark if latest is not None and latest.start < row.start else 0
+        run = _create_run(period=row, kind=kind, trigger=trigger, triggered_by=by, lower_watermark=lower)
+        _dispatch_prepare(run)
+    return run
+
+
+def _resume(run: SettlementRun, *, by: User | None) -> SettlementRun:
+    try:
+        with transaction.atomic():
+            updated = SettlementRun.objects.filter(pk=run.pk, state__in=[*ACTIVE_RUN_STATES, RunState.FAILED]).update(
+                state=RunState.PENDING, attempt=F("attempt") + 1, error="", finished_at=None
+            )
+    except IntegrityError as exc:
+        raise RunInProgress(_("Another run of %(period)s is in progress.") % {"period": run.period}) from exc
+    if not updated:
+        raise InvalidState(_("Run #%(id)s has already completed.") % {"id": run.pk})
+    run.refresh_from_db()
+    logger.info("settlement run %s resumed (attempt %s) by %s", run.pk, run.attempt, by or "the system")
+    _dispatch_prepare(run)
+    return run
+
+
+def settlement_run_resume(*, run: SettlementRun, by: User | None) -> SettlementRun:
+    """Carry on a failed (or stalled) run: its done chunks are kept, the others run again, then the final check.
+
+    Safe whatever the run's state: chunks are idempotent and the final step of
+    a superseded dispatch does nothing (``attempt``).
+    """
+    _require(by)
+    with transaction.atomic():
+        current = SettlementRun.objects.select_for_update().select_related("period").get(pk=run.pk)
+        if current.state == RunState.COMPLETED:
+            raise InvalidState(_("Run #%(id)s has already completed.") % {"id": current.pk})
+        if current.kind == RunKind.CLOSE and current.period.state == PeriodState.CLOSED:
+            raise PeriodLocked(_("%(period)s is already closed.") % {"period": current.period})
+        return _resume(current, by=by)
+
+
+def _dispatch_prepare(run: SettlementRun) -> None:
+    from revenue.tasks import settlement_run_prepare_task
+
+    run_id, attempt = run.pk, run.attempt
+
+    def send() -> None:
+        result = settlement_run_prepare_task.delay(run_id, attempt)
+        SettlementRun.objects.filter(pk=run_id, celery_task_id="").update(celery_task_id=result.id or "")
+
+    transaction.on_commit(send)
+
+
+# ---- prepare: watermark, one aggregation, chunks ----------------------------------------------
+
+
+def _timings(run_id: int, **seconds: float) -> None:
+    run = SettlementRun.objects.get(pk=run_id)
+    timings = {**run.timings, **{k: round(v, 3) for k, v in seconds.items()}}
+    SettlementRun.objects.filter(pk=run_id).update(timings=timings)
+
+
+def _chunk_ranges(partner_ids: list[int], size: int) -> list[tuple[int, int | None, int]]:
+    """Contiguous ranges ``(after, upto]`` covering every id (the last one open-ended), with their partner counts."""
+    ranges = []
+    after = 0
+    for start in range(0, len(partner_ids), size):
+        part = partner_ids[start : start + size]
+        last = start + size >= len(partner_ids)
+        upto = None if last else part[-1]
+        ranges.append((after, upto, len(part)))
+        after = part[-1]
+    return ranges
+
+
+def _partners_involved(run: SettlementRun) -> list[int]:
+    ids = set(SettlementRunFigure.objects.filter(run=run).values_list("partner_id", flat=True).distinct())
+    previous = previous_closed_period(run.period.period)
+    if previous is not None:
+        ids |= set(
+            Settlement.objects.filter(period=previous, carried_forward=True).values_list("partner_id", flat=True)
+        )
+    ids |= set(
+        SettlementDispute.objects.filter(adjust_period=run.period, state=DisputeState.RESOLVED).values_list(
+            "settlement__partner_id", flat=True
+        )
+    )
+    ids |= set(
+        Settlement.objects.filter(period=run.period, state=SettlementState.DRAFT).values_list("partner_id", flat=True)
+    )
+    return sorted(ids)
+
+
+def settlement_run_prepare(*, run_id: int, attempt: int) -> bool:
+    """Watermark, aggregation and chunks of a run (each done once), then queue the chunks. False if superseded."""
+    now = timezone.now()
+    claimed = SettlementRun.objects.filter(pk=run_id, attempt=attempt, state__in=ACTIVE_RUN_STATES).update(
+        state=RunState.RUNNING, started_at=Coalesce(F("started_at"), now), heartbeat_at=now
+    )
+    if not claimed:
+        return False
+    started = time.monotonic()
+    run = SettlementRun.objects.select_related("period").get(pk=run_id)
+    if run.watermark is None:
+        with transaction.atomic():
+            watermark = aggregation.watermark_take()
+            SettlementRun.objects.filter(pk=run_id, watermark__isnull=True).update(watermark=watermark)
+        _timings(run_id, watermark=time.monotonic() - started)
+        run.refresh_from_db()
+    if not run.chunks.exists():
+        aggregated = time.monotonic()
+        with transaction.atomic():
+            # Two deliveries of this task: the second waits here and then finds the chunks.
+            run = SettlementRun.objects.select_for_update().select_related("period").get(pk=run_id)
+            if not run.chunks.exists():
+                SettlementRunFigure.objects.filter(run=run).delete()
+                aggregation.figures_insert(run_id=run.pk, window=run_window(run))
+                partner_ids = _partners_involved(run)
+                SettlementRunChunk.objects.bulk_create(
+                    SettlementRunChunk(run=run, number=n, after_partner_id=after, upto_partner_id=upto, partners=count)
+                    for n, (after, upto, count) in enumerate(_chunk_ranges(partner_ids, chunk_size()), start=1)
+                )
+                SettlementRun.objects.filter(pk=run_id).update(
+                    chunks_total=(len(partner_ids) + chunk_size() - 1) // chunk_size(),
+                    partners_count=len(partner_ids),
+                )
+        _timings(run_id, aggregate=time.monotonic() - aggregated)
+    _dispatch_chunks(run_id, attempt)
+    return True
+
+
+def _dispatch_chunks(run_id: int, attempt: int) -> None:
+    from celery import chord, group
+
+    from revenue.tasks import settlement_run_chunk_task, settlement_run_finish_task
+
+    numbers = list(SettlementRunChunk.objects.filter(run_id=run_id, done=False).values_list("number", flat=True))
+    _timings(run_id, chunks_queued_at=time.time())
+
+    def send() -> None:
+        finish = settlement_run_finish_task.si(run_id, attempt)
+        if numbers:
+            chord(group(settlement_run_chunk_task.si(run_id, n) for n in numbers))(finish)
+        else:
+            finish.delay()
+
+    transaction.on_commit(send)
+
+
+# ---- chunks ----------------------------------------------------------------------------------
+
+
+def _period_still_open_for_accrual(run: SettlementRun) -> None:
+    """An accrual writes drafts only while its period is open (the close's start waits for this share lock)."""
+    with connection.cursor() as cursor:
+        lock = " FOR SHARE" if connection.vendor == "postgresql" else ""
+        cursor.execute(f"SELECT state FROM {SettlementPeriod._meta.db_table} WHERE id = %s{lock}", [run.period_id])  # noqa: S608
+        state = cursor.fetchone()[0]
+    if state != PeriodState.OPEN:
+        raise PeriodLocked(_("%(period)s is being closed; this accrual stopped.") % {"period": run.period})
+
+
+def _delete_drafts(period_id: int, partners: PartnerRange) -> None:
+    drafts = Settlement.objects.filter(partners.q(), period_id=period_id, state=SettlementState.DRAFT)
+    SettlementLine.objects.filter(settlement__in=drafts.values("pk")).delete()
+    drafts.delete()
+
+
+def settlements_write(
+    drafts: list[SettlementDraft], *, run: SettlementRun, window: Window, computed_at
+) -> tuple[int, int]:
+    """Bulk-write draft settlements and their lines; returns (settlements, lines)."""
+    settlements = [
+        Settlement(
+            partner_id=d.partner_id,
+            period_id=run.period_id,
+            run=run,
+            watermark_from=window.lower,
+            watermark_to=window.upper,
+            transaction_count=d.transaction_count,
+            bank_revenue=d.bank_revenue,
+            share_total=d.share_total,
+            adjustment_total=d.adjustment_total,
+            carried_in=d.carried_in,
+            net=d.net,
+            vat_rate=d.vat_rate,
+            vat=d.vat,
+            payable=d.payable,
+            carried_forward=d.carried_forward,
+            computed_at=computed_at,
+        )
+        for d in drafts
+    ]
+    Settlement.objects.bulk_create(settlements, batch_size=1000)
+    lines = [
+        SettlementLine(
+            settlement_id=settlement.pk,
+            position=line.position,
+            kind=line.kind,
+            product_id=line.product_id,
+            corrects_period=line.corrects_period,
+            carried_from_id=line.carried_from_id,
+            dispute_id=line.dispute_id,
+            transaction_count=line.figures.transaction_count,
+            net_count=line.figures.net_count,
+            volume=line.figures.volume,
+            bank_revenue=line.figures.bank_revenue,
+            agreement_version_id=line.version_id,
+            rule_description=line.rule_description,
+            effective_rate=line.effective_rate,
+            previous_share=line.previous_share,
+            share=line.share,
+            description=line.description[:255],
+        )
+        for settlement, draft in zip(settlements, drafts, strict=True)
+        for line in draft.lines
+    ]
+    SettlementLine.objects.bulk_create(lines, batch_size=2000)
+    return len(settlements), len(lines)
+
+
+def compute_partners(
+    *, window: Window, period_row: SettlementPeriod | None, figure_rows, partners: PartnerRange, proposed=None
+) -> list[SettlementDraft]:
+    """Load and compute the settlements of a range of partners (shared by runs and dry runs)."""
+    with translation.override(settings.LANGUAGE_CODE):
+        inputs = partner_inputs(
+            window=window, period_row=period_row, figure_rows=figure_rows, partners=partners, proposed=proposed
+        )
+        order = product_order()
+        payout = minimum_payout()
+        drafts = (settlement_compute(partner=item, minimum_payout=payout, product_order=order) for item in inputs)
+        return [d for d in drafts if d is not None]
+
+
+def settlement_run_chunk_execute(*, run_id: int, number: int) -> bool:
+    """Settle one chunk of partners (idempotent, see the module docstring). False when there was nothing to do."""
+    started = time.monotonic()
+    with transaction.atomic():
+        chunk = SettlementRunChunk.objects.select_for_update().get(run_id=run_id, number=number)
+        if chunk.done:
+            return False
+        run = SettlementRun.objects.select_related("period").get(pk=run_id)
+        if run.state != RunState.RUNNING:
+            return False
+        if run.kind == RunKind.ACCRUAL:
+            _period_still_open_for_accrual(run)
+        window = run_window(run)
+        partners = PartnerRange(after=chunk.after_partner_id, upto=chunk.upto_partner_id)
+        rows = SettlementRunFigure.objects.filter(partners.q(), run_id=run_id).values_list(*FIGURE_COLUMNS)
+        drafts = compute_partners(window=window, period_row=run.period, figure_rows=rows, partners=partners)
+        _delete_drafts(run.period_id, partners)
+        now = timezone.now()
+        settlements, lines = settlements_write(drafts, run=run, window=window, computed_at=now)
+        chunk.done, chunk.done_at, chunk.error = True, now, ""
+        chunk.attempts += 1
+        chunk.settlements, chunk.lines = settlements, lines
+        chunk.seconds = round(time.monotonic() - started, 3)
+        chunk.save()
+        # Last statement of the transaction: the run row is locked for as short as possible.
+        SettlementRun.objects.filter(pk=run_id).update(
+            chunks_done=F("chunks_done") + 1,
+            settlements_count=F("settlements_count") + settlements,
+            lines_count=F("lines_count") + lines,
+            heartbeat_at=now,
+        )
+    return True
+
+
+def settlement_run_chunk_failed(*, run_id: int, number: int, error: str) -> None:
+    """Record why a chunk failed (its transaction was rolled back: nothing of it was written)."""
+    SettlementRunChunk.objects.filter(run_id=run_id, number=number, done=False).update(
+        error=error[:2000], attempts=F("attempts") + 1
+    )
+    SettlementRun.objects.filter(pk=run_id).update(heartbeat_at=timezone.now())
+
+
+# ---- finish: conservation, close -------------------------------------------------------------
+
+
+@dataclass
+class ConservationReport:
+    """The run's figures read from both sides; ``problems`` is empty when they add back exactly."""
+
+    ledger: LedgerTotals
+    lines_count: int
+    lines_revenue: Decimal
+    shares: Decimal
+    corrected_periods: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def bank_revenue(self) -> Decimal:
+        return Decimal(self.ledger.fen) / 100
+
+    @property
+    def retained(self) -> Decimal:
+        return self.bank_revenue - self.shares
+
+
+def _fen(amount: Decimal | None) -> int:
+    return int((amount or Decimal(0)) * 100)
+
+
+def _line_totals(lines) -> tuple[int, Decimal, Decimal]:
+    agg = lines.aggregate(count=Sum("transaction_count"), revenue=MoneySum("bank_revenue"), share=MoneySum("share"))
+    return int(agg["count"] or 0), agg["revenue"] or Decimal("0.00"), agg["share"] or Decimal("0.00")
+
+
+def conservation_check(run: SettlementRun, window: Window) -> ConservationReport:
+    """Read the run's window from the ledger again and compare it with the lines written (see module docstring)."""
+    problems: list[str] = []
+    lines = SettlementLine.objects.filter(settlement__run=run)
+    regular_ledger = aggregation.window_totals(Window(window.period, window.lower, window.upper, None))
+    ledger = aggregation.window_totals(window)
+    adjustment_ledger = LedgerTotals(
+        ledger.active_count - regular_ledger.active_count,
+        ledger.active_fen - regular_ledger.active_fen,
+        ledger.inactive_count - regular_ledger.inactive_count,
+        ledger.inactive_fen - regular_ledger.inactive_fen,
+    )
+    count_regular, revenue_regular, share_regular = _line_totals(lines.filter(kind=LineKind.PRODUCT))
+    count_adjust, revenue_adjust, share_adjust = _line_totals(lines.filter(kind=LineKind.ADJUSTMENT))
+    for label, ledger_part, count, revenue in (
+        (_("regular"), regular_ledger, count_regular, revenue_regular),
+        (_("adjustment"), adjustment_ledger, count_adjust, revenue_adjust),
+    ):
+        if ledger_part.active_count != count or ledger_part.active_fen != _fen(revenue):
+            problems.append(
+                _(
+                    "%(label)s lines hold %(count)s attributions and %(revenue)s of bank revenue; the ledger has "
+                    "%(ledger_count)s and %(ledger_revenue)s."
+                )
+                % {
+                    "label": label,
+                    "count": count,
+                    "revenue": revenue,
+                    "ledger_count": ledger_part.active_count,
+                    "ledger_revenue": Decimal(ledger_part.active_fen) / 100,
+                }
+            )
+    corrected = sorted(
+        set(
+            lines.filter(kind=LineKind.ADJUSTMENT)
+            .exclude(transaction_count=0)
+            .values_list("corrects_period", flat=True)
+            .distinct()
+        )
+    )
+    for month in corrected:
+        period = Period(month.year, month.month)
+        source = aggregation.period_totals(period, upper=window.upper)
+        settled = SettlementLine.objects.filter(
+            Q(kind=LineKind.PRODUCT, settlement__period__start=month)
+            | Q(kind=LineKind.ADJUSTMENT, corrects_period=month)
+        ).filter(Q(settlement__state__in=FROZEN) | Q(settlement__run=run))
+        count, revenue, _share = _line_totals(settled)
+        if source.active_count != count or source.active_fen != _fen(revenue):
+            problems.append(
+                _(
+                    "%(period)s: its lines over all closes hold %(count)s attributions and %(revenue)s; the ledger "
+                    "has %(ledger_count)s and %(ledger_revenue)s."
+                )
+                % {
+                    "period": period,
+                    "count": count,
+                    "revenue": revenue,
+                    "ledger_count": source.active_count,
+                    "ledger_revenue": Decimal(source.active_fen) / 100,
+                }
+            )
+    beyond = (
+        lines.filter(kind=LineKind.PRODUCT)
+        .filter(
+            Q(bank_revenue__gte=0, share__lt=0)
+            | Q(bank_revenue__gte=0, share__gt=F("bank_revenue"))
+            | Q(bank_revenue__lt=0, share__gt=0)
+            | Q(bank_revenue__lt=0, share__lt=F("bank_revenue"))
+        )
+        .count()
+    )
+    if beyond:
+        problems.append(_("%(count)s product lines share more than their bank revenue.") % {"count": beyond})
+    totals = Settlement.objects.filter(run=run).aggregate(
+        count=Sum("transaction_count"), revenue=MoneySum("bank_revenue")
+    )
+    if int(totals["count"] or 0) != count_regular + count_adjust or _fen(totals["revenue"]) != _fen(
+        revenue_regular + revenue_adjust
+    ):
+        problems.append(_("Settlement totals do not add back to their lines."))
+    return ConservationReport(
+        ledger=ledger,
+        lines_count=count_regular + count_adjust,
+        lines_revenue=revenue_regular + revenue_adjust,
+        shares=share_regular + share_adjust,
+        corrected_periods=[str(Period(m.year, m.month)) for m in corrected],
+        problems=[str(p) for p in problems],
+    )
+
+
+def _fail(run_id: int, attempt: int, message: str) -> None:
+    SettlementRun.objects.filter(pk=run_id, attempt=attempt, state=RunState.RUNNING).update(
+        state=RunState.FAILED, error=message, finished_at=timezone.now()
+    )
+    logger.error("settlement run %s failed: %s", run_id, message)
+
+
+def _after_close(period: Period) -> None:
+    """Queue the month's performance scorecards (on commit), when performance control is installed."""
+    try:
+        from performance.tasks import performance_after_month_close
+    except ImportError:  # pragma: no cover - performance control is optional for settlement
+        return
+    if getattr(settings, "SETTLEMENT_BUILD_SCORECARDS", True):
+        performance_after_month_close(month=period.first_day)
+
+
+def settlement_run_finish(*, run_id: int, attempt: int) -> SettlementRun | None:
+    """The chord's final step (see the module docstring). None when this dispatch was superseded."""
+    started = time.monotonic()
+    run = SettlementRun.objects.select_related("period").get(pk=run_id)
+    if run.attempt != attempt or run.state != RunState.RUNNING:
+        return None
+    undone = list(run.chunks.filter(done=False).order_by("number"))
+    if undone:
+        reason = next((c.error for c in undone if c.error), "")
+        _fail(
+            run_id,
+            attempt,
+            str(
+                _("%(undone)s of %(total)s chunks did not complete (%(reason)s). Resume the run to finish them.")
+                % {"undone": len(undone), "total": run.chunks_total, "reason": reason or _("no error recorded")}
+            ),
+        )
+        return SettlementRun.objects.get(pk=run_id)
+    window = run_window(run)
+    report = conservation_check(run, window)
+    checked = time.monotonic()
+    if report.problems:
+        _fail(run_id, attempt, str(_("Conservation check failed: ")) + " ".join(report.problems))
+        return SettlementRun.objects.get(pk=run_id)
+    with transaction.atomic():
+        current = SettlementRun.objects.select_for_update().get(pk=run_id)
+        if current.attempt != attempt or current.state != RunState.RUNNING:
+            return None  # a concurrent delivery of this step finished first
+        now = timezone.now()
+        if run.kind == RunKind.CLOSE:
+            versions = AgreementVersion.objects.filter(settlement_lines__settlement__run=run).distinct()
+            agreement_versions_lock(versions=list(versions), at=now)
+            Settlement.objects.filter(run=run, state=SettlementState.DRAFT).update(
+                state=SettlementState.CLOSED, closed_at=now, closed_by=run.triggered_by
+            )
+            closed = SettlementPeriod.objects.filter(pk=run.period_id, state=PeriodState.CLOSING).update(
+                state=PeriodState.CLOSED, close_watermark=window.upper, closed_at=now, closed_by=run.triggered_by
+            )
+            if not closed:
+                raise InvalidState(_("%(period)s is no longer being closed.") % {"period": run.period})
+            _after_close(window.period)
+        SettlementRunFigure.objects.filter(run=run).delete()
+        timings = {
+            **current.timings,
+            "check": round(checked - started, 3),
+            "finish": round(time.monotonic() - started, 3),
+        }
+        if current.started_at:
+            timings["total"] = round((now - current.started_at).total_seconds(), 3)
+        SettlementRun.objects.filter(pk=run_id).update(
+            state=RunState.COMPLETED,
+            finished_at=now,
+            heartbeat_at=now,
+            attributions_count=report.ledger.count,
+            inactive_count=report.ledger.inactive_count,
+            bank_revenue_total=report.bank_revenue,
+            share_total=report.shares,
+            retained_total=report.retained,
+            timings=timings,
+            error="",
+        )
+    logger.info("settlement run %s completed: %s", run_id, timings)
+    return SettlementRun.objects.get(pk=run_id)
+
+
+def settlement_run_wait(
+    run: SettlementRun, *, timeout: float = 3600, poll: float = 0.5, on_progress: Callable | None = None
+):
+    """Wait until a run is completed or failed (for the command with real workers); returns the fresh run."""
+    deadline = time.monotonic() + timeout
+    while True:
+        current = SettlementRun.objects.select_related("period").get(pk=run.pk)
+        if on_progress:
+            on_progress(current)
+        if current.state in (RunState.COMPLETED, RunState.FAILED) or time.monotonic() > deadline:
+            return current
+        time.sleep(poll)
