@@ -6,9 +6,11 @@ in-process; with ``DATABASE_URL`` and ``CELERY_BROKER_URL`` set the same code
 runs on PostgreSQL with real workers. Bad values fail loudly at start-up.
 """
 
+from decimal import Decimal
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -160,8 +162,24 @@ CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = CELERY_BROKER_TRANSPORT_OPTIONS
 CELERY_TASK_TIME_LIMIT = CELERY_LONGEST_TASK_SECONDS
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-# Periodic schedules are declared here, in code; django-celery-beat mirrors them.
-CELERY_BEAT_SCHEDULE: dict = {}
+# Periodic schedules are declared here, in code; django-celery-beat mirrors them. Times are China time
+# (CELERY_TIMEZONE). Two beat schedulers firing twice are harmless: a second close of a period is refused
+# and a second accrual while one runs is refused (revenue.settlement.services.runs).
+CELERY_BEAT_SCHEDULE: dict = {
+    "settlement-nightly-accrual": {
+        "task": "revenue.settlement_accrual_nightly",
+        "schedule": crontab(hour=1, minute=0),
+    },
+    "settlement-month-end-close": {
+        "task": "revenue.settlement_close_monthly",
+        "schedule": crontab(hour=2, minute=0, day_of_month=1),
+    },
+}
+
+# Settlement: a net below this (yuan, before VAT) is not paid but carried forward to the next period;
+# partners are settled in chunks of this many per task.
+SETTLEMENT_MINIMUM_PAYOUT = Decimal(env.str("SETTLEMENT_MINIMUM_PAYOUT", default="100.00"))  # bad text fails here
+SETTLEMENT_CHUNK_PARTNERS = env.int("SETTLEMENT_CHUNK_PARTNERS", default=500)
 
 EMAIL_BACKEND = env.str("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="partner-office@bank.example")
