@@ -391,10 +391,19 @@ class ChunkProcessor:
         return _Pending(txn, attributions, p, reverses=original.pending)
 
     def _flush(self, pending: dict[str, _Pending]) -> None:
-        """Insert the chunk: events, then reversals of events of the same chunk (whose ids are now known)."""
         if not pending:
             return
         items = list(pending.values())
+        self.insert(items)
+        self.created += len(items)
+        pending.clear()
+
+    def insert(self, items: list[_Pending]) -> None:
+        """Book a chunk: events, then reversals of events of the same chunk (whose ids are then known).
+
+        All attributions of the chunk go in one statement (the database checks each
+        transaction's attributions as a set).
+        """
         first = [i for i in items if i.reverses is None]
         then = [i for i in items if i.reverses is not None]
         Transaction.objects.bulk_create([i.txn for i in first])
@@ -408,5 +417,3 @@ class ChunkProcessor:
                 attribution.transaction_id = item.txn.pk
                 attributions.append(attribution)
         TransactionAttribution.objects.bulk_create(attributions)
-        self.created += len(items)
-        pending.clear()
