@@ -527,3 +527,6 @@ class TransactionAttribution(LedgerRow):
 
 # Settlement models live in their own module of this app.
 from revenue.settlement.models import *  # noqa: E402, F403
+
+# Statement models (statements, downloads, webhooks, partner events) live in their own module of this app.
+from revenue.statements.models import *  # noqa: E402, F403
