@@ -154,3 +154,17 @@ def test_rm_of_another_branch_gets_404_in_the_admin(client, alliance, proposals,
     assert alliance.x.tier == "standard"
     listed = client.get(reverse("admin:performance_tierproposal_changelist")).context["cl"].result_list
     assert list(listed) == []
+
+
+def test_rm_confirms_several_from_the_list(client, alliance, proposals, rm_a):
+    client.force_login(rm_a)
+    chosen = [proposals[alliance.x.pk].pk, proposals[alliance.a2.pk].pk]
+    response = client.post(
+        reverse("admin:performance_tierproposal_changelist"),
+        {"action": "confirm_selected", "_selected_action": chosen},
+    )
+    assert response.status_code == 302
+    alliance.x.refresh_from_db()
+    alliance.a2.refresh_from_db()
+    assert (alliance.x.tier, alliance.a2.tier) == ("gold", "silver")
+    assert TierProposal.objects.get(partner=alliance.a3).state == "proposed"
