@@ -90,13 +90,14 @@ class MoneySum(Sum):
 
     output_field = DecimalField(max_digits=MONEY_MAX_DIGITS + 4, decimal_places=MONEY_DECIMAL_PLACES)
 
+    sqlite_template = "%(function)s(%(distinct)sCAST(ROUND(%(expressions)s * 100) AS INTEGER))"
+
     def as_sqlite(self, compiler, connection, **extra_context):
-        return super().as_sql(
-            compiler,
-            connection,
-            template="%(function)s(%(distinct)sCAST(ROUND(%(expressions)s * 100) AS INTEGER))",
-            **extra_context,
-        )
+        # Swap the template on a copy rather than passing ``template=``: Aggregate.as_sql
+        # passes its own template alongside extra_context when a FILTER clause is used.
+        clone = self.copy()
+        clone.template = self.sqlite_template
+        return super(MoneySum, clone).as_sql(compiler, connection, **extra_context)
 
     def get_db_converters(self, connection):
         if connection.vendor == "sqlite":
