@@ -91,6 +91,8 @@ TIME_OK = f"""CASE WHEN {_T} ~ {TIME_RE} THEN
         OR (substr({_T}, 6, 2) IN ('04', '06', '09', '11') AND substr({_T}, 9, 2) <= '30' COLLATE "C")
         OR substr({_T}, 6, 2) IN ('01', '03', '05', '07', '08', '10', '12')
     ELSE false END"""
+# Text the fast path stores as it is: nothing to trim, and short enough in bytes (so in characters too).
+TEXT_OK = "({c} NOT LIKE ' %' AND {c} NOT LIKE '% ' AND octet_length({c}) <= {octets})"
 AMOUNT_OK = "({c} ~ '^[0-9]+(\\.[0-9][0-9]?)?$' AND length(split_part({c}, '.', 1)) <= 16)"
 
 # Plainly good rows, resolved and digested (step 2). The checks are a strict subset of
@@ -108,14 +110,14 @@ SELECT v.line, v.id, v.external_id, pa.id AS partner_id, pr.id AS product_id,
                      round(date_part('epoch', v.occurred_at) * 1000000)::bigint::text))::uuid AS content_hash,
        false AS duplicate
 FROM (
-    SELECT s.line, s.id, btrim(s.external_id) AS external_id, s.partner, s.product, s.branch,
-           btrim(s.sme_id) AS sme_id, coalesce(nullif(btrim(s.sme_name), ''), '') AS sme_name,
+    SELECT s.line, s.id, s.external_id, s.partner, s.product, s.branch, s.sme_id, coalesce(s.sme_name, '') AS sme_name,
            s.amount::numeric(18, 2) AS amount, s.bank_revenue::numeric(18, 2) AS bank_revenue,
            s.occurred_at::timestamptz AS occurred_at
     FROM {STAGE} s
     WHERE (s.kind IS NULL OR s.kind = 'normal') AND s.reverses IS NULL
-      AND length(btrim(s.external_id)) BETWEEN 1 AND 64
-      AND length(btrim(s.sme_id)) BETWEEN 1 AND 64 AND coalesce(length(btrim(s.sme_name)), 0) <= 128
+      AND {TEXT_OK.format(c="s.external_id", octets=64)} AND octet_length(s.external_id) > 0
+      AND {TEXT_OK.format(c="s.sme_id", octets=64)} AND octet_length(s.sme_id) > 0
+      AND (s.sme_name IS NULL OR {TEXT_OK.format(c="s.sme_name", octets=128)})
       AND (s.currency IS NULL OR s.currency = 'CNY')
       AND {AMOUNT_OK.format(c="s.amount")} AND {AMOUNT_OK.format(c="s.bank_revenue")}
       AND {TIME_OK}
@@ -223,10 +225,10 @@ class _StagedProcessor(ChunkProcessor):
                 [Transaction._meta.db_table, len(items)],
             )
             for item, (pk,) in zip(items, cursor.fetchall(), strict=True):
-                item.txn.pk = pk
+                item.txn.id = pk
             for item in items:
                 if item.reverses is not None:
-                    item.txn.reverses_id = item.reverses.txn.pk
+                    item.txn.reverses_id = item.reverses.txn.id
             with cursor.copy(f"COPY revenue_transaction ({', '.join(self.TXN_COLUMNS)}) FROM STDIN") as copy:
                 for item in items:
                     copy.write_row([getattr(item.txn, c) for c in self.TXN_COLUMNS])
@@ -235,7 +237,7 @@ class _StagedProcessor(ChunkProcessor):
             ) as copy:
                 for item in items:
                     for attribution in item.attributions:
-                        attribution.transaction_id = item.txn.pk
+                        attribution.transaction_id = item.txn.id
                         copy.write_row([getattr(attribution, c) for c in self.ATTRIBUTION_COLUMNS])
 
 

@@ -59,10 +59,50 @@ class Original:
         return tuple((code, weight) for _, code, weight, _, _, _ in self.attributions)
 
 
+@dataclass(slots=True)
+class NewTransaction:
+    """A transaction about to be booked (plain values: cheaper than model instances by the thousand)."""
+
+    batch_id: int
+    source: str
+    external_id: str
+    kind: str
+    reverses_id: int | None
+    sme_id: str
+    sme_name: str
+    product_id: int
+    branch_id: int
+    amount: Decimal
+    bank_revenue: Decimal
+    currency: str
+    occurred_at: dt.datetime
+    booked_at: dt.datetime
+    partner_active: bool
+    content_hash: Any
+    id: int | None = None
+
+
+@dataclass(slots=True)
+class NewAttribution:
+    partner_id: int
+    product_id: int
+    occurred_at: dt.datetime
+    is_reversal: bool
+    weight: Decimal
+    amount: Decimal
+    bank_revenue: Decimal
+    partner_active: bool
+    transaction_id: int | None = None
+
+
+TRANSACTION_FIELDS = tuple(f for f in NewTransaction.__slots__ if f != "id")
+ATTRIBUTION_FIELDS = tuple(f for f in NewAttribution.__slots__ if f != "transaction_id")
+
+
 @dataclass
 class _Pending:
-    txn: Transaction
-    attributions: list[TransactionAttribution]
+    txn: NewTransaction
+    attributions: list[NewAttribution]
     parsed: ParsedRow
     # A reversal of an event that is pending too: its ``reverses`` is set once that one is booked.
     reverses: _Pending | None = None
@@ -293,11 +333,12 @@ class ChunkProcessor:
         amounts = split_exact(p.amount, weights)
         revenues = split_exact(p.bank_revenue, weights)
         actives = [self.is_active(pid, p.occurred_at) for pid, _, _ in partners]
-        txn = Transaction(
-            batch=self.batch,
+        txn = NewTransaction(
+            batch_id=self.batch.pk,
             source=self.source,
             external_id=p.external_id,
             kind=TransactionKind.NORMAL,
+            reverses_id=None,
             sme_id=p.sme_id,
             sme_name=p.sme_name or "",
             product_id=product_id,
@@ -311,7 +352,7 @@ class ChunkProcessor:
             content_hash=p.content_hash,
         )
         attributions = [
-            TransactionAttribution(
+            NewAttribution(
                 partner_id=pid,
                 product_id=product_id,
                 occurred_at=p.occurred_at,
@@ -356,8 +397,8 @@ class ChunkProcessor:
             fail("occurred_at", "reversal_before_original", occurred_at=original.occurred_at.isoformat())
         if self.error_count != errors_before:
             return None
-        txn = Transaction(
-            batch=self.batch,
+        txn = NewTransaction(
+            batch_id=self.batch.pk,
             source=self.source,
             external_id=p.external_id,
             kind=TransactionKind.REVERSAL,
@@ -375,7 +416,7 @@ class ChunkProcessor:
             content_hash=p.content_hash,
         )
         attributions = [
-            TransactionAttribution(
+            NewAttribution(
                 partner_id=pid,
                 product_id=original.product_id,
                 occurred_at=p.occurred_at,
@@ -406,14 +447,22 @@ class ChunkProcessor:
         """
         first = [i for i in items if i.reverses is None]
         then = [i for i in items if i.reverses is not None]
-        Transaction.objects.bulk_create([i.txn for i in first])
+        self._create(first)
         for item in then:
-            item.txn.reverses_id = item.reverses.txn.pk
-        if then:
-            Transaction.objects.bulk_create([i.txn for i in then])
-        attributions = []
-        for item in items:
-            for attribution in item.attributions:
-                attribution.transaction_id = item.txn.pk
-                attributions.append(attribution)
-        TransactionAttribution.objects.bulk_create(attributions)
+            item.txn.reverses_id = item.reverses.txn.id
+        self._create(then)
+        TransactionAttribution.objects.bulk_create(
+            TransactionAttribution(transaction_id=item.txn.id, **{f: getattr(a, f) for f in ATTRIBUTION_FIELDS})
+            for item in items
+            for a in item.attributions
+        )
+
+    @staticmethod
+    def _create(items: list[_Pending]) -> None:
+        if not items:
+            return
+        models = Transaction.objects.bulk_create(
+            Transaction(**{f: getattr(i.txn, f) for f in TRANSACTION_FIELDS}) for i in items
+        )
+        for item, model in zip(items, models, strict=True):
+            item.txn.id = model.pk
