@@ -213,3 +213,7 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} → {self.webhook}"
+
+
+# Statements hear of dispute decisions through django-fsm's transition signal (see the module).
+from revenue.statements import receivers  # noqa: E402, F401

@@ -1,0 +1,234 @@
+"""Statements for bank staff in the admin (imported by ``revenue/admin.py``).
+
+Staff see the same statements as partners: whoever may view settlements
+(``revenue.view_settlement``) sees the statements of the settlements in their
+scope (every branch for head office and finance, their own branch's partners
+otherwise) and downloads the PDF and the detail files, recorded as admin
+downloads. A final settlement without a statement yet gets one issued on the
+first download. Everything here is read-only: statements are immutable and
+webhooks belong to the partners.
+
+:func:`statement_admin_links` gives the download links for any settlement, for
+use on the settlement's own admin page.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
+
+from core.errors import ApplicationError
+from revenue.settlement.models import Settlement
+from revenue.statements import selectors
+from revenue.statements.apis import detail_file_response, pdf_response
+from revenue.statements.choices import DownloadChannel, DownloadKind
+from revenue.statements.models import DownloadEvent, PartnerEvent, PartnerWebhook, Statement, WebhookDelivery
+from revenue.statements.services import download_event_record, statement_get_or_generate, statement_pdf
+
+VIEW_PERMISSION = "revenue.view_settlement"
+
+
+def statement_admin_links(settlement: Settlement) -> str:
+    """HTML links to the settlement's statement PDF and detail files in the admin ("" for a draft)."""
+    if not selectors.settlement_is_final(settlement):
+        return ""
+    return format_html(
+        '<a href="{}">{}</a> · <a href="{}">CSV</a> · <a href="{}">XLSX</a>',
+        reverse("admin:revenue_statement_pdf", args=[settlement.pk]),
+        _("Statement (PDF)"),
+        reverse("admin:revenue_statement_detail_csv", args=[settlement.pk]),
+        reverse("admin:revenue_statement_detail_xlsx", args=[settlement.pk]),
+    )
+
+
+class StaffScopedReadOnly:
+    """Viewable by whoever may view settlements, within their branch scope; never added, changed or deleted."""
+
+    def has_module_permission(self, request) -> bool:
+        return request.user.is_active and request.user.has_perm(VIEW_PERMISSION)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return self.has_module_permission(request)
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Statement)
+class StatementAdmin(StaffScopedReadOnly, admin.ModelAdmin):
+    list_display = ["number", "partner", "period_label", "settlement_state", "size", "generated_at", "downloads"]
+    list_filter = ["period_label"]
+    search_fields = ["number", "code", "settlement__partner__legal_name", "settlement__partner__credit_code"]
+    list_select_related = ["settlement__partner"]
+    fields = [
+        "number",
+        "settlement",
+        "period_label",
+        "code",
+        "sha256",
+        "size",
+        "layout",
+        "generated_at",
+        "generated_by",
+        "downloads",
+        "download_history",
+    ]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return selectors.staff_statements(user=request.user).select_related("settlement__partner")
+
+    @admin.display(description=_("partner"), ordering="settlement__partner__legal_name")
+    def partner(self, obj: Statement) -> str:
+        return obj.settlement.partner.legal_name
+
+    @admin.display(description=_("settlement state"))
+    def settlement_state(self, obj: Statement) -> str:
+        return obj.settlement.get_state_display()
+
+    @admin.display(description=_("downloads"))
+    def downloads(self, obj: Statement) -> str:
+        return statement_admin_links(obj.settlement)
+
+    @admin.display(description=_("download history"))
+    def download_history(self, obj: Statement) -> str:
+        events = selectors.download_events(settlement=obj.settlement)[:20]
+        if not events:
+            return "—"
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join(
+                "",
+                "<li>{} · {} · {} · {}</li>",
+                (
+                    (e.at.strftime("%Y-%m-%d %H:%M"), e.user, e.get_kind_display(), e.get_channel_display())
+                    for e in events
+                ),
+            ),
+        )
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("settlement/<int:settlement_id>/pdf/", wrap(self.pdf_view), name="revenue_statement_pdf"),
+            path(
+                "settlement/<int:settlement_id>/transactions.csv",
+                wrap(self.detail_view),
+                {"kind": DownloadKind.CSV},
+                name="revenue_statement_detail_csv",
+            ),
+            path(
+                "settlement/<int:settlement_id>/transactions.xlsx",
+                wrap(self.detail_view),
+                {"kind": DownloadKind.XLSX},
+                name="revenue_statement_detail_xlsx",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _settlement(self, request, settlement_id: int) -> Settlement:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        try:
+            settlement = selectors.staff_settlements(user=request.user).get(pk=settlement_id)
+        except Settlement.DoesNotExist as exc:
+            raise Http404 from exc
+        if not selectors.settlement_is_final(settlement):
+            raise Http404
+        return settlement
+
+    def pdf_view(self, request, settlement_id: int):
+        settlement = self._settlement(request, settlement_id)
+        try:
+            statement = statement_get_or_generate(settlement=settlement, by=request.user)
+            content = statement_pdf(statement=statement)
+        except ApplicationError as exc:
+            self.message_user(request, str(exc.message), messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:revenue_statement_changelist"))
+        download_event_record(
+            user=request.user,
+            settlement=settlement,
+            kind=DownloadKind.PDF,
+            channel=DownloadChannel.ADMIN,
+            ip=request.META.get("REMOTE_ADDR"),
+        )
+        return pdf_response(content, statement.number)
+
+    def detail_view(self, request, settlement_id: int, kind: str):
+        settlement = self._settlement(request, settlement_id)
+        download_event_record(
+            user=request.user,
+            settlement=settlement,
+            kind=kind,
+            channel=DownloadChannel.ADMIN,
+            ip=request.META.get("REMOTE_ADDR"),
+        )
+        return detail_file_response(settlement, kind)
+
+
+@admin.register(DownloadEvent)
+class DownloadEventAdmin(StaffScopedReadOnly, admin.ModelAdmin):
+    list_display = ["at", "user", "partner", "settlement", "kind", "channel", "ip"]
+    list_filter = ["channel", "kind"]
+    search_fields = ["user__username", "partner__legal_name"]
+    list_select_related = ["user", "partner", "settlement__period", "settlement__partner"]
+    date_hierarchy = "at"
+
+    def get_queryset(self, request):
+        scope = selectors.staff_settlements(user=request.user)
+        return super().get_queryset(request).filter(settlement__in=scope)
+
+
+class WebhookDeliveryInline(admin.TabularInline):
+    model = WebhookDelivery
+    fields = ["event", "state", "attempts", "last_attempt_at", "last_status", "last_error", "delivered_at"]
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+    ordering = ["-id"]
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.is_active and request.user.has_perm(VIEW_PERMISSION)
+
+
+@admin.register(PartnerWebhook)
+class PartnerWebhookAdmin(StaffScopedReadOnly, admin.ModelAdmin):
+    list_display = ["partner", "url", "active", "created_at"]
+    list_filter = ["active"]
+    search_fields = ["partner__legal_name", "url"]
+    # The signing secret is the partner's: never shown to staff.
+    fields = ["partner", "url", "active", "created_by", "created_at"]
+    readonly_fields = fields
+    inlines = [WebhookDeliveryInline]
+
+    def get_queryset(self, request):
+        scope = selectors.staff_settlements(user=request.user).values("partner_id")
+        return super().get_queryset(request).filter(partner_id__in=scope).select_related("partner")
+
+
+@admin.register(PartnerEvent)
+class PartnerEventAdmin(StaffScopedReadOnly, admin.ModelAdmin):
+    list_display = ["created_at", "kind", "partner", "settlement", "emailed_at", "email_recipients"]
+    list_filter = ["kind"]
+    search_fields = ["key", "partner__legal_name"]
+    fields = ["key", "kind", "partner", "settlement", "dispute", "payload", "created_at", "emailed_at"]
+    readonly_fields = fields
+    list_select_related = ["partner", "settlement__period", "settlement__partner"]
+
+    def get_queryset(self, request):
+        scope = selectors.staff_settlements(user=request.user)
+        return super().get_queryset(request).filter(settlement__in=scope)
+
+
+__all__ = ["StatementAdmin", "statement_admin_links"]

@@ -1,0 +1,57 @@
+"""Forms of the partner portal and the verification page (validation only; writes go through the services)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from revenue.statements.services import is_partner_user
+
+
+class PartnerLoginForm(AuthenticationForm):
+    """The portal's sign-in: partner users only; bank staff are pointed to the admin."""
+
+    def confirm_login_allowed(self, user) -> None:
+        super().confirm_login_allowed(user)
+        if not user.partner_id:
+            raise forms.ValidationError(
+                format_html(
+                    '{} <a href="{}">{}</a>',
+                    _("This sign-in is for partners' users. Bank staff work in the admin:"),
+                    reverse("admin:login"),
+                    _("go to the admin sign-in"),
+                ),
+                code="staff_user",
+            )
+        if not is_partner_user(user):
+            raise forms.ValidationError(
+                _("Your account cannot read settlements. Ask the bank to grant you access."), code="no_access"
+            )
+
+
+class DisputeForm(forms.Form):
+    comment = forms.CharField(
+        label=_("What is wrong with this line?"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+class WebhookForm(forms.Form):
+    url = forms.URLField(
+        label=_("Endpoint URL"),
+        max_length=500,
+        assume_scheme="https",
+        help_text=_("https:// recommended. Events are POSTed as JSON and signed (see the API documentation)."),
+    )
+
+
+class VerifyForm(forms.Form):
+    code = forms.CharField(
+        label=_("Verification code"),
+        max_length=32,
+        widget=forms.TextInput(attrs={"placeholder": "XXXX-XXXX-XXXX-XXXX", "autocomplete": "off"}),
+    )

@@ -1,0 +1,278 @@
+"""Reads of statements: a settlement's statement data, its transactions, and every partner-scoped list.
+
+Scoping rule: everything a partner user reads goes through a function here
+that takes the partner id and filters on it first, so another partner's
+settlement, line, statement or transaction is simply not found (404), by id,
+filter or any other way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+from django.conf import settings
+from django.db.models import Prefetch, Q, QuerySet
+from django.urls import reverse
+
+from core.periods import Period
+from organisation.models import User
+from organisation.services import user_sees_all_branches
+from revenue.models import TransactionAttribution
+from revenue.settlement.choices import FROZEN_SETTLEMENT_STATES, LineKind
+from revenue.settlement.models import Settlement, SettlementDispute, SettlementLine
+from revenue.statements.documents import LAYOUT_VERSION, StatementData, StatementLineData
+from revenue.statements.models import DownloadEvent, PartnerWebhook, Statement
+
+# Printed on every statement; the bank's name can be set per deployment.
+DEFAULT_BANK_NAME = ("开放联盟银行", "Open Alliance Bank")
+
+
+def bank_name() -> tuple[str, str]:
+    return (
+        getattr(settings, "STATEMENT_BANK_NAME", DEFAULT_BANK_NAME[0]),
+        getattr(settings, "STATEMENT_BANK_NAME_EN", DEFAULT_BANK_NAME[1]),
+    )
+
+
+def verify_url() -> str:
+    """Where a statement's code is checked: the public page's absolute URL when the portal's base URL is set."""
+    base = getattr(settings, "PARTNER_PORTAL_BASE_URL", "").rstrip("/")
+    return f"{base}{reverse('statement-verify')}"
+
+
+def mask_account(number: str) -> str:
+    """``6222000000001234`` → ``6222 **** 1234``: enough to recognise the account, not to use it."""
+    digits = "".join(number.split())
+    if len(digits) <= 8:
+        return digits
+    return f"{digits[:4]} **** {digits[-4:]}"
+
+
+def statement_number(settlement: Settlement) -> str:
+    return f"ST-{settlement.period.start:%Y%m}-{settlement.pk:06d}"
+
+
+def _last_day(first: dt.date) -> dt.date:
+    return Period(first.year, first.month).next().first_day - dt.timedelta(days=1)
+
+
+def settlement_lines(*, settlement: Settlement) -> QuerySet[SettlementLine]:
+    return (
+        SettlementLine.objects.filter(settlement_id=settlement.pk)
+        .select_related("product", "carried_from__period", "dispute")
+        .order_by("position", "id")
+    )
+
+
+def _line_data(line: SettlementLine, number: int) -> StatementLineData:
+    description = line.description
+    if line.kind == LineKind.CARRY_FORWARD and not description and line.carried_from_id:
+        description = f"{line.carried_from.period} 结转 Carried from {line.carried_from.period}"
+    return StatementLineData(
+        position=number,
+        kind=line.kind,
+        product_code=line.product.code if line.product_id else "",
+        product_name=line.product.name if line.product_id else "",
+        corrects_period=str(line.corrected_period) if line.corrects_period else None,
+        transaction_count=line.transaction_count,
+        net_count=line.net_count,
+        bank_revenue=line.bank_revenue,
+        rule=line.rule_description,
+        rate=line.effective_rate,
+        previous_share=line.previous_share,
+        share=line.share,
+        description=description,
+    )
+
+
+def statement_data(*, settlement: Settlement) -> StatementData:
+    """What the statement of ``settlement`` prints (and its code digests), read from the frozen settlement.
+
+    Nothing here depends on when it is read: the issue date printed is the
+    close, so the same settlement in the same state always gives the same data.
+    """
+    settlement = Settlement.objects.select_related("partner__branch", "period").get(pk=settlement.pk)
+    partner = settlement.partner
+    bank, bank_en = bank_name()
+    first_day = settlement.period.start
+    return StatementData(
+        layout=LAYOUT_VERSION,
+        number=statement_number(settlement),
+        bank_name=bank,
+        bank_name_en=bank_en,
+        partner_name=partner.legal_name,
+        credit_code=partner.credit_code,
+        branch_name=partner.branch.name,
+        account_name=partner.settlement_account_name,
+        account_bank=partner.settlement_bank,
+        account_no=mask_account(partner.settlement_account_no),
+        period=str(settlement.period.period),
+        period_first_day=first_day,
+        period_last_day=_last_day(first_day),
+        state=settlement.state,
+        closed_at=settlement.closed_at,
+        transaction_count=settlement.transaction_count,
+        bank_revenue=settlement.bank_revenue,
+        share_total=settlement.share_total,
+        adjustment_total=settlement.adjustment_total,
+        carried_in=settlement.carried_in,
+        net=settlement.net,
+        vat_rate=settlement.vat_rate,
+        vat=settlement.vat,
+        payable=settlement.payable,
+        carried_forward=settlement.carried_forward,
+        verify_url=verify_url(),
+        lines=tuple(
+            _line_data(line, number) for number, line in enumerate(settlement_lines(settlement=settlement), start=1)
+        ),
+    )
+
+
+def settlement_attributions(*, settlement: Settlement) -> QuerySet[TransactionAttribution]:
+    """The attributions a settlement's ledger lines come from (see ``revenue.settlement.models``).
+
+    Regular lines: the partner's attributions that occurred in the period, up
+    to the settlement's watermark. Adjustments: those that occurred before the
+    period and arrived in its window ``(watermark_from, watermark_to]``.
+    """
+    period = settlement.period.period
+    return (
+        TransactionAttribution.objects.filter(partner_id=settlement.partner_id, id__lte=settlement.watermark_to)
+        .filter(
+            Q(occurred_at__gte=period.start, occurred_at__lt=period.end)
+            | Q(occurred_at__lt=period.start, id__gt=settlement.watermark_from)
+        )
+        .order_by("occurred_at", "id")
+    )
+
+
+DETAIL_COLUMNS = (
+    "line_kind",
+    "corrects_period",
+    "occurred_at",
+    "external_id",
+    "source",
+    "kind",
+    "reverses",
+    "product",
+    "product_name",
+    "sme_id",
+    "sme_name",
+    "currency",
+    "amount",
+    "bank_revenue",
+    "weight",
+    "attributed_amount",
+    "attributed_bank_revenue",
+    "partner_active",
+)
+
+
+def settlement_detail_rows(*, settlement: Settlement, chunk_size: int = 2000) -> Iterator[tuple]:
+    """One tuple per attribution (``DETAIL_COLUMNS``), read in chunks so memory stays flat for any size."""
+    period = settlement.period.period
+    rows = settlement_attributions(settlement=settlement).values_list(
+        "occurred_at",
+        "transaction__external_id",
+        "transaction__source",
+        "transaction__kind",
+        "transaction__reverses__external_id",
+        "transaction__product__code",
+        "transaction__product__name",
+        "transaction__sme_id",
+        "transaction__sme_name",
+        "transaction__currency",
+        "transaction__amount",
+        "transaction__bank_revenue",
+        "weight",
+        "amount",
+        "bank_revenue",
+        "partner_active",
+    )
+    for occurred_at, *rest in rows.iterator(chunk_size=chunk_size):
+        adjustment = occurred_at < period.start
+        corrects = str(Period.containing(occurred_at)) if adjustment else ""
+        yield (LineKind.ADJUSTMENT if adjustment else LineKind.PRODUCT, corrects, occurred_at, *rest)
+
+
+# ---- partner scope ------------------------------------------------------------------------------
+
+
+def partner_settlements(*, partner_id: int, period: Period | None = None, state: str | None = None):
+    """A partner's own settlements, newest period first, with the statement (if issued) loaded."""
+    qs = Settlement.objects.filter(partner_id=partner_id)
+    if period is not None:
+        qs = qs.filter(period__start=period.first_day)
+    if state:
+        qs = qs.filter(state=state)
+    return qs.select_related("period", "statement").order_by("-period__start", "-id")
+
+
+def partner_settlement_get(*, partner_id: int, pk: int) -> Settlement:
+    """The partner's own settlement ``pk``; ``Settlement.DoesNotExist`` for any other (a 404)."""
+    return partner_settlements(partner_id=partner_id).select_related("partner__branch").get(pk=pk)
+
+
+def partner_settlement_lines(*, partner_id: int, settlement_id: int) -> QuerySet[SettlementLine]:
+    """Lines of the partner's own settlement, each with its disputes (newest first)."""
+    return (
+        SettlementLine.objects.filter(settlement_id=settlement_id, settlement__partner_id=partner_id)
+        .select_related("product", "carried_from__period", "dispute")
+        .prefetch_related(
+            Prefetch(
+                "disputes",
+                queryset=SettlementDispute.objects.select_related("adjust_period").order_by("-raised_at", "-id"),
+            )
+        )
+        .order_by("position", "id")
+    )
+
+
+def partner_line_get(*, partner_id: int, settlement_id: int, pk: int) -> SettlementLine:
+    return partner_settlement_lines(partner_id=partner_id, settlement_id=settlement_id).get(pk=pk)
+
+
+def partner_disputes(*, partner_id: int) -> QuerySet[SettlementDispute]:
+    return SettlementDispute.objects.filter(settlement__partner_id=partner_id).select_related(
+        "settlement__period", "line__product", "adjust_period"
+    )
+
+
+def partner_webhooks(*, partner_id: int) -> QuerySet[PartnerWebhook]:
+    return PartnerWebhook.objects.filter(partner_id=partner_id).order_by("-id")
+
+
+def settlement_has_statement(settlement: Settlement) -> bool:
+    try:
+        return settlement.statement is not None
+    except Statement.DoesNotExist:
+        return False
+
+
+def settlement_is_final(settlement: Settlement) -> bool:
+    """Closed, approved or paid: a statement can be issued (a draft is still being accrued)."""
+    return settlement.state in FROZEN_SETTLEMENT_STATES
+
+
+# ---- bank staff ------------------------------------------------------------------------------
+
+
+def staff_settlements(*, user: User) -> QuerySet[Settlement]:
+    """Settlements a member of staff may see: all for head office and finance, their branch's partners' otherwise."""
+    if not (user.is_active and user.has_perm("revenue.view_settlement")):
+        return Settlement.objects.none()
+    qs = Settlement.objects.all()
+    if user_sees_all_branches(user):
+        return qs
+    if user.branch_id:
+        return qs.filter(partner__branch_id=user.branch_id)
+    return qs.none()
+
+
+def staff_statements(*, user: User) -> QuerySet[Statement]:
+    return Statement.objects.filter(settlement__in=staff_settlements(user=user))
+
+
+def download_events(*, settlement: Settlement) -> QuerySet[DownloadEvent]:
+    return DownloadEvent.objects.filter(settlement_id=settlement.pk).select_related("user")

@@ -1,0 +1,63 @@
+"""Writes of statements, partner access, events and webhooks. Import from here."""
+
+from revenue.statements.services.access import (
+    download_event_record,
+    is_partner_user,
+    partner_token_get,
+    partner_token_revoke,
+    partner_token_rotate,
+)
+from revenue.statements.services.events import (
+    dispute_decided_record,
+    partner_event_dispatch,
+    partner_event_email,
+    partner_event_record,
+)
+from revenue.statements.services.statements import (
+    VerifiedStatement,
+    statement_generate,
+    statement_get_or_generate,
+    statement_pdf,
+    statement_regenerate,
+    statement_render,
+    statement_stored_data,
+    statement_verify,
+)
+from revenue.statements.services.webhooks import (
+    webhook_create,
+    webhook_delete,
+    webhook_deliver,
+    webhook_delivery_give_up,
+    webhook_set_active,
+    webhook_signature,
+    webhook_signature_verify,
+    webhook_url_check,
+)
+
+__all__ = [
+    "VerifiedStatement",
+    "dispute_decided_record",
+    "download_event_record",
+    "is_partner_user",
+    "partner_event_dispatch",
+    "partner_event_email",
+    "partner_event_record",
+    "partner_token_get",
+    "partner_token_revoke",
+    "partner_token_rotate",
+    "statement_generate",
+    "statement_get_or_generate",
+    "statement_pdf",
+    "statement_regenerate",
+    "statement_render",
+    "statement_stored_data",
+    "statement_verify",
+    "webhook_create",
+    "webhook_delete",
+    "webhook_deliver",
+    "webhook_delivery_give_up",
+    "webhook_set_active",
+    "webhook_signature",
+    "webhook_signature_verify",
+    "webhook_url_check",
+]

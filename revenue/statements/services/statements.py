@@ -1,0 +1,211 @@
+"""Issuing statements: rendered once from the frozen settlement, stored immutably, regenerated identically.
+
+Invariants
+    * One statement per settlement (a one-to-one key), issued only once the
+      settlement is final (closed, approved or paid), never changed or deleted.
+    * The stored canonical data, the verification code (its keyed digest) and
+      the PDF's SHA-256 belong together: rendering the stored data gives bytes
+      whose SHA-256 is the stored one (the PDF toolkit is deterministic).
+    * A PDF served is always one whose SHA-256 matches: a missing or altered
+      file is regenerated from the stored data and checked before it is
+      served or written back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from core.pdf import normalize_code
+from organisation.models import User
+from revenue.settlement.models import Settlement
+from revenue.statements.choices import EventKind
+from revenue.statements.documents import (
+    StatementData,
+    statement_code,
+    statement_code_matches,
+    statement_pdf_render,
+)
+from revenue.statements.errors import StatementIntegrityError, StatementNotAvailable
+from revenue.statements.models import Statement
+from revenue.statements.selectors import settlement_is_final, statement_data
+
+logger = logging.getLogger(__name__)
+
+
+def _sha256(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+def _file_name(number: str, period: str, sha: str) -> str:
+    return f"statements/{period}/{number}-{sha[:16]}.pdf"
+
+
+def _stored_bytes(name: str) -> bytes | None:
+    if not name or not default_storage.exists(name):
+        return None
+    with default_storage.open(name, "rb") as handle:
+        return handle.read()
+
+
+def _write_file(name: str, content: bytes, sha: str) -> str:
+    """Store the PDF under ``name`` (or reuse an identical file there); the name actually used."""
+    existing = _stored_bytes(name)
+    if existing is not None and _sha256(existing) == sha:
+        return name
+    return default_storage.save(name, ContentFile(content))
+
+
+@dataclass(frozen=True)
+class RenderedStatement:
+    data: StatementData
+    code: str
+    pdf: bytes
+    sha256: str
+
+
+def statement_render(*, settlement: Settlement) -> RenderedStatement:
+    """Read the settlement's statement data and render it (no writes)."""
+    data = statement_data(settlement=settlement)
+    code = statement_code(data)
+    pdf = statement_pdf_render(data, code=code)
+    return RenderedStatement(data=data, code=code, pdf=pdf, sha256=_sha256(pdf))
+
+
+def statement_generate(*, settlement: Settlement, by: User | None = None) -> Statement:
+    """The settlement's statement, issued now if it has none yet (idempotent; safe to run twice at once).
+
+    Refuses a draft settlement. Rendering happens outside the transaction; two
+    concurrent issues render the same bytes, and the one-to-one key lets one
+    row in (the other returns it). Issuing records a ``statement.ready`` event
+    for the partner (e-mail and webhooks once committed).
+    """
+    existing = Statement.objects.filter(settlement_id=settlement.pk).first()
+    if existing is not None:
+        return existing
+    settlement = Settlement.objects.select_related("period").get(pk=settlement.pk)
+    if not settlement_is_final(settlement):
+        raise StatementNotAvailable(
+            _("The settlement of %(period)s is still a draft: its statement is issued when the period closes.")
+            % {"period": settlement.period}
+        )
+    rendered = statement_render(settlement=settlement)
+    name = _write_file(
+        _file_name(rendered.data.number, rendered.data.period, rendered.sha256), rendered.pdf, rendered.sha256
+    )
+    try:
+        with transaction.atomic():
+            statement = Statement.objects.create(
+                settlement=settlement,
+                number=rendered.data.number,
+                code=rendered.code,
+                layout=rendered.data.layout,
+                data=rendered.data.canonical().decode(),
+                sha256=rendered.sha256,
+                size=len(rendered.pdf),
+                pdf=name,
+                period_label=rendered.data.period,
+                generated_at=timezone.now(),
+                generated_by=by,
+            )
+            _statement_ready_event(statement, rendered.data)
+    except IntegrityError:
+        # Issued concurrently: the other row holds identical content under the same file name.
+        return Statement.objects.get(settlement_id=settlement.pk)
+    logger.info("statement %s issued (%s bytes)", statement.number, statement.size)
+    return statement
+
+
+def _statement_ready_event(statement: Statement, data: StatementData) -> None:
+    from revenue.statements.services.events import partner_event_record
+
+    settlement = statement.settlement
+    partner_event_record(
+        partner_id=settlement.partner_id,
+        kind=EventKind.STATEMENT_READY,
+        key=f"statement.ready:{settlement.pk}",
+        settlement=settlement,
+        payload={
+            "settlement_id": settlement.pk,
+            "statement_number": statement.number,
+            "period": data.period,
+            "state": data.state,
+            "payable": str(data.payable),
+            "net": str(data.net),
+            "vat": str(data.vat),
+            "currency": "CNY",
+            "verification_code": statement.code,
+            "sha256": statement.sha256,
+        },
+    )
+
+
+def statement_get_or_generate(*, settlement: Settlement, by: User | None = None) -> Statement:
+    """For downloads: the issued statement, or issue it now (a close whose task has not run yet)."""
+    return statement_generate(settlement=settlement, by=by)
+
+
+def statement_stored_data(statement: Statement) -> StatementData:
+    return StatementData.from_json(statement.data)
+
+
+def statement_regenerate(*, statement: Statement) -> bytes:
+    """Render the stored data again: byte for byte the issued PDF (checked against the stored SHA-256)."""
+    data = statement_stored_data(statement)
+    pdf = statement_pdf_render(data, code=statement.code)
+    if _sha256(pdf) != statement.sha256:
+        raise StatementIntegrityError(
+            _("Statement %(number)s cannot be regenerated identically; its stored data or layout changed.")
+            % {"number": statement.number}
+        )
+    return pdf
+
+
+def statement_pdf(*, statement: Statement) -> bytes:
+    """The statement's PDF bytes, checked against the stored SHA-256; a lost or altered file is restored."""
+    content = _stored_bytes(statement.pdf.name)
+    if content is not None and _sha256(content) == statement.sha256:
+        return content
+    logger.warning("statement %s: stored file %s missing or altered; regenerating", statement.number, statement.pdf)
+    content = statement_regenerate(statement=statement)
+    name = _write_file(
+        _file_name(statement.number, statement.period_label, statement.sha256), content, statement.sha256
+    )
+    if name != statement.pdf.name:
+        Statement.objects.filter(pk=statement.pk).update(pdf=name)
+        statement.pdf.name = name
+    return content
+
+
+@dataclass(frozen=True)
+class VerifiedStatement:
+    """All the public verification page says about a statement: whose, which period, what total."""
+
+    partner_name: str
+    period: str
+    payable: Decimal
+    currency: str = "CNY"
+
+
+def statement_verify(*, code: str) -> VerifiedStatement | None:
+    """The statement printed with ``code``, or None (unknown code, or stored data that no longer digests to it)."""
+    wanted = normalize_code(code or "")
+    if wanted is None:
+        return None
+    statement = Statement.objects.filter(code=wanted).first()
+    if statement is None:
+        return None
+    data = statement_stored_data(statement)
+    # The code is re-derived from the stored data: a row altered in the database no longer verifies.
+    if not statement_code_matches(data, wanted):
+        logger.warning("statement %s: stored data does not match its verification code", statement.number)
+        return None
+    return VerifiedStatement(partner_name=data.partner_name, period=data.period, payable=data.payable)
