@@ -3,7 +3,9 @@ from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from revenue.statements.views import verify as statement_verify
 
 admin.site.site_header = _("Partner management middle office")
 admin.site.site_title = _("Partner management middle office")
@@ -13,6 +15,7 @@ api_v1 = [
     path("", include("onboarding.urls")),
     path("", include("revenue.urls")),
     path("", include("performance.urls")),
+    path("", include("revenue.statements.api_urls")),
 ]
 
 urlpatterns = [
@@ -21,6 +24,9 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("portal/", include("revenue.statements.urls")),
+    path("verify/", statement_verify, name="statement-verify"),
 ]
 
 if settings.DEBUG:
