@@ -576,3 +576,4 @@ class IngestionBatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 import revenue.settlement.admin  # noqa: E402, F401 - registers the settlement admin
+from revenue.statements import admin as statements_admin  # noqa: E402, F401 - registers the statement admin
