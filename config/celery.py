@@ -14,3 +14,5 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 app = Celery("partner_office")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# Autodiscovery imports ``<app>.tasks`` of each installed app; task modules of packages inside an app are named here.
+app.autodiscover_tasks(["revenue.statements"])
