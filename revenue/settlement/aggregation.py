@@ -25,10 +25,13 @@ from django.db import connection
 
 from core.periods import Period
 from revenue.models import TransactionAttribution
-from revenue.settlement.models import SettlementRunFigure
+from revenue.settlement.models import Settlement, SettlementLine, SettlementPeriod, SettlementRunFigure
 
 ATTRIBUTIONS = TransactionAttribution._meta.db_table
 FIGURES = SettlementRunFigure._meta.db_table
+LINES = SettlementLine._meta.db_table
+SETTLEMENTS = Settlement._meta.db_table
+PERIODS = SettlementPeriod._meta.db_table
 FIGURE_COLUMNS = (
     "partner_id",
     "product_id",
@@ -85,6 +88,8 @@ class LedgerTotals:
 def _sql() -> dict[str, str]:
     if connection.vendor == "postgresql":
         return {
+            "fen": "(sum({}) * 100)::bigint",
+            "micro": "(sum({}) * 1000000)::bigint",
             "revenue": "(sum(bank_revenue) * 100)::bigint",
             "volume": "(sum(amount) * 100)::bigint",
             "net_count": "(sum(CASE WHEN is_reversal THEN -weight ELSE weight END) * 1000000)::bigint",
@@ -93,6 +98,8 @@ def _sql() -> dict[str, str]:
         }
     # SQLite: integer fen per row, then an integer sum (exact); datetimes are stored in UTC.
     return {
+        "fen": "sum(CAST(ROUND({} * 100) AS INTEGER))",
+        "micro": "sum(CAST(ROUND({} * 1000000) AS INTEGER))",
         "revenue": "sum(CAST(ROUND(bank_revenue * 100) AS INTEGER))",
         "volume": "sum(CAST(ROUND(amount * 100) AS INTEGER))",
         "net_count": (
@@ -134,12 +141,24 @@ def figures_select(window: Window, *, partner_id: int | None = None) -> tuple[st
 
 
 def figures_insert(*, run_id: int, window: Window) -> int:
-    """Aggregate the window into the run's figure rows with one ``INSERT … SELECT``; returns the rows written."""
+    """Aggregate the window into the run's figure rows; returns the rows written.
+
+    SQLite: one ``INSERT … SELECT``. PostgreSQL: the ``SELECT`` alone (which may
+    use a parallel plan, unlike ``INSERT … SELECT``) and a ``COPY`` of its rows,
+    one per partner and product: far fewer than the attributions.
+    """
     select, params = figures_select(window)
     columns = ", ".join(("run_id", *FIGURE_COLUMNS))
     with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {FIGURES} ({columns}) SELECT %s, u.* FROM ({select}) u", [run_id, *params])
-        return cursor.rowcount
+        if connection.vendor != "postgresql":
+            cursor.execute(f"INSERT INTO {FIGURES} ({columns}) SELECT %s, u.* FROM ({select}) u", [run_id, *params])
+            return cursor.rowcount
+        cursor.execute(select, params)
+        rows = cursor.fetchall()
+        with cursor.cursor.copy(f"COPY {FIGURES} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row((run_id, *row))
+        return len(rows)
 
 
 def figures_fetch(window: Window, *, partner_id: int | None = None) -> Iterator[tuple]:
@@ -171,21 +190,29 @@ def _totals(sql_text: str, params: list) -> LedgerTotals:
         return totals
 
 
-def window_totals(window: Window) -> LedgerTotals:
-    """Count and bank revenue of the window's attributions, read from the ledger itself (the conservation check)."""
+def window_totals(window: Window) -> tuple[LedgerTotals, LedgerTotals]:
+    """Count and bank revenue of the window's regular and adjustment attributions, read from the ledger itself.
+
+    One pass (the conservation check's independent side).
+    """
     revenue = _sql()["revenue"]
-    totals = _totals(
-        f"SELECT partner_active, count(*), {revenue} FROM {ATTRIBUTIONS} "
-        "WHERE occurred_at >= %s AND occurred_at < %s AND id <= %s GROUP BY partner_active",
-        [_when(window.period.start), _when(window.period.end), window.upper],
-    )
+    where = "(occurred_at >= %s AND occurred_at < %s AND id <= %s)"
+    params: list = [_when(window.period.start), _when(window.period.end), window.upper]
     if window.has_adjustments:
-        totals = totals + _totals(
-            f"SELECT partner_active, count(*), {revenue} FROM {ATTRIBUTIONS} "
-            "WHERE occurred_at < %s AND id > %s AND id <= %s GROUP BY partner_active",
-            [_when(window.adjust_before), window.lower, window.upper],
+        where += " OR (occurred_at < %s AND id > %s AND id <= %s)"
+        params += [_when(window.adjust_before), window.lower, window.upper]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT occurred_at >= %s, partner_active, count(*), {revenue} FROM {ATTRIBUTIONS} "
+            f"WHERE {where} GROUP BY 1, 2",
+            [_when(window.period.start), *params],
         )
-    return totals
+        parts = {True: LedgerTotals(), False: LedgerTotals()}
+        for regular, active, count, fen in cursor.fetchall():
+            count, fen = int(count), int(fen or 0)
+            part = LedgerTotals(count, fen) if active else LedgerTotals(0, 0, count, fen)
+            parts[bool(regular)] = parts[bool(regular)] + part
+    return parts[True], parts[False]
 
 
 def period_totals(period: Period, *, upper: int) -> LedgerTotals:
@@ -223,3 +250,58 @@ def events_between(start: dt.datetime | None, end: dt.datetime) -> dt.datetime |
     if start is not None:
         qs = qs.filter(occurred_at__gte=start)
     return qs.order_by("occurred_at").values_list("occurred_at", flat=True).first()
+
+
+def partner_range_sql(column: str, *, after: int, upto: int | None, only: int | None) -> tuple[str, list]:
+    if only is not None:
+        return f"{column} = %s", [only]
+    if upto is None:
+        return f"{column} > %s", [after]
+    return f"{column} > %s AND {column} <= %s", [after, upto]
+
+
+def run_figures_fetch(*, run_id: int, partners: tuple[str, list]) -> list[tuple]:
+    """A run's stored figure rows of a range of partners (``partners``: a SQL condition on partner_id)."""
+    condition, params = partners
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {', '.join(FIGURE_COLUMNS)} FROM {FIGURES} WHERE run_id = %s AND {condition}", [run_id, *params]
+        )
+        return [_normalise(row) for row in cursor.fetchall()]
+
+
+def settled_before(*, partners: tuple[str, list], months: list[dt.date], before: dt.date) -> list[tuple]:
+    """What closed settlements before ``before`` settled for each partner, month of ``months`` and product.
+
+    Rows ``(partner, month, product, count, net count µ, volume fen, revenue fen, share fen)``: the
+    product lines of those months and the adjustment lines correcting them, summed exactly.
+    ``partners`` is a SQL condition on ``s.partner_id``.
+    """
+    if not months:
+        return []
+    sql = _sql()
+    condition, params = partners
+    marks = ", ".join(["%s"] * len(months))
+    days = [connection.ops.adapt_datefield_value(m) for m in months]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT s.partner_id, COALESCE(l.corrects_period, p.start), l.product_id, sum(l.transaction_count),
+                   {sql["micro"].format("l.net_count")}, {sql["fen"].format("l.volume")},
+                   {sql["fen"].format("l.bank_revenue")}, {sql["fen"].format("l.share")}
+            FROM {LINES} l
+            JOIN {SETTLEMENTS} s ON s.id = l.settlement_id
+            JOIN {PERIODS} p ON p.id = s.period_id
+            WHERE {condition} AND s.state IN ('closed', 'approved', 'paid') AND p.start < %s
+              AND ((l.kind = 'product' AND p.start IN ({marks}))
+                   OR (l.kind = 'adjustment' AND l.corrects_period IN ({marks})))
+            GROUP BY 1, 2, 3
+            """,
+            [*params, connection.ops.adapt_datefield_value(before), *days, *days],
+        )
+        out = []
+        for partner_id, month, product_id, count, micro, volume, revenue, share in cursor.fetchall():
+            if isinstance(month, str):
+                month = dt.date.fromisoformat(month)
+            out.append((partner_id, month, product_id, int(count), int(micro), int(volume), int(revenue), int(share)))
+        return out

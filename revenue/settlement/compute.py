@@ -31,7 +31,10 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
+from typing import NamedTuple
 
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from core.money import ZERO, round_money
@@ -45,9 +48,11 @@ MICRO = Decimal(1_000_000)
 HUNDRED = Decimal(100)
 
 
-@dataclass(frozen=True)
-class Figures:
-    """Exact aggregated figures of attributions: rows, net count, volume and bank revenue."""
+class Figures(NamedTuple):
+    """Exact aggregated figures of attributions: rows, net count, volume and bank revenue.
+
+    A named tuple: tens of thousands are made per run, and a tuple is the cheapest immutable value.
+    """
 
     transaction_count: int = 0
     net_count: Decimal = Decimal(0)
@@ -58,18 +63,15 @@ class Figures:
     def from_integers(cls, *, count: int, net_count_micro: int, volume_fen: int, bank_revenue_fen: int) -> Figures:
         """From the run's integer aggregates (fen, millionths): exact on every database."""
         return cls(
-            transaction_count=int(count),
-            net_count=Decimal(int(net_count_micro)) / MICRO,
-            volume=Decimal(int(volume_fen)) / HUNDRED,
-            bank_revenue=Decimal(int(bank_revenue_fen)) / HUNDRED,
+            count, Decimal(net_count_micro) / MICRO, Decimal(volume_fen) / HUNDRED, Decimal(bank_revenue_fen) / HUNDRED
         )
 
-    def __add__(self, other: Figures) -> Figures:
+    def plus(self, other: Figures) -> Figures:
         return Figures(
-            transaction_count=self.transaction_count + other.transaction_count,
-            net_count=self.net_count + other.net_count,
-            volume=self.volume + other.volume,
-            bank_revenue=self.bank_revenue + other.bank_revenue,
+            self.transaction_count + other.transaction_count,
+            self.net_count + other.net_count,
+            self.volume + other.volume,
+            self.bank_revenue + other.bank_revenue,
         )
 
     def line_figures(self) -> LineFigures:
@@ -85,6 +87,12 @@ class RuleChoice:
 
     rule: ShareRule | None
     version_id: int | None = None
+    # The rule in words (see :func:`rule_describe`), put once per version rather than once per line.
+    description: str = ""
+
+    @property
+    def text(self) -> str:
+        return self.description or rule_describe(self.rule)
 
 
 @dataclass(frozen=True)
@@ -176,7 +184,13 @@ def _yuan(amount: Decimal) -> str:
 
 
 def rule_describe(rule: ShareRule | None) -> str:
-    """A rule in words, for the settlement line and the partner's statement."""
+    """A rule in words, for the settlement line and the partner's statement (in the active language)."""
+    return _rule_describe(rule, get_language())
+
+
+@lru_cache(maxsize=4096)
+def _rule_describe(rule: ShareRule | None, language: str | None) -> str:
+    # Thousands of lines share a handful of rules: each is put in words once per language.
     if rule is None:
         return _("No agreement in force: no share")
     kind = RuleKind(rule.kind)
@@ -214,8 +228,20 @@ def _shares(rules: Mapping[int, RuleChoice], figures: Mapping[int, Figures]):
     )
 
 
+@lru_cache(maxsize=512)
 def _period_text(day: dt.date) -> str:
     return str(Period(day.year, day.month))
+
+
+@lru_cache(maxsize=16)
+def _texts(language: str | None) -> dict[str, str]:
+    """The line texts in one language, translated once rather than once per line."""
+    return {
+        "no_rule": _rule_describe(None, language),
+        "adjustment": _("Late events and reversals of %(period)s: share recomputed %(new)s, settled before %(old)s"),
+        "carried": _("Carried forward from %(period)s"),
+        "dispute": _("Resolution of dispute #%(id)s on %(period)s"),
+    }
 
 
 def settlement_compute(
@@ -230,18 +256,20 @@ def settlement_compute(
         return None
     order = product_order or {}
     lines: list[LineDraft] = []
+    texts = _texts(get_language())
+    no_rule = RuleChoice(None, None, texts["no_rule"])
 
     shares = _shares(partner.regular_rules, partner.regular)
     for product_id in sorted(partner.regular, key=lambda p: (order.get(p, p), p)):
         result = shares[product_id]
-        choice = partner.regular_rules.get(product_id) or RuleChoice(None)
+        choice = partner.regular_rules.get(product_id) or no_rule
         lines.append(
             LineDraft(
                 kind=LineKind.PRODUCT,
                 product_id=product_id,
                 figures=partner.regular[product_id],
                 version_id=choice.version_id,
-                rule_description=rule_describe(choice.rule),
+                rule_description=choice.text,
                 effective_rate=_rate(result.effective_rate),
                 share=result.share,
             )
@@ -254,7 +282,7 @@ def settlement_compute(
         # Q's figures as now known: everything settled for it before plus the new attributions.
         combined = {p: s.figures for p, s in previous.items()}
         for product_id, delta in deltas.items():
-            combined[product_id] = combined.get(product_id, NO_FIGURES) + delta
+            combined[product_id] = combined.get(product_id, NO_FIGURES).plus(delta)
         recomputed = _shares(rules, combined)
         for product_id in sorted(combined, key=lambda p: (order.get(p, p), p)):
             before = previous[product_id].share if product_id in previous else ZERO
@@ -262,7 +290,7 @@ def settlement_compute(
             change = result.share - before
             if product_id not in deltas and change == 0:
                 continue
-            choice = rules.get(product_id) or RuleChoice(None)
+            choice = rules.get(product_id) or no_rule
             lines.append(
                 LineDraft(
                     kind=LineKind.ADJUSTMENT,
@@ -270,13 +298,11 @@ def settlement_compute(
                     corrects_period=period,
                     figures=deltas.get(product_id, NO_FIGURES),
                     version_id=choice.version_id,
-                    rule_description=rule_describe(choice.rule),
+                    rule_description=choice.text,
                     effective_rate=_rate(result.effective_rate),
                     previous_share=before,
                     share=change,
-                    description=_(
-                        "Late events and reversals of %(period)s: share recomputed %(new)s, settled before %(old)s"
-                    )
+                    description=texts["adjustment"]
                     % {"period": _period_text(period), "new": result.share, "old": before},
                 )
             )
@@ -287,7 +313,7 @@ def settlement_compute(
                 kind=LineKind.CARRY_FORWARD,
                 carried_from_id=carried.settlement_id,
                 share=carried.amount,
-                description=_("Carried forward from %(period)s") % {"period": _period_text(carried.period)},
+                description=texts["carried"] % {"period": _period_text(carried.period)},
             )
         )
     for dispute in sorted(partner.disputes, key=lambda d: d.dispute_id):
@@ -296,7 +322,7 @@ def settlement_compute(
                 kind=LineKind.DISPUTE_RESOLUTION,
                 dispute_id=dispute.dispute_id,
                 share=dispute.amount,
-                description=_("Resolution of dispute #%(id)s on %(period)s")
+                description=texts["dispute"]
                 % {"id": dispute.dispute_id, "period": _period_text(dispute.disputed_period)},
             )
         )

@@ -405,12 +405,22 @@ class SettlementLine(models.Model):
     """
 
     settlement = models.ForeignKey(
-        Settlement, verbose_name=_("settlement"), on_delete=models.CASCADE, related_name="lines"
+        Settlement,
+        verbose_name=_("settlement"),
+        on_delete=models.CASCADE,
+        related_name="lines",
+        db_index=False,  # led by the (settlement, position) index
     )
     position = models.PositiveIntegerField(_("position"), default=0)
     kind = models.CharField(_("kind"), max_length=24, choices=LineKind.choices)
     product = models.ForeignKey(
-        "revenue.Product", verbose_name=_("product"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "revenue.Product",
+        verbose_name=_("product"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,  # led by the (product, corrects_period) index
     )
     corrects_period = models.DateField(_("corrects period"), null=True, blank=True)
     carried_from = models.ForeignKey(
@@ -420,6 +430,7 @@ class SettlementLine(models.Model):
         null=True,
         blank=True,
         related_name="carried_into_lines",
+        db_index=False,  # a partial index: few lines carry a balance
     )
     dispute = models.ForeignKey(
         "revenue.SettlementDispute",
@@ -428,6 +439,7 @@ class SettlementLine(models.Model):
         null=True,
         blank=True,
         related_name="resolution_lines",
+        db_index=False,  # a partial index: few lines resolve a dispute
     )
     transaction_count = models.BigIntegerField(_("transactions"), default=0)
     net_count = models.DecimalField(
@@ -460,6 +472,16 @@ class SettlementLine(models.Model):
         indexes = [
             models.Index(fields=["settlement", "position"], name="revenue_settleline_pos"),
             models.Index(fields=["product", "corrects_period"], name="revenue_settleline_product"),
+            # Every index costs on each of the tens of thousands of lines a close writes: the rare
+            # references are indexed where they are set only.
+            models.Index(
+                fields=["carried_from"],
+                condition=models.Q(carried_from__isnull=False),
+                name="revenue_settleline_carried",
+            ),
+            models.Index(
+                fields=["dispute"], condition=models.Q(dispute__isnull=False), name="revenue_settleline_dispute"
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(kind__in=LineKind.values), name="revenue_settlementline_kind"),

@@ -12,6 +12,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.conf import settings
 from django.db.models import Q
@@ -22,11 +23,10 @@ from core.periods import Period
 from onboarding.models import Partner
 from revenue.models import AgreementVersion, Product
 from revenue.selectors import agreement_versions_for_partners, share_rule_from_version
+from revenue.settlement import aggregation
 from revenue.settlement.aggregation import Window
 from revenue.settlement.choices import (
-    FROZEN_SETTLEMENT_STATES,
     DisputeState,
-    LineKind,
     PeriodState,
 )
 from revenue.settlement.compute import (
@@ -36,8 +36,9 @@ from revenue.settlement.compute import (
     PartnerInput,
     RuleChoice,
     Settled,
+    rule_describe,
 )
-from revenue.settlement.models import Settlement, SettlementDispute, SettlementLine, SettlementPeriod
+from revenue.settlement.models import Settlement, SettlementDispute, SettlementPeriod
 
 
 @dataclass(frozen=True)
@@ -56,15 +57,16 @@ class PartnerRange:
             cond &= Q(**{f"{field}__lte": self.upto})
         return cond
 
+    def sql(self, column: str) -> tuple[str, list]:
+        return aggregation.partner_range_sql(column, after=self.after, upto=self.upto, only=self.only)
+
     def contains(self, partner_id: int) -> bool:
         if self.only is not None:
             return partner_id == self.only
         return partner_id > self.after and (self.upto is None or partner_id <= self.upto)
 
 
-def minimum_payout():
-    from decimal import Decimal
-
+def minimum_payout() -> Decimal:
     return Decimal(str(getattr(settings, "SETTLEMENT_MINIMUM_PAYOUT", "100.00")))
 
 
@@ -95,7 +97,8 @@ class RuleBook:
 
     def _choice(self, version: AgreementVersion) -> RuleChoice:
         if version.pk not in self._rules:
-            self._rules[version.pk] = RuleChoice(rule=share_rule_from_version(version), version_id=version.pk)
+            rule = share_rule_from_version(version)
+            self._rules[version.pk] = RuleChoice(rule=rule, version_id=version.pk, description=rule_describe(rule))
         return self._rules[version.pk]
 
     def for_period(self, period: Period, *, with_proposed: bool = False) -> dict[tuple[int, int], RuleChoice]:
@@ -140,41 +143,13 @@ def _group_figures(rows: Iterable[tuple], partners: PartnerRange):
     return regular, adjustments
 
 
-def _previous_settled(partner_ids: set[int], periods: set[dt.date], before: dt.date):
+def _previous_settled(partners: PartnerRange, periods: set[dt.date], before: dt.date):
     """What closed settlements before ``before`` settled per (partner, corrected month, product)."""
     out: dict[tuple[int, dt.date], dict[int, Settled]] = defaultdict(dict)
-    if not partner_ids or not periods:
-        return out
-    lines = (
-        SettlementLine.objects.filter(
-            settlement__partner_id__in=partner_ids,
-            settlement__state__in=FROZEN_SETTLEMENT_STATES,
-            settlement__period__start__lt=before,
-        )
-        .filter(
-            Q(kind=LineKind.PRODUCT, settlement__period__start__in=periods)
-            | Q(kind=LineKind.ADJUSTMENT, corrects_period__in=periods)
-        )
-        .values_list(
-            "settlement__partner_id",
-            "settlement__period__start",
-            "corrects_period",
-            "product_id",
-            "transaction_count",
-            "net_count",
-            "volume",
-            "bank_revenue",
-            "share",
-        )
-    )
-    for partner_id, start, corrects, product_id, count, net_count, volume, revenue, share in lines:
-        per_product = out[(partner_id, corrects or start)]
-        figures = Figures(count, net_count, volume, revenue)
-        if product_id in per_product:
-            previous = per_product[product_id]
-            per_product[product_id] = Settled(previous.figures + figures, previous.share + share)
-        else:
-            per_product[product_id] = Settled(figures, share)
+    rows = aggregation.settled_before(partners=partners.sql("s.partner_id"), months=sorted(periods), before=before)
+    for partner_id, month, product_id, count, micro, volume, revenue, share in rows:
+        figures = Figures.from_integers(count=count, net_count_micro=micro, volume_fen=volume, bank_revenue_fen=revenue)
+        out[(partner_id, month)][product_id] = Settled(figures, Decimal(share) / 100)
     return out
 
 
@@ -222,17 +197,16 @@ def partner_inputs(
     ids = set(regular) | set(adjustments) | set(carried) | set(disputes)
     if not ids:
         return []
-    meta = dict(
-        (pk, (ptype, vat))
-        for pk, ptype, vat in Partner.objects.filter(pk__in=ids).values_list("pk", "partner_type", "vat_rate")
-    )
+    # A range, not a list of ids: one index condition instead of thousands of parameters.
+    rows = Partner.objects.filter(partners.q("pk")).values_list("pk", "partner_type", "vat_rate")
+    meta = {pk: (ptype, vat) for pk, ptype, vat in rows if pk in ids}
     missing = ids - set(meta)
     if missing:
         raise LookupError(_("Attributions name partners that do not exist: %(ids)s") % {"ids": sorted(missing)[:10]})
     book = RuleBook(partners={pk: m[0] for pk, m in meta.items()}, proposed=proposed)
     regular_rules = book.for_period(window.period, with_proposed=proposed is not None)
     corrected = {month for per_partner in adjustments.values() for month in per_partner}
-    previous = _previous_settled(set(adjustments), corrected, window.period.first_day)
+    previous = _previous_settled(partners, corrected, window.period.first_day)
     inputs = []
     for partner_id in sorted(ids):
         item = PartnerInput(partner_id=partner_id, vat_rate=meta[partner_id][1])
