@@ -24,7 +24,11 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path(
+        "api/redoc/",
+        SpectacularRedocView.as_view(url_name="api-schema", template_name="portal/api_redoc.html"),
+        name="api-redoc",
+    ),
     path("portal/", include("revenue.statements.urls")),
     path("verify/", statement_verify, name="statement-verify"),
 ]
