@@ -135,6 +135,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Swagger UI would otherwise send the schema's URL to an online validator.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 # Celery. Without a broker, tasks run eagerly in-process (the embedded default).
@@ -173,6 +175,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     "settlement-month-end-close": {
         "task": "revenue.settlement_close_monthly",
         "schedule": crontab(hour=2, minute=0, day_of_month=1),
+    },
+    # Statements not issued, e-mails not sent and webhook deliveries no longer retried are queued again.
+    "statements-sweep": {
+        "task": "revenue.statements_sweep",
+        "schedule": crontab(minute="*/15"),
     },
 }
 
