@@ -7,6 +7,9 @@
 * ``webhook_deliver_task(delivery_id)`` — one signed POST, retried with
   exponential back-off (and jitter) up to ``WEBHOOK_MAX_RETRIES`` times, then
   marked failed.
+* ``statements_sweep_task()`` — every quarter of an hour (``CELERY_BEAT_SCHEDULE``):
+  queues again whatever was lost (statements not issued, e-mails not sent,
+  deliveries no longer retried).
 """
 
 from __future__ import annotations
@@ -89,3 +92,10 @@ def webhook_deliver_task(self, delivery_id: int) -> bool:
             webhook_delivery_give_up(delivery_id=delivery_id, error=str(exc.message))
             return False
         raise
+
+
+@shared_task(name="revenue.statements_sweep")
+def statements_sweep_task() -> dict[str, int]:
+    from revenue.statements.services import statements_sweep
+
+    return statements_sweep()

@@ -23,6 +23,7 @@ from revenue.statements.services.statements import (
     statement_stored_data,
     statement_verify,
 )
+from revenue.statements.services.sweep import statements_sweep
 from revenue.statements.services.webhooks import (
     webhook_create,
     webhook_delete,
@@ -52,6 +53,7 @@ __all__ = [
     "statement_render",
     "statement_stored_data",
     "statement_verify",
+    "statements_sweep",
     "webhook_create",
     "webhook_delete",
     "webhook_deliver",

@@ -48,19 +48,35 @@ def partner_event_record(
     return event
 
 
+def enqueue(task, *args) -> bool:
+    """Queue ``task``; False (logged) when that fails.
+
+    Telling the partner must never undo or break what it reports: when the
+    broker is down — or, with tasks run in-process, when the first attempt
+    fails and asks for a retry — the e-mail or delivery stays pending and the
+    periodic sweep (``statements_sweep_task``) queues it again.
+    """
+    try:
+        task.delay(*args)
+    except Exception:
+        logger.warning("could not queue %s%s; left for the sweep", task.name, args, exc_info=True)
+        return False
+    return True
+
+
 def partner_event_dispatch(*, event_id: int) -> int:
     """Queue the event's e-mail and one delivery per active webhook of the partner; the number of deliveries."""
     from revenue.statements.tasks import partner_event_email_task, webhook_deliver_task
 
     event = PartnerEvent.objects.get(pk=event_id)
-    partner_event_email_task.delay(event.pk)
+    enqueue(partner_event_email_task, event.pk)
     deliveries = []
     for webhook in PartnerWebhook.objects.filter(partner_id=event.partner_id, active=True).order_by("id"):
         delivery, _ = WebhookDelivery.objects.get_or_create(event=event, webhook=webhook)
         if delivery.state == DeliveryState.PENDING:
             deliveries.append(delivery.pk)
     for delivery_id in deliveries:
-        webhook_deliver_task.delay(delivery_id)
+        enqueue(webhook_deliver_task, delivery_id)
     return len(deliveries)
 
 
