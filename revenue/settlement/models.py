@@ -36,6 +36,8 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Abs
+from django.db.models.lookups import LessThan
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 from django_fsm_log.decorators import fsm_log_by, fsm_log_description
@@ -64,6 +66,7 @@ __all__ = [
 ]
 
 _USER = settings.AUTH_USER_MODEL
+HALF_FEN = Decimal("0.005")
 
 
 def _period_of(start) -> Period:
@@ -337,12 +340,25 @@ class Settlement(ConcurrentTransitionMixin, models.Model):
             models.CheckConstraint(
                 condition=models.Q(state__in=SettlementState.values), name="revenue_settlement_state_valid"
             ),
+            # Within half a fen rather than equal: exact on PostgreSQL (numeric), and SQLite computes
+            # decimal columns as floating point, where 300.33 + 18.02 is not exactly 318.35.
             models.CheckConstraint(
-                condition=models.Q(net=models.F("share_total") + models.F("adjustment_total") + models.F("carried_in")),
+                condition=LessThan(
+                    Abs(
+                        models.F("net")
+                        - models.F("share_total")
+                        - models.F("adjustment_total")
+                        - models.F("carried_in")
+                    ),
+                    HALF_FEN,
+                ),
                 name="revenue_settlement_net_adds_up",
             ),
             models.CheckConstraint(
-                condition=models.Q(carried_forward=False, payable=models.F("net") + models.F("vat"))
+                condition=models.Q(
+                    LessThan(Abs(models.F("payable") - models.F("net") - models.F("vat")), HALF_FEN),
+                    carried_forward=False,
+                )
                 | models.Q(carried_forward=True, payable=0, vat=0),
                 name="revenue_settlement_payable_adds_up",
             ),
