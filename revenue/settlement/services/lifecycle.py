@@ -49,7 +49,11 @@ def _require(by: User, perm: str, message) -> None:
 
 
 def _lock_settlement(settlement: Settlement) -> Settlement:
-    current = Settlement.objects.select_for_update().select_related("run", "period", "partner").get(pk=settlement.pk)
+    current = (
+        Settlement.objects.select_for_update(of=("self",))
+        .select_related("run", "period", "partner")
+        .get(pk=settlement.pk)
+    )
     if current.state != settlement.state:
         raise ConcurrentChange(
             _("This settlement was changed by someone else (it is now %(state)s). Reload it and try again.")

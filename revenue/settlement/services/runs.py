@@ -112,6 +112,11 @@ def _require(by: User | None, perm: str = "revenue.run_settlement") -> None:
         raise NotPermitted(_("Only finance and head office run settlements."))
 
 
+def _now():
+    """The clock that decides whether a month has ended (one place, so tests can set it)."""
+    return timezone.now()
+
+
 def _period_row(period: Period) -> SettlementPeriod:
     row, _created = SettlementPeriod.objects.get_or_create(start=period.first_day)
     return row
@@ -153,7 +158,7 @@ def _close_checks(period: Period, row: SettlementPeriod) -> int:
             )
             % {"period": period, "date": timezone.localtime(row.closed_at).strftime("%Y-%m-%d %H:%M")}
         )
-    if timezone.now() < period.end:
+    if _now() < period.end:
         raise PeriodNotReady(
             _("%(period)s has not ended yet; it can be closed from %(date)s (China time).")
             % {"period": period, "date": period.end.strftime("%Y-%m-%d %H:%M")}

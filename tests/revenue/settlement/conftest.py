@@ -43,6 +43,16 @@ SETTLEMENT_MODELS = (
 
 
 @pytest.fixture(autouse=True)
+def _clock(monkeypatch):
+    """The tests' months have all ended (whatever the machine's date): it is mid-January 2027."""
+    from core.periods import CHINA_TZ
+
+    monkeypatch.setattr(
+        "revenue.settlement.services.runs._now", lambda: dt.datetime(2027, 1, 15, 9, 0, tzinfo=CHINA_TZ)
+    )
+
+
+@pytest.fixture(autouse=True)
 def _in_process_unless_worker(request, settings):
     """Tasks run eagerly here, except in tests that ask for the real worker."""
     settings.SETTLEMENT_BUILD_SCORECARDS = False

@@ -223,7 +223,7 @@ def test_the_same_period_twice_is_refused_and_changes_nothing(pay, active_x, run
     run_settlement("2026-10")
     before = list(Settlement.objects.values_list("pk", "net", "state"))
     book(row(active_x, "S2", revenue="100.00", at="2026-10-09T10:00:00+08:00"))  # arrives late
-    with pytest.raises(PeriodLocked, match="2026-10 is closed .* cannot be closed again"):
+    with pytest.raises(PeriodLocked, match=r"2026-10 is closed .* cannot be closed again"):
         run_settlement("2026-10")
     assert list(Settlement.objects.values_list("pk", "net", "state")) == before
     assert SettlementRun.objects.filter(kind=RunKind.CLOSE).count() == 1
@@ -254,7 +254,7 @@ def test_a_second_close_while_one_runs_is_refused(pay, active_x):
     # Without executing on-commit callbacks the first close stays pending, as while a worker runs it.
     first = settlement_run_start(period=Period(2026, 10), kind=RunKind.CLOSE, by=None)
     assert first.state == RunState.PENDING
-    with pytest.raises(RunInProgress, match=r"already running \(run #%d" % first.pk):
+    with pytest.raises(RunInProgress, match=rf"already running \(run #{first.pk}"):
         settlement_run_start(period=Period(2026, 10), kind=RunKind.CLOSE, by=None)
     with pytest.raises(PeriodLocked, match="being closed"):
         settlement_run_start(period=Period(2026, 10), kind=RunKind.ACCRUAL, by=None)
