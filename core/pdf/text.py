@@ -81,7 +81,9 @@ class TextParagraph(Paragraph):
 
     def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
         # Paragraph.wrap does not depend on availHeight; the break into lines only on the width.
-        if self._wrapped is None or self._wrapped[0] != availWidth:
+        # A split() that finds no room drops the lines (blPara) and the paragraph is wrapped again
+        # on the next page: then the lines must be broken again, or drawing it fails.
+        if self._wrapped is None or self._wrapped[0] != availWidth or not hasattr(self, "blPara"):
             self._wrapped = (availWidth, super().wrap(availWidth, availHeight))
         return self._wrapped[1]
 
