@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from reportlab.lib.units import mm
-from reportlab.platypus import CondPageBreak, KeepTogether, Spacer
+from reportlab.platypus import KeepTogether, Spacer
 
 from core.pdf import (
     PageDecor,
@@ -216,7 +216,7 @@ LINE_HEADER = [
     ("比例", "Rate"),
     ("分润", "Share"),
 ]
-LINE_WIDTHS = [9 * mm, 18 * mm, 36 * mm, 15 * mm, 15 * mm, 22 * mm, 32 * mm, 13 * mm, 20 * mm]
+LINE_WIDTHS = [9 * mm, 16 * mm, 30 * mm, 15 * mm, 15 * mm, 22 * mm, 40 * mm, 13 * mm, 20 * mm]
 LINE_ALIGN = ["right", "left", "left", "center", "right", "right", "left", "right", "right"]
 
 
@@ -261,24 +261,27 @@ def statement_pdf_story(data: StatementData, code: str) -> list:
         )
     else:
         story.append(paragraph("本期无结算明细。 No settlement lines in the period.", "small"))
-    vat_label = ("增值税", f"VAT {format_percent(data.vat_rate)}")
+
+    def label(zh: str, en: str):
+        return bilingual(zh, en, "cell", inline=True)
+
     totals = [
-        [("归属交易笔数", "Attributed transactions"), format_count(data.transaction_count)],
-        [("银行收入合计", "Bank revenue"), format_money(data.bank_revenue)],
-        [("产品分润合计", "Product shares"), format_money(data.share_total)],
-        [("调整合计", "Adjustments"), format_money(data.adjustment_total)],
-        [("上期结转", "Carried in"), format_money(data.carried_in)],
-        [("服务费（不含税）", "Service fee before VAT"), format_money(data.net)],
-        [vat_label, format_money(data.vat)],
+        [label("归属交易笔数", "Attributed transactions"), format_count(data.transaction_count)],
+        [label("银行收入合计", "Bank revenue"), format_money(data.bank_revenue)],
+        [label("产品分润合计", "Product shares"), format_money(data.share_total)],
+        [label("调整合计", "Adjustments"), format_money(data.adjustment_total)],
+        [label("上期结转", "Carried in"), format_money(data.carried_in)],
+        [label("服务费（不含税）", "Service fee before VAT"), format_money(data.net)],
+        [label("增值税", f"VAT {format_percent(data.vat_rate)}"), format_money(data.vat)],
         [
-            ("应付金额（元）", "Payable (CNY)"),
+            bilingual("应付金额（元）", "Payable (CNY)", "cell", inline=True, bold=True),
             paragraph(format_money(data.payable, symbol="¥"), "cell_right", bold=True),
         ],
     ]
     block = [
         Spacer(1, 5 * mm),
         bilingual("合计", "Totals", "heading", inline=True, bold=True),
-        simple_table(totals, col_widths=[60 * mm, 45 * mm], align=["left", "right"], font_size=9),
+        simple_table(totals, col_widths=[75 * mm, 40 * mm], align=["left", "right"], font_size=9),
     ]
     if data.carried_forward:
         block.append(
@@ -289,18 +292,17 @@ def statement_pdf_story(data: StatementData, code: str) -> list:
                 "small",
             )
         )
-    # The totals are never split from their heading, nor left alone at the foot of a page.
-    story.append(CondPageBreak(60 * mm))
-    story.append(KeepTogether(block))
-    story.append(Spacer(1, 6 * mm))
-    story.append(
+    block += [
+        Spacer(1, 5 * mm),
         paragraph(
             f"验证码 Verification code: {code}\n"
             f"本结算单可凭验证码在 {data.verify_url} 核验服务商、结算期间与应付金额。"
             f" Check this statement's partner, period and payable amount with its code at {data.verify_url}.",
             "small",
-        )
-    )
+        ),
+    ]
+    # The totals and the code are kept together, never split from their heading across pages.
+    story.append(KeepTogether(block))
     return story
 
 

@@ -26,7 +26,7 @@ from django.views.decorators.http import require_POST
 from core.errors import ApplicationError
 from revenue.settlement.models import Settlement, SettlementLine
 from revenue.settlement.services import settlement_dispute_raise
-from revenue.statements import selectors
+from revenue.statements import presenters, selectors
 from revenue.statements.apis import detail_file_response, pdf_response
 from revenue.statements.choices import DownloadChannel, DownloadKind
 from revenue.statements.forms import DisputeForm, PartnerLoginForm, VerifyForm, WebhookForm
@@ -118,6 +118,8 @@ def settlement_list(request):
     if year.isdigit():
         qs = qs.filter(period__start__year=int(year))
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    for settlement in page.object_list:
+        settlement.shown = presenters.settlement_figures(settlement)
     return render(
         request,
         "portal/settlement_list.html",
@@ -131,6 +133,10 @@ def settlement_detail(request, pk: int):
     lines = list(selectors.partner_settlement_lines(partner_id=request.user.partner_id, settlement_id=settlement.pk))
     for line in lines:
         line.open_dispute = next((d for d in line.disputes.all() if d.is_open), None)
+        line.shown = presenters.line_figures(line)
+        for dispute in line.disputes.all():
+            dispute.shown_amount = presenters.money(dispute.resolution_amount)
+    settlement.shown = presenters.settlement_figures(settlement)
     return render(
         request,
         "portal/settlement_detail.html",
@@ -284,16 +290,15 @@ def _verify_throttled(request) -> bool:
 def verify(request):
     """Anyone with a statement's code learns whose it is, its period and its payable total — nothing more."""
     form = VerifyForm(request.GET if "code" in request.GET else None)
-    result = None
-    checked = False
+    context = {"form": form, "result": None, "checked": False}
     status = 200
     if form.is_bound and form.is_valid():
         if _verify_throttled(request):
             return render(request, "portal/verify.html", {"form": form, "throttled": True}, status=429)
-        checked = True
         result = statement_verify(code=form.cleaned_data["code"])
+        context.update(checked=True, result=result, payable=presenters.money(result.payable) if result else "")
         status = 200 if result else 404
-    return render(request, "portal/verify.html", {"form": form, "result": result, "checked": checked}, status=status)
+    return render(request, "portal/verify.html", context, status=status)
 
 
 __all__ = [

@@ -230,3 +230,27 @@ def test_a_carried_forward_statement_says_so():
 def test_the_state_at_issue_is_printed(state):
     labels = {"closed": "已关账 Closed", "approved": "已审批 Approved", "paid": "已支付 Paid"}
     assert labels[state] in pdf_text(statement_pdf_render(statement(state=state)))
+
+
+def test_a_paragraph_pushed_whole_to_the_next_page_is_laid_out_again():
+    """Room for one line of a three-line paragraph: it does not split (no orphans) and moves on whole."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Spacer
+
+    from core.pdf import paragraph, render_pdf
+
+    frame_height = A4[1] - 20 * mm - 18 * mm - 2 * 6  # render_pdf's margins, the frame's own padding
+    story = [Spacer(1, frame_height - 1.5 * 12.5), paragraph("第一行\n第二行\n第三行")]
+    text = pdf_text(render_pdf(story, title="t"))
+    assert "第一行" in text.split("\f")[1]
+
+
+def test_every_length_renders_wherever_the_page_breaks_fall():
+    """Blocks pushed to the next page whole (no room to split them) are laid out again there."""
+    for count in range(1, 61):
+        lines = [
+            line(n, rule="按银行收入的 30.00% · 30.00% of bank revenue " * (n % 3 + 1)) for n in range(1, count + 1)
+        ]
+        pdf = statement_pdf_render(statement(lines=lines))
+        assert pdf_text(pdf).count("验证码 Verification code:") == 1, count

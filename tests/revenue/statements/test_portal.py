@@ -11,7 +11,6 @@ from django.test import Client
 from revenue.settlement.models import SettlementDispute
 from revenue.settlement.services import settlement_dispute_reject, settlement_dispute_resolve
 from revenue.statements.models import DownloadEvent, PartnerWebhook
-from tests.revenue.statements.conftest import login
 from tests.revenue.statements.factories import LineSpec, make_settlement, period_row
 
 D = Decimal

@@ -1,0 +1,47 @@
+"""Figures as the portal prints them: the statement's own formatting (``core.pdf``), whatever the UI language.
+
+Django's Chinese number format has no thousands separator; amounts on a
+settlement page must read exactly as on its PDF (``12,345.67``), so pages get
+them formatted here rather than through localised template filters.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from core.pdf import format_count, format_money, format_percent
+
+
+def money(value: Decimal | None) -> str:
+    return "" if value is None else format_money(value)
+
+
+def rate(value: Decimal | None) -> str:
+    return "" if value is None else format_percent(value)
+
+
+def count(value: Decimal | int) -> str:
+    """Whole counts as ``1,234``; co-served fractions as ``38.6`` (never ``38.600000``)."""
+    value = Decimal(value)
+    if value == value.to_integral_value():
+        return format_count(int(value))
+    return f"{value.normalize():,f}"
+
+
+SETTLEMENT_MONEY = ("bank_revenue", "share_total", "adjustment_total", "carried_in", "net", "vat", "payable")
+
+
+def settlement_figures(settlement) -> dict[str, str]:
+    shown = {name: money(getattr(settlement, name)) for name in SETTLEMENT_MONEY}
+    shown["vat_rate"] = rate(settlement.vat_rate)
+    shown["transaction_count"] = format_count(settlement.transaction_count)
+    return shown
+
+
+def line_figures(line) -> dict[str, str]:
+    return {
+        "count": count(line.net_count),
+        "bank_revenue": money(line.bank_revenue),
+        "rate": rate(line.effective_rate),
+        "share": money(line.share),
+    }
