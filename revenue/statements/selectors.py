@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Iterator
 
 from django.conf import settings
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.urls import reverse
 
 from core.periods import Period
@@ -21,6 +21,7 @@ from organisation.services import user_sees_all_branches
 from revenue.models import TransactionAttribution
 from revenue.settlement.choices import FROZEN_SETTLEMENT_STATES, LineKind
 from revenue.settlement.models import Settlement, SettlementDispute, SettlementLine
+from revenue.settlement.selectors import settlement_attributions as settled_attributions
 from revenue.statements.documents import LAYOUT_VERSION, StatementData, StatementLineData
 from revenue.statements.models import DownloadEvent, PartnerWebhook, Statement
 
@@ -130,21 +131,13 @@ def statement_data(*, settlement: Settlement) -> StatementData:
 
 
 def settlement_attributions(*, settlement: Settlement) -> QuerySet[TransactionAttribution]:
-    """The attributions a settlement's ledger lines come from (see ``revenue.settlement.models``).
+    """The attributions a settlement's ledger lines add up, each in exactly one line (the settlement's own rule).
 
-    Regular lines: the partner's attributions that occurred in the period, up
-    to the settlement's watermark. Adjustments: those that occurred before the
-    period and arrived in its window ``(watermark_from, watermark_to]``.
+    Product lines: the partner's active attributions of the product in the
+    period, up to the settlement's watermark; adjustments: those of the
+    corrected period that arrived in its window ``(watermark_from, watermark_to]``.
     """
-    period = settlement.period.period
-    return (
-        TransactionAttribution.objects.filter(partner_id=settlement.partner_id, id__lte=settlement.watermark_to)
-        .filter(
-            Q(occurred_at__gte=period.start, occurred_at__lt=period.end)
-            | Q(occurred_at__lt=period.start, id__gt=settlement.watermark_from)
-        )
-        .order_by("occurred_at", "id")
-    )
+    return settled_attributions(settlement=settlement)
 
 
 DETAIL_COLUMNS = (
@@ -165,7 +158,6 @@ DETAIL_COLUMNS = (
     "weight",
     "attributed_amount",
     "attributed_bank_revenue",
-    "partner_active",
 )
 
 
@@ -188,7 +180,6 @@ def settlement_detail_rows(*, settlement: Settlement, chunk_size: int = 2000) ->
         "weight",
         "amount",
         "bank_revenue",
-        "partner_active",
     )
     for occurred_at, *rest in rows.iterator(chunk_size=chunk_size):
         adjustment = occurred_at < period.start

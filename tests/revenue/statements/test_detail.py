@@ -98,7 +98,6 @@ def test_the_csv_is_formula_safe_and_utf8(closed_october):
     assert by_id["O1"]["sme_name"] == "深圳市宏达贸易有限公司"
     assert by_id["O4-R"]["attributed_bank_revenue"] == "-50.00"  # numbers stay numbers, minus sign and all
     assert by_id["O1"]["occurred_at"] == "2026-10-01 00:10:00"  # Beijing time
-    assert by_id["O1"]["partner_active"] == "1"
 
 
 def test_the_xlsx_has_numbers_and_inert_text(closed_october, portal_x):
