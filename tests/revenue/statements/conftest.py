@@ -16,11 +16,14 @@ D = Decimal
 
 
 @pytest.fixture(autouse=True)
-def _tasks_in_process(settings):
-    """Tasks run eagerly here even when a broker is configured (a real worker is tested elsewhere)."""
+def _tasks_in_process(request, settings):
+    """Tasks run eagerly here even when a broker is configured, except in tests marked ``celery_worker``."""
     from config.celery import app
 
     settings.SETTLEMENT_BUILD_SCORECARDS = False
+    if request.node.get_closest_marker("celery_worker"):
+        yield
+        return
     saved = app.conf.task_always_eager, app.conf.task_eager_propagates
     app.conf.task_always_eager = app.conf.task_eager_propagates = True
     yield
