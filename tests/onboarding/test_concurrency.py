@@ -15,6 +15,7 @@ from unittest import mock
 
 import pytest
 from django.db import connection, transaction
+from django.utils import translation
 from django_fsm import ConcurrentTransition
 
 from onboarding import services
@@ -31,12 +32,15 @@ ON_POSTGRES = connection.vendor == "postgresql"
 def _race(first, second) -> list[object]:
     """Run two callables at once (PostgreSQL) or one after the other (SQLite); return their results/exceptions."""
     results: list[object] = [None, None]
+    # The active language is per thread: the racing threads speak the test's language.
+    language = translation.get_language()
 
     def run(i, fn, barrier):
         try:
             if barrier:
                 barrier.wait(timeout=10)
-            results[i] = fn()
+            with translation.override(language):
+                results[i] = fn()
         except Exception as exc:
             results[i] = exc
         finally:
