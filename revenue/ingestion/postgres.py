@@ -55,7 +55,7 @@ SLOW_PATH_CHUNK = 5_000
 # look-ups: a table the planner still believes small is scanned whole for each of them.
 ANALYZE_AFTER = 50_000
 
-# The same shapes as revenue.ingestion.rows (POSIX classes, [0-9] only).
+# Where PostgreSQL says a COPY failed ("COPY revenue_ingest_stage, line 3, column amount: …").
 COPY_LINE_RE = re.compile(r"line (\d+)")
 
 # Active periods of every partner merged into disjoint islands, so that a row joins at most one.
