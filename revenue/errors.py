@@ -10,7 +10,6 @@ from django.utils.translation import ngettext
 from core.errors import ApplicationError, ConcurrentChange, InvalidState, NotPermitted
 
 __all__ = [
-    "AgreementInvalid",
     "AgreementOverlap",
     "AgreementVersionLocked",
     "ApplicationError",
@@ -20,10 +19,6 @@ __all__ = [
     "InvalidState",
     "NotPermitted",
 ]
-
-
-class AgreementInvalid(ApplicationError):
-    """An agreement or version breaks a rule (tier brackets, rule fields); ``extra["errors"]`` lists them."""
 
 
 class AgreementOverlap(InvalidState):
