@@ -93,7 +93,11 @@ def statement_data(*, settlement: Settlement) -> StatementData:
     Nothing here depends on when it is read: the issue date printed is the
     close, so the same settlement in the same state always gives the same data.
     """
-    settlement = Settlement.objects.select_related("partner__branch", "period").get(pk=settlement.pk)
+    return statement_data_of(Settlement.objects.select_related("partner__branch", "period").get(pk=settlement.pk))
+
+
+def statement_data_of(settlement: Settlement) -> StatementData:
+    """:func:`statement_data` of a settlement read with its partner, branch and period (no re-read)."""
     partner = settlement.partner
     bank, bank_en = bank_name()
     first_day = settlement.period.start

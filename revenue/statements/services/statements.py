@@ -36,7 +36,12 @@ from revenue.statements.documents import (
 )
 from revenue.statements.errors import StatementIntegrityError, StatementNotAvailable
 from revenue.statements.models import Statement
-from revenue.statements.selectors import settlement_is_final, statement_data
+from revenue.statements.selectors import (
+    settlement_has_statement,
+    settlement_is_final,
+    statement_data,
+    statement_data_of,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +79,10 @@ class RenderedStatement:
 
 def statement_render(*, settlement: Settlement) -> RenderedStatement:
     """Read the settlement's statement data and render it (no writes)."""
-    data = statement_data(settlement=settlement)
+    return _render(statement_data(settlement=settlement))
+
+
+def _render(data: StatementData) -> RenderedStatement:
     code = statement_code(data)
     pdf = statement_pdf_render(data, code=code)
     return RenderedStatement(data=data, code=code, pdf=pdf, sha256=_sha256(pdf))
@@ -88,16 +96,16 @@ def statement_generate(*, settlement: Settlement, by: User | None = None) -> Sta
     row in (the other returns it). Issuing records a ``statement.ready`` event
     for the partner (e-mail and webhooks once committed).
     """
-    existing = Statement.objects.filter(settlement_id=settlement.pk).first()
-    if existing is not None:
-        return existing
-    settlement = Settlement.objects.select_related("period").get(pk=settlement.pk)
+    # One read: the statement if issued, else everything the statement prints.
+    settlement = Settlement.objects.select_related("statement", "period", "partner__branch").get(pk=settlement.pk)
+    if settlement_has_statement(settlement):
+        return settlement.statement
     if not settlement_is_final(settlement):
         raise StatementNotAvailable(
             _("The settlement of %(period)s is still a draft: its statement is issued when the period closes.")
             % {"period": settlement.period}
         )
-    rendered = statement_render(settlement=settlement)
+    rendered = _render(statement_data_of(settlement))
     name = _write_file(
         _file_name(rendered.data.number, rendered.data.period, rendered.sha256), rendered.pdf, rendered.sha256
     )
