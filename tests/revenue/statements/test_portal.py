@@ -186,3 +186,16 @@ def test_webhook_urls_refused(portal_x, url, message):
     page = portal_x.post("/portal/webhooks/", {"url": url}).content.decode()
     assert message in page
     assert not PartnerWebhook.objects.exists()
+
+
+def test_password_guessing_is_stopped(settings, partner_user_x):
+    settings.PORTAL_LOGIN_MAX_FAILURES = 3
+    guesser = Client(REMOTE_ADDR="203.0.113.50")
+    for _ in range(3):
+        assert guesser.post("/portal/login/", {"username": "partner_x", "password": "guess"}).status_code == 200
+    refused = guesser.post("/portal/login/", {"username": "partner_x", "password": "pw"})
+    assert refused.status_code == 429  # even the right password is not checked now
+    assert "Too many failed sign-ins" in refused.content.decode()
+    assert "_auth_user_id" not in refused.wsgi_request.session
+    other = Client(REMOTE_ADDR="198.51.100.8").post("/portal/login/", {"username": "partner_x", "password": "pw"})
+    assert other.status_code == 302
