@@ -44,7 +44,8 @@ def partner_event_record(
             )
     except IntegrityError:
         return PartnerEvent.objects.get(key=key)
-    transaction.on_commit(lambda: partner_event_dispatch(event_id=event.pk))
+    # robust: a failure to dispatch is logged (the sweep retries it), never raised at whoever committed.
+    transaction.on_commit(lambda: partner_event_dispatch(event_id=event.pk), robust=True)
     return event
 
 
