@@ -31,6 +31,7 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api import PartnerTokenThrottle
 from core.periods import Period
 from revenue.choices import IngestionChannel, TransactionKind
 from revenue.ingestion.rows import COLUMNS, as_text
@@ -263,6 +264,8 @@ class PartnerTransactionListApi(ListAPIView):
 
     authentication_classes = [TokenAuthentication, SessionAuthentication]
     permission_classes = [IsAuthenticated, IsPartnerUser]
+    # One budget per token across the partner API (settlements, files and transactions).
+    throttle_classes = [PartnerTokenThrottle]
     pagination_class = PartnerTransactionPagination
     serializer_class = PartnerTransactionSerializer
 

@@ -10,9 +10,6 @@ recorded (channel ``api``).
 
 from __future__ import annotations
 
-import hashlib
-
-from django.conf import settings
 from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -26,15 +23,14 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
-from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
+from core.api import PartnerTokenThrottle
 from core.periods import Period
 from revenue.apis import PartnerTransactionPagination, PartnerTransactionSerializer
 from revenue.settlement.choices import SettlementState
@@ -50,27 +46,6 @@ from revenue.statements.services import (
     statement_get_or_generate,
     statement_pdf,
 )
-
-DEFAULT_THROTTLE_RATE = "120/minute"
-
-
-class PartnerTokenThrottle(SimpleRateThrottle):
-    """Requests per API token (per user for the portal's session), at ``PARTNER_API_THROTTLE_RATE``."""
-
-    scope = "partner_api"
-
-    def get_rate(self) -> str:
-        return getattr(settings, "PARTNER_API_THROTTLE_RATE", DEFAULT_THROTTLE_RATE)
-
-    def get_cache_key(self, request, view) -> str:
-        if isinstance(request.auth, Token):
-            # The key itself is a credential: only its digest goes into the cache.
-            ident = "token:" + hashlib.sha256(request.auth.key.encode()).hexdigest()[:32]
-        elif request.user and request.user.is_authenticated:
-            ident = f"user:{request.user.pk}"
-        else:
-            ident = "ip:" + self.get_ident(request)
-        return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
 class IsPartnerSettlementReader(BasePermission):

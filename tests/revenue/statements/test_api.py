@@ -96,6 +96,8 @@ def test_throttling_is_per_token(settings, api_x, api_y, settlement_x, settlemen
     refused = api_x.get(f"/api/v1/partner/settlements/{settlement_x.pk}/")
     assert refused.status_code == 429
     assert int(refused["Retry-After"]) > 0
+    # The whole partner API shares the token's budget, attributed transactions included.
+    assert api_x.get("/api/v1/partner/transactions/").status_code == 429
     # Another partner's token has its own allowance.
     assert api_y.get("/api/v1/partner/settlements/").status_code == 200
 
