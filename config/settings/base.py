@@ -188,6 +188,11 @@ CELERY_BEAT_SCHEDULE: dict = {
 SETTLEMENT_MINIMUM_PAYOUT = Decimal(env.str("SETTLEMENT_MINIMUM_PAYOUT", default="100.00"))  # bad text fails here
 SETTLEMENT_CHUNK_PARTNERS = env.int("SETTLEMENT_CHUNK_PARTNERS", default=1000)
 
+# Partner-facing links in statements and e-mails are absolute when this is set (e.g. https://partners.bank.example).
+PARTNER_PORTAL_BASE_URL = env.str("PARTNER_PORTAL_BASE_URL", default="")
+# Requests per partner API token (per user for a portal session); counted in CACHES["default"].
+PARTNER_API_THROTTLE_RATE = env.str("PARTNER_API_THROTTLE_RATE", default="120/minute")
+
 EMAIL_BACKEND = env.str("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="partner-office@bank.example")
 
