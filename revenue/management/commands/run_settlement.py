@@ -50,6 +50,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-wait", action="store_true", help="With real workers: do not wait for the run.")
 
     def handle(self, *args, **options):
+        self.started = time.monotonic()
         by = self._user(options["user"])
         try:
             if options["agreement_version"] and not options["dry_run"]:
@@ -103,9 +104,8 @@ class Command(BaseCommand):
                 last[0] = current.chunks_done
                 self.stdout.write(f"  {current.chunks_done}/{current.chunks_total} chunks")
 
-        started = time.monotonic()
         run = settlement_run_wait(run, on_progress=progress)
-        self._summary(run, elapsed=time.monotonic() - started)
+        self._summary(run, elapsed=time.monotonic() - self.started)
         if run.state != RunState.COMPLETED:
             raise CommandError(f"Run #{run.pk} {run.get_state_display()}: {run.error}")
 
