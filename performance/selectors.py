@@ -29,9 +29,14 @@ Ledger KPIs (``revenue.TransactionAttribution`` with its ``Transaction``):
   (a reversal does not reach anyone; its original did).
 * Money is summed with ``core.money.MoneySum`` (exact on SQLite too).
 
-Revenue share paid needs settlements, which the product does not hold yet:
-that KPI has no selector, and building scorecards from targets that use it is
-refused with ``KPIUnavailable``.
+* revenue share paid = the partners' shares settled for the period's months:
+  product and adjustment lines (``share_total + adjustment_total``, VAT and
+  carry-ins left out, so nothing counts twice) of settlements closed on or
+  before ``as_of``. A month-end close is when the share becomes owed; the
+  payment itself follows finance's approval, days later, and the scorecard is
+  built right after the close.
+
+A KPI with no selector is refused with ``KPIUnavailable``.
 """
 
 from __future__ import annotations
@@ -157,6 +162,27 @@ def active_partners_by_branch(period: ReportingPeriod, as_of: dt.datetime) -> di
         .order_by()
     )
     return {row["partner__branch_id"]: Decimal(row["n"]) for row in rows}
+
+
+@register_kpi_selector(KPI.REVENUE_SHARE_PAID)
+def revenue_share_paid_by_branch(period: ReportingPeriod, as_of: dt.datetime) -> dict[int, Decimal]:
+    """Partners' shares settled for the period's months, per owning branch, as closed by ``as_of``."""
+    from revenue.settlement.models import Settlement
+
+    _require_aware(as_of)
+    rows = (
+        Settlement.objects.filter(
+            period__start__gte=period.start,
+            period__start__lt=period.end,
+            closed_at__isnull=False,
+            closed_at__lte=as_of,
+        )
+        .values("partner__branch_id")
+        # Two sums added in Python: each MoneySum converts its own exact fen sum on SQLite.
+        .annotate(shares=MoneySum("share_total"), adjustments=MoneySum("adjustment_total"))
+        .order_by()
+    )
+    return {row["partner__branch_id"]: row["shares"] + row["adjustments"] for row in rows}
 
 
 def ledger_attributions(period: ReportingPeriod, as_of: dt.datetime) -> QuerySet[TransactionAttribution]:

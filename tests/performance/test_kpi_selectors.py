@@ -125,11 +125,18 @@ def test_actuals_by_branch_and_kpi_for_a_quarter(alliance):
 
 
 @pytest.mark.django_db
-def test_kpis_without_a_selector_are_refused_clearly():
+def test_kpis_without_a_selector_are_refused_clearly(monkeypatch):
+    from performance import selectors
+
+    monkeypatch.delitem(selectors.KPI_SELECTORS, "revenue_share_paid")
     with pytest.raises(KPIUnavailable) as refused:
         kpi_actuals_for_period(period_kind="month", period_start=dt.date(2026, 10, 1), as_of=AFTER_CLOSE)
-    # Revenue share paid needs settlements, which the product does not hold yet.
     assert refused.value.extra["kpis"] == ["revenue_share_paid"]
+
+
+@pytest.mark.django_db
+def test_every_kpi_has_a_selector():
+    assert kpi_actuals_for_period(period_kind="month", period_start=dt.date(2026, 10, 1), as_of=AFTER_CLOSE) == {}
 
 
 @pytest.mark.django_db

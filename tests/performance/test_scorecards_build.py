@@ -158,7 +158,10 @@ def test_trend_reads_the_stored_previous_periods(october_targets, make_target):
     ]
 
 
-def test_targets_with_a_kpi_without_figures_are_refused(alliance, make_target):
+def test_targets_with_a_kpi_without_figures_are_refused(alliance, make_target, monkeypatch):
+    from performance import selectors
+
+    monkeypatch.delitem(selectors.KPI_SELECTORS, "revenue_share_paid")
     make_target(alliance.branch_a, "revenue_share_paid", target="10.00", weight="0.5")
     make_target(alliance.branch_a, "bank_revenue", target="10.00", weight="0.5")
     with pytest.raises(KPIUnavailable) as refused:
