@@ -45,7 +45,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import connection
 from django.db.models import Case, Count, F, OuterRef, Q, QuerySet, Subquery, Sum, When
@@ -380,6 +380,43 @@ def partner_active_months(
     return {partner_id: len(months) for partner_id, months in touched.items()}
 
 
+def partner_dispute_rates(
+    *, period: ReportingPeriod, as_of: dt.datetime, partner_ids: Iterable[int] | None = None
+) -> dict[int, Decimal]:
+    """Disputed lines per settlement line of each partner's settlements for the period (closed by ``as_of``).
+
+    A line counts as disputed once, however many disputes it had, if one was
+    raised by ``as_of``. Partners without settled lines have no rate (absent).
+    Rounded half away from zero to four places, like the tier rules' ceilings.
+    """
+    from revenue.settlement.models import SettlementLine
+
+    _require_aware(as_of)
+    lines = SettlementLine.objects.filter(
+        settlement__period__start__gte=period.start,
+        settlement__period__start__lt=period.end,
+        settlement__closed_at__isnull=False,
+        settlement__closed_at__lte=as_of,
+    )
+    if partner_ids is not None:
+        lines = lines.filter(settlement__partner_id__in=list(partner_ids))
+    rows = (
+        lines.values("settlement__partner_id")
+        .annotate(
+            lines=Count("pk", distinct=True),
+            disputed=Count("pk", distinct=True, filter=Q(disputes__raised_at__lte=as_of)),
+        )
+        .order_by()
+    )
+    return {
+        row["settlement__partner_id"]: (Decimal(row["disputed"]) / Decimal(row["lines"])).quantize(
+            Decimal("0.0001"), rounding=ROUND_HALF_UP
+        )
+        for row in rows
+        if row["lines"]
+    }
+
+
 def partner_figures_for_period(
     *,
     period: ReportingPeriod,
@@ -389,14 +426,16 @@ def partner_figures_for_period(
 ) -> dict[int, PartnerKPIs]:
     """Every listed partner's KPIs for tier evaluation, zero figures included, with active months.
 
-    ``dispute_rates`` (disputed lines per settlement line, by partner id) is
-    for when settlements exist; without it every partner's dispute rate is ``None``.
+    ``dispute_rates`` (disputed lines per settlement line, by partner id)
+    defaults to :func:`partner_dispute_rates` over the period's settlements.
     """
     ids = list(partner_ids)
     kpis = partner_kpis_for_period(period=period, as_of=as_of, partner_ids=ids)
     months = partner_active_months(period=period, as_of=as_of, partner_ids=ids)
     branches = dict(Partner.objects.filter(pk__in=ids).values_list("pk", "branch_id"))
-    disputes = dispute_rates or {}
+    if dispute_rates is None:
+        dispute_rates = partner_dispute_rates(period=period, as_of=as_of, partner_ids=ids)
+    disputes = dispute_rates
     result = {}
     for partner_id in ids:
         found = kpis.get(partner_id)

@@ -54,3 +54,28 @@ def test_settled_shares_with_adjustments_per_branch(run_settlement, pay, partner
     assert share_paid("year", dt.date(2026, 1, 1), CLOSED_BY) == {a: D("150.00"), b: D("300.00")}
     # Before the closes nothing was settled yet.
     assert share_paid("month", dt.date(2026, 9, 1), dt.datetime(2026, 10, 1, tzinfo=CHINA_TZ)) == {}
+
+
+def test_dispute_rate_is_disputed_lines_per_settled_line(run_settlement, pay, partner_x, partner_user_x):  # noqa: F811
+    from performance.periods import ReportingPeriod
+    from performance.selectors import partner_dispute_rates, partner_figures_for_period
+    from revenue.settlement.services import settlement_dispute_raise
+    from tests.revenue.factories import ProductFactory
+
+    make_active(partner_x)
+    wealth = ProductFactory(code="WEALTH", name="理财代销")
+    pct(pay, "0.300000")
+    pct(wealth, "0.250000")
+    book(row(partner_x, "p1", revenue="600.00"), row(partner_x, "w1", revenue="800.00", product="WEALTH"))
+    run_settlement("2026-10")
+    october = ReportingPeriod.parse("2026-10")
+    # Two product lines, none disputed yet.
+    assert partner_dispute_rates(period=october, as_of=CLOSED_BY) == {partner_x.pk: D("0.0000")}
+    line = partner_x.settlements.get().lines.order_by("position").first()
+    settlement_dispute_raise(line=line, by=partner_user_x, comment="笔数不符")
+    assert partner_dispute_rates(period=october, as_of=CLOSED_BY) == {partner_x.pk: D("0.5000")}
+    # Tier evaluation sees the same rate.
+    figures = partner_figures_for_period(period=october, as_of=CLOSED_BY, partner_ids=[partner_x.pk])
+    assert figures[partner_x.pk].dispute_rate == D("0.5000")
+    # Before the close (and the dispute) there was no settled line, so no rate.
+    assert partner_dispute_rates(period=october, as_of=dt.datetime(2026, 11, 1, tzinfo=CHINA_TZ)) == {}
