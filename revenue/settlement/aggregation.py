@@ -193,26 +193,49 @@ def _totals(sql_text: str, params: list) -> LedgerTotals:
 def window_totals(window: Window) -> tuple[LedgerTotals, LedgerTotals]:
     """Count and bank revenue of the window's regular and adjustment attributions, read from the ledger itself.
 
-    One pass (the conservation check's independent side).
+    The conservation check's independent side: two index-friendly scans (the month by time, the
+    adjustments by id range) in one statement.
     """
     revenue = _sql()["revenue"]
-    where = "(occurred_at >= %s AND occurred_at < %s AND id <= %s)"
+    sql = (
+        f"SELECT 1, partner_active, count(*), {revenue} FROM {ATTRIBUTIONS} "
+        "WHERE occurred_at >= %s AND occurred_at < %s AND id <= %s GROUP BY partner_active"
+    )
     params: list = [_when(window.period.start), _when(window.period.end), window.upper]
     if window.has_adjustments:
-        where += " OR (occurred_at < %s AND id > %s AND id <= %s)"
-        params += [_when(window.adjust_before), window.lower, window.upper]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT occurred_at >= %s, partner_active, count(*), {revenue} FROM {ATTRIBUTIONS} "
-            f"WHERE {where} GROUP BY 1, 2",
-            [_when(window.period.start), *params],
+        sql += (
+            f" UNION ALL SELECT 0, partner_active, count(*), {revenue} FROM {ATTRIBUTIONS} "
+            "WHERE occurred_at < %s AND id > %s AND id <= %s GROUP BY partner_active"
         )
-        parts = {True: LedgerTotals(), False: LedgerTotals()}
+        params += [_when(window.adjust_before), window.lower, window.upper]
+    parts = {1: LedgerTotals(), 0: LedgerTotals()}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
         for regular, active, count, fen in cursor.fetchall():
             count, fen = int(count), int(fen or 0)
             part = LedgerTotals(count, fen) if active else LedgerTotals(0, 0, count, fen)
-            parts[bool(regular)] = parts[bool(regular)] + part
-    return parts[True], parts[False]
+            parts[int(regular)] = parts[int(regular)] + part
+    return parts[1], parts[0]
+
+
+def analyze_if_stale(*tables: str) -> None:
+    """Fresh planner statistics for tables that grew several times over since the last ANALYZE.
+
+    PostgreSQL only. A first close writes tens of thousands of rows into tables the planner still
+    takes for empty, and then chooses nested loops for the conservation check (seconds instead of
+    milliseconds). Later closes add a fraction of the table: autovacuum keeps up, nothing to do here.
+    """
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT s.relname FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid "
+            "WHERE s.relname = ANY(%s) AND s.n_mod_since_analyze > 4 * greatest(c.reltuples, 1000)",
+            [list(tables)],
+        )
+        stale = [row[0] for row in cursor.fetchall()]
+        if stale:
+            cursor.execute(f"ANALYZE {', '.join(stale)}")
 
 
 def period_totals(period: Period, *, upper: int) -> LedgerTotals:

@@ -238,6 +238,10 @@ def settlement_run_start(
             active = row.runs.filter(kind=RunKind.ACCRUAL, state__in=ACTIVE_RUN_STATES).first()
             if active is not None:
                 raise RunInProgress(_in_progress_message(active))
+            # A failed accrual is superseded by the next one, never resumed: its figures can go.
+            SettlementRunFigure.objects.filter(
+                run__period=row, run__kind=RunKind.ACCRUAL, run__state=RunState.FAILED
+            ).delete()
             latest = latest_closed_period()
             lower = latest.close_watermark if latest is not None and latest.start < row.start else 0
         run = _create_run(period=row, kind=kind, trigger=trigger, triggered_by=by, lower_watermark=lower)
@@ -353,6 +357,7 @@ def settlement_run_prepare(*, run_id: int, attempt: int) -> bool:
             if not run.chunks.exists():
                 SettlementRunFigure.objects.filter(run=run).delete()
                 aggregation.figures_insert(run_id=run.pk, window=run_window(run))
+                aggregation.analyze_if_stale(SettlementRunFigure._meta.db_table)
                 partner_ids = _partners_involved(run)
                 SettlementRunChunk.objects.bulk_create(
                     SettlementRunChunk(run=run, number=n, after_partner_id=after, upto_partner_id=upto, partners=count)
@@ -772,6 +777,7 @@ def settlement_run_finish(*, run_id: int, attempt: int) -> SettlementRun | None:
         )
         return SettlementRun.objects.get(pk=run_id)
     window = run_window(run)
+    aggregation.analyze_if_stale(Settlement._meta.db_table, SettlementLine._meta.db_table)
     report = conservation_check(run, window)
     checked = time.monotonic()
     if report.problems:

@@ -311,3 +311,12 @@ def test_two_concurrent_closes_one_is_refused(month):
     (run,) = SettlementRun.objects.filter(kind=RunKind.CLOSE)
     assert run.state == RunState.COMPLETED, run.error
     assert Settlement.objects.filter(state=SettlementState.CLOSED).count() == 7
+
+
+def test_a_completed_close_queues_the_months_scorecards(month, run_settlement, settings):
+    settings.SETTLEMENT_BUILD_SCORECARDS = True
+    with mock.patch("performance.tasks.performance_after_month_close") as hook:
+        run_settlement("2026-10", kind=RunKind.ACCRUAL)
+        hook.assert_not_called()
+        run_settlement("2026-10")
+    hook.assert_called_once_with(month=dt.date(2026, 10, 1))
