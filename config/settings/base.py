@@ -142,8 +142,13 @@ SPECTACULAR_SETTINGS = {
 # Celery. Without a broker, tasks run eagerly in-process (the embedded default).
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+if CELERY_TASK_ALWAYS_EAGER:
+    # In-process transport: nothing ever tries to reach a broker host.
+    CELERY_BROKER_URL = "memory://"
 CELERY_TASK_EAGER_PROPAGATES = True
-CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=CELERY_BROKER_URL or "cache+memory://")
+CELERY_RESULT_BACKEND = env.str(
+    "CELERY_RESULT_BACKEND", default="cache+memory://" if CELERY_TASK_ALWAYS_EAGER else CELERY_BROKER_URL
+)
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_ENABLE_UTC = True
 CELERY_TASK_SERIALIZER = "json"
@@ -187,6 +192,9 @@ CELERY_BEAT_SCHEDULE: dict = {
 # partners are settled in chunks of this many per task.
 SETTLEMENT_MINIMUM_PAYOUT = Decimal(env.str("SETTLEMENT_MINIMUM_PAYOUT", default="100.00"))  # bad text fails here
 SETTLEMENT_CHUNK_PARTNERS = env.int("SETTLEMENT_CHUNK_PARTNERS", default=1000)
+# After a month-end close: issue every settlement's statement and build the month's scorecards (tasks, on commit).
+SETTLEMENT_ISSUE_STATEMENTS = env.bool("SETTLEMENT_ISSUE_STATEMENTS", default=True)
+SETTLEMENT_BUILD_SCORECARDS = env.bool("SETTLEMENT_BUILD_SCORECARDS", default=True)
 
 # Partner-facing links in statements and e-mails are absolute when this is set (e.g. https://partners.bank.example).
 PARTNER_PORTAL_BASE_URL = env.str("PARTNER_PORTAL_BASE_URL", default="")

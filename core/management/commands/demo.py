@@ -15,9 +15,12 @@ missing:
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.test import override_settings
 
 from core.money import MoneySum
 from core.periods import Period
@@ -43,6 +46,15 @@ class Command(BaseCommand):
     help = "Load the demo alliance (idempotent) and run the main job on it: ledger, settlement, statements, scorecards."
 
     def handle(self, *args, **options):
+        # Partners' e-mails (statement ready, …) go to files in the demo rather than flooding the console.
+        outbox = Path(str(settings.MEDIA_ROOT)) / "outbox"
+        with override_settings(
+            EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend", EMAIL_FILE_PATH=outbox
+        ):
+            self._main_job()
+        self.stdout.write(f"Partner e-mails of the demo: {outbox}/")
+
+    def _main_job(self) -> None:
         self._load_alliance()
         for month, count, seed in DEMO_MONTHS:
             self._book(Period.parse(month), count, seed)

@@ -746,8 +746,12 @@ def _fail(run_id: int, attempt: int, message: str) -> None:
     logger.error("settlement run %s failed: %s", run_id, message)
 
 
-def _after_close(period: Period) -> None:
-    """Queue the month's performance scorecards (on commit), when performance control is installed."""
+def _after_close(period: Period, period_id: int) -> None:
+    """Queue, on commit, the period's statements (one task per settlement) and the month's scorecards."""
+    if getattr(settings, "SETTLEMENT_ISSUE_STATEMENTS", True):
+        from revenue.statements.tasks import statements_generate_for_period_task
+
+        transaction.on_commit(lambda: statements_generate_for_period_task.delay(period_id))
     try:
         from performance.tasks import performance_after_month_close
     except ImportError:  # pragma: no cover - performance control is optional for settlement
@@ -799,7 +803,7 @@ def settlement_run_finish(*, run_id: int, attempt: int) -> SettlementRun | None:
             )
             if not closed:
                 raise InvalidState(_("%(period)s is no longer being closed.") % {"period": run.period})
-            _after_close(window.period)
+            _after_close(window.period, run.period_id)
         SettlementRunFigure.objects.filter(run=run).delete()
         timings = {
             **{k: v for k, v in current.timings.items() if k != "chunks_queued_at"},

@@ -56,6 +56,7 @@ def _clock(monkeypatch):
 def _in_process_unless_worker(request, settings):
     """Tasks run eagerly here, except in tests that ask for the real worker."""
     settings.SETTLEMENT_BUILD_SCORECARDS = False
+    settings.SETTLEMENT_ISSUE_STATEMENTS = False
     settings.SETTLEMENT_MINIMUM_PAYOUT = D("100.00")
     if request.node.get_closest_marker("celery_worker"):
         yield

@@ -320,3 +320,15 @@ def test_a_completed_close_queues_the_months_scorecards(month, run_settlement, s
         hook.assert_not_called()
         run_settlement("2026-10")
     hook.assert_called_once_with(month=dt.date(2026, 10, 1))
+
+
+def test_a_completed_close_issues_every_settlements_statement(month, run_settlement, settings):
+    from revenue.statements.models import Statement
+
+    settings.SETTLEMENT_ISSUE_STATEMENTS = True
+    run_settlement("2026-10", kind=RunKind.ACCRUAL)
+    assert not Statement.objects.exists()  # drafts have no statement
+    run_settlement("2026-10")
+    closed = Settlement.objects.filter(state=SettlementState.CLOSED)
+    assert closed.exists()
+    assert set(Statement.objects.values_list("settlement_id", flat=True)) == set(closed.values_list("pk", flat=True))
