@@ -321,8 +321,16 @@ class SettlementAdmin(ReadOnly, admin.ModelAdmin):
         ("computed_at", "closed_at", "closed_by"),
         ("approved_at", "approved_by"),
         ("paid_at", "paid_by", "payment_reference"),
+        ("statement_files",),
     )
     readonly_fields = [f for group in fields for f in group]
+
+    @admin.display(description=_("statement"))
+    def statement_files(self, obj):
+        # The statement admin serves (and records) the downloads, within the same branch scope.
+        from revenue.statements.admin import statement_admin_links
+
+        return statement_admin_links(obj) or "—"
 
     def get_queryset(self, request):
         return settlement_list(user=request.user).annotate(

@@ -73,6 +73,11 @@ def test_settlements_are_read_only_with_lines_and_branch_scoped(client, closed, 
     assert page.status_code == 200
     assert b"Save" not in page.content  # read-only
     assert b"30% of bank revenue" in page.content
+    pdf_url = reverse("admin:revenue_statement_pdf", args=[settlement.pk])
+    assert pdf_url.encode() in page.content  # the statement is one click away
+    download = client.get(pdf_url)
+    assert download.status_code == 200
+    assert b"".join(download.streaming_content if download.streaming else [download.content]).startswith(b"%PDF")
     client.force_login(rm_b)
     assert client.get(url).status_code == 302  # not in RM B's scope: back to the list
     listing = client.get(reverse("admin:revenue_settlement_changelist"))
