@@ -19,6 +19,8 @@ from organisation.models import Branch, User
 from organisation.roles import Role
 from organisation.services import user_sees_all_branches
 
+_RISK_ORDER = {RiskRating.LOW: 0, RiskRating.MEDIUM: 1, RiskRating.HIGH: 2}
+
 # Fields an RM fills in and may correct while the case is a draft or sent back for information.
 EDITABLE_FIELDS = (
     "partner_type",
@@ -149,6 +151,12 @@ def partner_update(*, partner: Partner, by: User, data: dict[str, Any]) -> Partn
     if case.state != partner.state:
         raise ConcurrentChange(_("This case was changed by someone else. Reload it and try again."))
     authorise(action=Action.EDIT, partner=case, user=by)
+    # The risk rating decides whether head office must approve the case: a branch may raise it, never lower it.
+    lowered = "risk_rating" in data and _RISK_ORDER[data["risk_rating"]] < _RISK_ORDER[case.risk_rating]
+    if lowered and not user_sees_all_branches(by):
+        raise NotPermitted(
+            _("Only head office can lower a case's risk rating: it decides whether head office must approve the case.")
+        )
 
     if "partner_type" in data and data["partner_type"] != case.partner_type:
         if case.evidence_items.exclude(reference="").exists():

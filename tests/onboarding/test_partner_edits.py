@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 
 from onboarding import services
 from onboarding.errors import ConcurrentChange, InvalidState, NotPermitted
-from onboarding.models import AdmissionState, PartnerTier, PartnerTierChange, PartnerType
+from onboarding.models import AdmissionState, PartnerTier, PartnerTierChange, PartnerType, RiskRating
 from onboarding.selectors import evidence_items
 from organisation.roles import Role
 from tests.factories import UserFactory
@@ -29,6 +29,19 @@ def test_case_under_way_cannot_be_edited(case_in, rm_a, state):
     partner = case_in(state)
     with pytest.raises(InvalidState):
         services.partner_update(partner=partner, by=rm_a, data={"legal_name": "改名"})
+
+
+def test_a_branch_may_raise_but_not_lower_the_risk_rating(new_case, rm_a, head_office):
+    partner = new_case(risk_rating=RiskRating.MEDIUM)
+    services.partner_update(partner=partner, by=rm_a, data={"risk_rating": RiskRating.HIGH})
+    assert partner.risk_rating == RiskRating.HIGH
+    # Lowering it would let the case skip head-office approval.
+    with pytest.raises(NotPermitted, match="Only head office can lower"):
+        services.partner_update(partner=partner, by=rm_a, data={"risk_rating": RiskRating.LOW})
+    partner.refresh_from_db()
+    assert partner.risk_rating == RiskRating.HIGH
+    services.partner_update(partner=partner, by=head_office, data={"risk_rating": RiskRating.MEDIUM})
+    assert partner.risk_rating == RiskRating.MEDIUM
 
 
 def test_needs_info_case_can_be_edited(case_in, rm_a):
