@@ -22,6 +22,7 @@ from import_export import fields, resources, widgets
 from core.errors import ApplicationError
 from onboarding.models import AdmissionState, Partner, PartnerTier, PartnerType, RiskRating
 from onboarding.selectors import branch_list, partner_list
+from onboarding.services.partners import EDITABLE_FIELDS
 from organisation.models import Branch, User
 from organisation.roles import Role
 
@@ -123,23 +124,8 @@ class PartnerResource(resources.ModelResource):
     state = fields.Field("state", "state", ChoicesWidget(AdmissionState), readonly=True)
     tier = fields.Field("tier", "tier", ChoicesWidget(PartnerTier), readonly=True)
 
-    IMPORT_FIELDS = (
-        "partner_type",
-        "legal_name",
-        "credit_code",
-        "legal_representative",
-        "registered_capital",
-        "contact_name",
-        "contact_phone",
-        "contact_email",
-        "settlement_account_name",
-        "settlement_bank",
-        "settlement_account_no",
-        "branch",
-        "relationship_manager",
-        "risk_rating",
-        "vat_rate",
-    )
+    # An imported row fills in exactly what an RM may fill in on a case.
+    IMPORT_FIELDS = EDITABLE_FIELDS
 
     class Meta:
         model = Partner
