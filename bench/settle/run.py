@@ -89,6 +89,10 @@ def setup_django(url: str, broker: str) -> None:
     os.environ["DATABASE_URL"] = url
     os.environ["CELERY_BROKER_URL"] = broker
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.base"
+    # A close queues the period's statements and scorecards as jobs of their own once it has
+    # completed; they have benchmarks of their own (bench/statements, bench/scorecards).
+    os.environ["SETTLEMENT_ISSUE_STATEMENTS"] = "false"
+    os.environ["SETTLEMENT_BUILD_SCORECARDS"] = "false"
     import django
 
     django.setup()

@@ -190,32 +190,25 @@ def _totals(sql_text: str, params: list) -> LedgerTotals:
         return totals
 
 
-def window_totals(window: Window) -> tuple[LedgerTotals, LedgerTotals]:
-    """Count and bank revenue of the window's regular and adjustment attributions, read from the ledger itself.
+def run_figures_totals(run_id: int) -> tuple[LedgerTotals, LedgerTotals]:
+    """Count and bank revenue of a run's window, regular and adjustments, summed from its stored figure rows.
 
-    The conservation check's independent side: two index-friendly scans (the month by time, the
-    adjustments by id range) in one statement.
+    The figure rows are the window's one aggregation (every attribution of the window falls in exactly
+    one row), so their sums are the ledger's totals of the window without scanning it a second time;
+    the conservation check compares them with what the chunks wrote.
     """
-    revenue = _sql()["revenue"]
-    sql = (
-        f"SELECT 1, partner_active, count(*), {revenue} FROM {ATTRIBUTIONS} "
-        "WHERE occurred_at >= %s AND occurred_at < %s AND id <= %s GROUP BY partner_active"
-    )
-    params: list = [_when(window.period.start), _when(window.period.end), window.upper]
-    if window.has_adjustments:
-        sql += (
-            f" UNION ALL SELECT 0, partner_active, count(*), {revenue} FROM {ATTRIBUTIONS} "
-            "WHERE occurred_at < %s AND id > %s AND id <= %s GROUP BY partner_active"
-        )
-        params += [_when(window.adjust_before), window.lower, window.upper]
-    parts = {1: LedgerTotals(), 0: LedgerTotals()}
+    parts = {True: LedgerTotals(), False: LedgerTotals()}
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(
+            f"SELECT corrects_period IS NULL, partner_active, sum(transaction_count), sum(bank_revenue_fen) "
+            f"FROM {FIGURES} WHERE run_id = %s GROUP BY 1, 2",
+            [run_id],
+        )
         for regular, active, count, fen in cursor.fetchall():
-            count, fen = int(count), int(fen or 0)
+            count, fen = int(count or 0), int(fen or 0)
             part = LedgerTotals(count, fen) if active else LedgerTotals(0, 0, count, fen)
-            parts[int(regular)] = parts[int(regular)] + part
-    return parts[1], parts[0]
+            parts[bool(regular)] = parts[bool(regular)] + part
+    return parts[True], parts[False]
 
 
 def analyze_if_stale(*tables: str) -> None:

@@ -418,6 +418,11 @@ class SettlementLine(models.Model):
       ``previous_share``, what earlier closes settled for it;
     * ``carry_forward``: the net of ``carried_from``, a settlement not paid;
     * ``dispute_resolution``: the amount of ``dispute``, resolved by the bank.
+
+    A close writes tens of thousands of lines in one go, so their references are
+    checked per statement rather than per row (``db_constraint=False``; on
+    PostgreSQL a statement-level trigger checks every inserted or updated set and
+    a settlement cannot be deleted while lines name it, see migration 0010).
     """
 
     settlement = models.ForeignKey(
@@ -425,6 +430,7 @@ class SettlementLine(models.Model):
         verbose_name=_("settlement"),
         on_delete=models.CASCADE,
         related_name="lines",
+        db_constraint=False,
         db_index=False,  # led by the (settlement, position) index
     )
     position = models.PositiveIntegerField(_("position"), default=0)
@@ -436,6 +442,7 @@ class SettlementLine(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        db_constraint=False,
         db_index=False,  # led by the (product, corrects_period) index
     )
     corrects_period = models.DateField(_("corrects period"), null=True, blank=True)
@@ -446,6 +453,7 @@ class SettlementLine(models.Model):
         null=True,
         blank=True,
         related_name="carried_into_lines",
+        db_constraint=False,
         db_index=False,  # a partial index: few lines carry a balance
     )
     dispute = models.ForeignKey(
@@ -455,6 +463,7 @@ class SettlementLine(models.Model):
         null=True,
         blank=True,
         related_name="resolution_lines",
+        db_constraint=False,
         db_index=False,  # a partial index: few lines resolve a dispute
     )
     transaction_count = models.BigIntegerField(_("transactions"), default=0)
@@ -474,6 +483,7 @@ class SettlementLine(models.Model):
         null=True,
         blank=True,
         related_name="settlement_lines",
+        db_constraint=False,
     )
     rule_description = models.CharField(_("rule"), max_length=255, blank=True)
     effective_rate = models.DecimalField(_("effective rate"), max_digits=12, decimal_places=8, null=True, blank=True)

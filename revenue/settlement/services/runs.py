@@ -32,10 +32,11 @@ Lifecycle of a run (compare-and-swap updates; several workers report on one run)
 
 Conservation, checked by every run before it completes (a failure fails the
 run and the period is not closed): the ledger lines written add back to the
-attributions of the window read again from the ledger, to the fen and to the
-attribution (count), separately for regular and adjustment lines; every
-corrected period's lines over all closes add back to that period's
-attributions; no product line pays out more than its revenue; and the
+attributions of the window (as the run's one aggregation summed them), to the
+fen and to the attribution (count), separately for regular and adjustment
+lines, so no chunk lost or doubled a partner; every corrected period's lines
+over all closes add back to that period's attributions read again from the
+ledger; no product line pays out more than its revenue; and the
 settlement totals add back to their lines. Shares + retained = settled bank
 revenue, where the bank retains what inactive partners' attributions earned
 and the part of active ones' not shared.
@@ -655,10 +656,10 @@ def _line_totals(lines) -> tuple[int, Decimal, Decimal]:
 
 
 def conservation_check(run: SettlementRun, window: Window) -> ConservationReport:
-    """Read the run's window from the ledger again and compare it with the lines written (see module docstring)."""
+    """Compare the lines written with the window's totals and the corrected periods' ledger (see module docstring)."""
     problems: list[str] = []
     lines = SettlementLine.objects.filter(settlement__run=run)
-    regular_ledger, adjustment_ledger = aggregation.window_totals(window)
+    regular_ledger, adjustment_ledger = aggregation.run_figures_totals(run.pk)
     ledger = regular_ledger + adjustment_ledger
     count_regular, revenue_regular, share_regular = _line_totals(lines.filter(kind=LineKind.PRODUCT))
     count_adjust, revenue_adjust, share_adjust = _line_totals(lines.filter(kind=LineKind.ADJUSTMENT))

@@ -211,3 +211,36 @@ def test_plain_sql_cannot_change_a_closed_settlement(closed_september):
         with pytest.raises(DatabaseError, match="closed"), transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(sql, [pk])
     assert Settlement.objects.get(pk=closed_september.pk).net == D("300.00")
+
+
+@pytest.mark.postgres
+def test_plain_sql_cannot_make_a_line_name_a_missing_row_or_orphan_lines(pay, active_x, run_settlement):
+    """Lines' references are checked per statement (migration 0010), as strictly as per-row foreign keys."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the statement-level reference checks are PostgreSQL's; elsewhere the ORM writes every line")
+    from django.db.utils import DatabaseError
+
+    from revenue.settlement.choices import RunKind as Kind
+
+    pct(pay, "0.300000")
+    book(row(active_x, "D1", revenue="1000.00", at="2026-10-10T10:00:00+08:00"))
+    run_settlement("2026-10", kind=Kind.ACCRUAL)
+    draft = settlement_of(active_x, "2026-10")
+    (line,) = lines_of(draft)
+    statements = [
+        ("UPDATE revenue_settlementline SET product_id = -1 WHERE id = %s", line.pk),
+        ("UPDATE revenue_settlementline SET agreement_version_id = -1 WHERE id = %s", line.pk),
+        ("UPDATE revenue_settlementline SET settlement_id = -1 WHERE id = %s", line.pk),
+        (
+            "INSERT INTO revenue_settlementline (settlement_id, position, kind, product_id, transaction_count, "
+            "net_count, volume, bank_revenue, rule_description, share, description) "
+            "SELECT settlement_id, 9, kind, -1, 0, 0, 0, 0, '', 0, '' FROM revenue_settlementline WHERE id = %s",
+            line.pk,
+        ),
+        ("DELETE FROM revenue_settlement WHERE id = %s", draft.pk),
+    ]
+    for sql, pk in statements:
+        with pytest.raises(DatabaseError, match=r"does not exist|still name"), transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(sql, [pk])
+    assert lines_of(settlement_of(active_x, "2026-10")) == [line]
