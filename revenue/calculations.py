@@ -41,16 +41,25 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, localcontext
+from decimal import ROUND_HALF_EVEN, Context, Decimal
 from itertools import pairwise
+from typing import NamedTuple
 
 from django.utils.translation import gettext as _
 
 from core.money import ZERO, allocate, round_money
-from revenue.choices import TIERED_KINDS, RuleKind, TierBasis
+from revenue.choices import RuleKind, TierBasis
 
 ONE = Decimal(1)
 PRECISION = 50
+# The exact arithmetic of the computation: 50 significant digits, explicit (a settlement computes tens
+# of thousands of lines, and entering a local context for each costs more than the arithmetic).
+EXACT = Context(prec=PRECISION, rounding=ROUND_HALF_EVEN)
+
+PERCENTAGE = RuleKind.PERCENTAGE.value
+FIXED_PER_TRANSACTION = RuleKind.FIXED_PER_TRANSACTION.value
+TIERED_PROGRESSIVE = RuleKind.TIERED_PROGRESSIVE.value
+TIERED_RETROACTIVE = RuleKind.TIERED_RETROACTIVE.value
 
 
 @dataclass(frozen=True)
@@ -76,18 +85,23 @@ class ShareRule:
     # Which version this is, carried through to the line for traceability.
     version_id: int | None = None
 
+    def __post_init__(self) -> None:
+        # Slabs in order once, rather than sorted again for every line computed under the rule.
+        object.__setattr__(self, "tiers", tuple(sorted(self.tiers, key=lambda b: b.lower)))
 
-@dataclass(frozen=True)
-class LineFigures:
-    """A partner's period-to-date figures for one product (attributed shares of co-served events)."""
+
+class LineFigures(NamedTuple):
+    """A partner's period-to-date figures for one product (attributed shares of co-served events).
+
+    Named tuples, here and for :class:`ShareLine`: a settlement makes one per line, tens of thousands.
+    """
 
     bank_revenue: Decimal
     volume: Decimal = ZERO
     count: Decimal = ZERO
 
 
-@dataclass(frozen=True)
-class ShareLine:
+class ShareLine(NamedTuple):
     """The share of one partner for one product and period, and how it was reached."""
 
     rule: ShareRule | None
@@ -138,33 +152,37 @@ def tier_brackets_problems(brackets: Sequence[TierBracket]) -> list[str]:
 
 
 def _slab_reached(tiers: Sequence[TierBracket], basis: Decimal) -> TierBracket:
-    ordered = sorted(tiers, key=lambda b: b.lower)
+    """The slab ``basis`` falls in (``tiers`` in order, as :class:`ShareRule` keeps them)."""
     if basis <= 0:
-        return ordered[0]
-    for bracket in ordered:
+        return tiers[0]
+    for bracket in tiers:
         if bracket.upper is None or basis < bracket.upper:
             return bracket
-    return ordered[-1]
+    return tiers[-1]
 
 
 def _progressive_weighted(tiers: Sequence[TierBracket], basis: Decimal) -> Decimal:
-    """Σ rateᵢ × (part of ``basis`` inside slab i), for a positive basis."""
+    """Σ rateᵢ × (part of ``basis`` inside slab i), for a positive basis (``tiers`` in order)."""
     total = Decimal(0)
-    for bracket in sorted(tiers, key=lambda b: b.lower):
+    for bracket in tiers:
         if basis <= bracket.lower:
             break
         top = basis if bracket.upper is None else min(basis, bracket.upper)
-        total += (top - bracket.lower) * bracket.rate
+        total = EXACT.add(total, EXACT.multiply(EXACT.subtract(top, bracket.lower), bracket.rate))
     return total
 
 
 def _basis(rule: ShareRule, figures: LineFigures, totals: LineFigures) -> Decimal:
-    return {
-        TierBasis.PRODUCT_VOLUME: figures.volume,
-        TierBasis.TOTAL_VOLUME: totals.volume,
-        TierBasis.PRODUCT_REVENUE: figures.bank_revenue,
-        TierBasis.TOTAL_REVENUE: totals.bank_revenue,
-    }[TierBasis(rule.tier_basis)]
+    basis = rule.tier_basis
+    if basis == TierBasis.PRODUCT_VOLUME:
+        return figures.volume
+    if basis == TierBasis.TOTAL_VOLUME:
+        return totals.volume
+    if basis == TierBasis.PRODUCT_REVENUE:
+        return figures.bank_revenue
+    if basis == TierBasis.TOTAL_REVENUE:
+        return totals.bank_revenue
+    raise ValueError(basis)
 
 
 def share_compute(*, rule: ShareRule | None, figures: LineFigures, totals: LineFigures | None = None) -> ShareLine:
@@ -179,38 +197,39 @@ def share_compute(*, rule: ShareRule | None, figures: LineFigures, totals: LineF
 
     basis: Decimal | None = None
     effective_rate: Decimal | None = None
-    with localcontext() as ctx:
-        ctx.prec = PRECISION
-        kind = RuleKind(rule.kind)
-        if kind == RuleKind.PERCENTAGE:
-            effective_rate = rule.rate
-            raw = revenue * rule.rate
-        elif kind == RuleKind.FIXED_PER_TRANSACTION:
-            raw = figures.count * rule.fixed_amount
-        elif kind in TIERED_KINDS:
-            basis = _basis(rule, figures, totals)
-            if kind == RuleKind.TIERED_RETROACTIVE or basis <= 0:
-                effective_rate = _slab_reached(rule.tiers, basis).rate
-                raw = revenue * effective_rate
-            else:
-                weighted = _progressive_weighted(rule.tiers, basis)
-                effective_rate = weighted / basis
-                # Multiply before dividing: with the line's own revenue as basis this is exact.
-                raw = revenue * weighted / basis
-        else:  # pragma: no cover - RuleKind() above already refuses unknown kinds
-            raise ValueError(rule.kind)
+    kind = rule.kind
+    if kind == PERCENTAGE:
+        effective_rate = rule.rate
+        raw = EXACT.multiply(revenue, rule.rate)
+    elif kind == FIXED_PER_TRANSACTION:
+        raw = EXACT.multiply(figures.count, rule.fixed_amount)
+    elif kind == TIERED_PROGRESSIVE or kind == TIERED_RETROACTIVE:
+        basis = _basis(rule, figures, totals)
+        if kind == TIERED_RETROACTIVE or basis <= 0:
+            effective_rate = _slab_reached(rule.tiers, basis).rate
+            raw = EXACT.multiply(revenue, effective_rate)
+        else:
+            weighted = _progressive_weighted(rule.tiers, basis)
+            effective_rate = EXACT.divide(weighted, basis)
+            # Multiply before dividing: with the line's own revenue as basis this is exact.
+            raw = EXACT.divide(EXACT.multiply(revenue, weighted), basis)
+    else:
+        raise ValueError(rule.kind)
 
-        floor_applied = cap_applied = limited = False
-        value = raw
-        if rule.floor is not None and revenue > 0 and value < rule.floor:
-            value, floor_applied = rule.floor, True
-        if rule.cap is not None and value > rule.cap:
-            value, cap_applied = rule.cap, True
-        low, high = (ZERO, revenue) if revenue >= 0 else (revenue, ZERO)
-        if value > high:
-            value, limited = high, True
-        elif value < low:
-            value, limited = low, True
+    floor_applied = cap_applied = limited = False
+    value = raw
+    if rule.floor is not None and revenue > 0 and value < rule.floor:
+        value, floor_applied = rule.floor, True
+    if rule.cap is not None and value > rule.cap:
+        value, cap_applied = rule.cap, True
+    if revenue >= 0:
+        low, high = ZERO, revenue
+    else:
+        low, high = revenue, ZERO
+    if value > high:
+        value, limited = high, True
+    elif value < low:
+        value, limited = low, True
     return ShareLine(
         rule=rule,
         figures=figures,
@@ -242,7 +261,7 @@ def partner_shares_compute(
     the across-all-products bases are their sums; a product without a rule
     earns nothing but still counts towards those bases.
     """
-    totals = figures_total(figures)
+    totals = figures_total(figures) if len(figures) > 1 else None
     return {key: share_compute(rule=rules.get(key), figures=line, totals=totals) for key, line in figures.items()}
 
 

@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Q
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from core.money import ZERO
 from core.periods import Period
 from onboarding.models import Partner
 from revenue.models import AgreementVersion, Product
-from revenue.selectors import agreement_versions_for_partners, share_rule_from_version
+from revenue.selectors import agreement_versions_in_force, share_rule_from_version
 from revenue.settlement import aggregation
 from revenue.settlement.aggregation import Window
 from revenue.settlement.choices import (
@@ -86,46 +88,90 @@ def previous_closed_period(period: Period) -> SettlementPeriod | None:
     )
 
 
+@dataclass(frozen=True)
+class RulesInForce:
+    """The rule of every agreement version in force on a day: partner types' defaults and partners' own."""
+
+    defaults: dict[tuple[str, int], RuleChoice]
+    own: dict[tuple[int, int], RuleChoice]
+
+    def choice(self, partner_id: int, partner_type: str, product_id: int) -> RuleChoice | None:
+        """A partner's own agreement for the product overrides its type's default; None: no share."""
+        return self.own.get((partner_id, product_id)) or self.defaults.get((partner_type, product_id))
+
+
+def rules_in_force(on: dt.date) -> RulesInForce:
+    """Two queries (versions with their agreements, then tiers) whatever the number of partners."""
+    defaults: dict[tuple[str, int], RuleChoice] = {}
+    own: dict[tuple[int, int], RuleChoice] = {}
+    for version in agreement_versions_in_force(on=on):
+        rule = share_rule_from_version(version)
+        choice = RuleChoice(rule=rule, version_id=version.pk, description=rule_describe(rule))
+        agreement = version.agreement
+        if agreement.partner_id is None:
+            defaults[(agreement.partner_type, agreement.product_id)] = choice
+        else:
+            own[(agreement.partner_id, agreement.product_id)] = choice
+    return RulesInForce(defaults=defaults, own=own)
+
+
+# The rules of the periods a run settles, kept for the run's chunks that this process executes: they
+# are read once per run and process rather than once per chunk.
+_run_rules: dict[str, Any] = {"key": None, "by_day": {}}
+
+
+def _rules_for_day(on: dt.date, cache_key: Hashable | None) -> RulesInForce:
+    if cache_key is None:
+        return rules_in_force(on)
+    key = (cache_key, get_language())
+    if _run_rules["key"] != key:
+        _run_rules["key"], _run_rules["by_day"] = key, {}
+    by_day = _run_rules["by_day"]
+    if on not in by_day:
+        by_day[on] = rules_in_force(on)
+    return by_day[on]
+
+
 class RuleBook:
     """The rule of every (partner, product) for a period, resolved in bulk; a proposed version can stand in."""
 
-    def __init__(self, *, partners: dict[int, str], proposed: AgreementVersion | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        partners: dict[int, str],
+        proposed: AgreementVersion | None = None,
+        cache_key: Hashable | None = None,
+    ) -> None:
         self.partners = partners
         self.proposed = proposed
-        self._by_period: dict[dt.date, dict[tuple[int, int], RuleChoice]] = {}
-        self._rules: dict[int, RuleChoice] = {}
+        self.cache_key = cache_key
+        self._by_period: dict[dt.date, RulesInForce] = {}
+        self._proposed_choice: RuleChoice | None = None
+        if proposed is not None:
+            rule = share_rule_from_version(proposed)
+            self._proposed_choice = RuleChoice(rule=rule, version_id=proposed.pk, description=rule_describe(rule))
 
-    def _choice(self, version: AgreementVersion) -> RuleChoice:
-        if version.pk not in self._rules:
-            rule = share_rule_from_version(version)
-            self._rules[version.pk] = RuleChoice(rule=rule, version_id=version.pk, description=rule_describe(rule))
-        return self._rules[version.pk]
+    def for_period(self, period: Period) -> RulesInForce:
+        key = period.first_day
+        if key not in self._by_period:
+            self._by_period[key] = _rules_for_day(last_day(period), self.cache_key)
+        return self._by_period[key]
 
-    def for_period(self, period: Period, *, with_proposed: bool = False) -> dict[tuple[int, int], RuleChoice]:
-        key = period.first_day if not with_proposed else dt.date.min
-        if key in self._by_period:
-            return self._by_period[key]
-        versions = agreement_versions_for_partners(partners=self.partners.items(), on=last_day(period))
+    def choice(
+        self, period: Period, partner_id: int, product_id: int, *, with_proposed: bool = False
+    ) -> RuleChoice | None:
+        partner_type = self.partners[partner_id]
+        rules = self.for_period(period)
         if with_proposed and self.proposed is not None:
-            versions = self._with_proposed(versions)
-        rules = {k: self._choice(v) for k, v in versions.items()}
-        self._by_period[key] = rules
-        return rules
-
-    def _with_proposed(self, versions: dict[tuple[int, int], AgreementVersion]) -> dict:
-        """Where the proposed version's agreement would govern, it replaces the version in force."""
-        proposed = self.proposed
-        agreement = proposed.agreement
-        out = dict(versions)
-        for partner_id, partner_type in self.partners.items():
-            key = (partner_id, agreement.product_id)
-            current = versions.get(key)
-            if agreement.partner_id is not None:
-                if agreement.partner_id == partner_id:
-                    out[key] = proposed
-            elif partner_type == agreement.partner_type and (current is None or current.agreement.partner_id is None):
-                out[key] = proposed
-        return out
+            # Where the proposed version's agreement would govern, it replaces the version in force.
+            agreement = self.proposed.agreement
+            if agreement.product_id == product_id:
+                if agreement.partner_id is not None:
+                    if agreement.partner_id == partner_id:
+                        return self._proposed_choice
+                elif partner_type == agreement.partner_type and (partner_id, product_id) not in rules.own:
+                    return self._proposed_choice
+        return rules.choice(partner_id, partner_type, product_id)
 
 
 def _group_figures(rows: Iterable[tuple], partners: PartnerRange):
@@ -189,8 +235,13 @@ def partner_inputs(
     figure_rows: Iterable[tuple],
     partners: PartnerRange,
     proposed: AgreementVersion | None = None,
+    cache_key: Hashable | None = None,
 ) -> list[PartnerInput]:
-    """Everything the partners of a range need for their settlement of the window's period, in partner order."""
+    """Everything the partners of a range need for their settlement of the window's period, in partner order.
+
+    ``cache_key`` (a run's id and attempt) lets the chunks of one run that this process executes share
+    the agreement rules they read.
+    """
     regular, adjustments = _group_figures(figure_rows, partners)
     carried = _carried(window.period, partners)
     disputes = _disputes(period_row, partners)
@@ -203,24 +254,31 @@ def partner_inputs(
     missing = ids - set(meta)
     if missing:
         raise LookupError(_("Attributions name partners that do not exist: %(ids)s") % {"ids": sorted(missing)[:10]})
-    book = RuleBook(partners={pk: m[0] for pk, m in meta.items()}, proposed=proposed)
-    regular_rules = book.for_period(window.period, with_proposed=proposed is not None)
+    book = RuleBook(partners={pk: m[0] for pk, m in meta.items()}, proposed=proposed, cache_key=cache_key)
+    with_proposed = proposed is not None
     corrected = {month for per_partner in adjustments.values() for month in per_partner}
     previous = _previous_settled(partners, corrected, window.period.first_day)
     inputs = []
     for partner_id in sorted(ids):
         item = PartnerInput(partner_id=partner_id, vat_rate=meta[partner_id][1])
         item.regular = regular.get(partner_id, {})
-        item.regular_rules = {
-            p: regular_rules[(partner_id, p)] for p in item.regular if (partner_id, p) in regular_rules
-        }
+        regular_rules = {}
+        for product_id in item.regular:
+            choice = book.choice(window.period, partner_id, product_id, with_proposed=with_proposed)
+            if choice is not None:
+                regular_rules[product_id] = choice
+        item.regular_rules = regular_rules
         for month, deltas in adjustments.get(partner_id, {}).items():
-            rules = book.for_period(Period(month.year, month.month))
+            corrected_period = Period(month.year, month.month)
             item.adjustments[month] = deltas
             before = previous.get((partner_id, month), {})
             item.previous[month] = before
-            products = set(deltas) | set(before)
-            item.adjustment_rules[month] = {p: rules[(partner_id, p)] for p in products if (partner_id, p) in rules}
+            rules = {}
+            for product_id in set(deltas) | set(before):
+                choice = book.choice(corrected_period, partner_id, product_id)
+                if choice is not None:
+                    rules[product_id] = choice
+            item.adjustment_rules[month] = rules
         item.carried = carried.get(partner_id, [])
         item.disputes = disputes.get(partner_id, [])
         inputs.append(item)

@@ -562,12 +562,23 @@ def settlements_write(
 
 
 def compute_partners(
-    *, window: Window, period_row: SettlementPeriod | None, figure_rows, partners: PartnerRange, proposed=None
+    *,
+    window: Window,
+    period_row: SettlementPeriod | None,
+    figure_rows,
+    partners: PartnerRange,
+    proposed=None,
+    cache_key=None,
 ) -> list[SettlementDraft]:
     """Load and compute the settlements of a range of partners (shared by runs and dry runs)."""
     with translation.override(settings.LANGUAGE_CODE):
         inputs = partner_inputs(
-            window=window, period_row=period_row, figure_rows=figure_rows, partners=partners, proposed=proposed
+            window=window,
+            period_row=period_row,
+            figure_rows=figure_rows,
+            partners=partners,
+            proposed=proposed,
+            cache_key=cache_key,
         )
         order = product_order()
         payout = minimum_payout()
@@ -596,7 +607,13 @@ def settlement_run_chunk_execute(*, run_id: int, number: int) -> bool:
         window = run_window(run)
         partners = PartnerRange(after=chunk.after_partner_id, upto=chunk.upto_partner_id)
         rows = aggregation.run_figures_fetch(run_id=run_id, partners=partners.sql("partner_id"))
-        drafts = compute_partners(window=window, period_row=run.period, figure_rows=rows, partners=partners)
+        drafts = compute_partners(
+            window=window,
+            period_row=run.period,
+            figure_rows=rows,
+            partners=partners,
+            cache_key=(run.pk, run.attempt, run.created_at),
+        )
         _delete_drafts(run.period_id, partners)
         now = timezone.now()
         settlements, lines = settlements_write(drafts, run=run, window=window, computed_at=now)
