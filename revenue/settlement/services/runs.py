@@ -52,7 +52,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q, Sum
+from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
@@ -668,8 +668,29 @@ def _fen(amount: Decimal | None) -> int:
 
 
 def _line_totals(lines) -> tuple[int, Decimal, Decimal]:
-    agg = lines.aggregate(count=Sum("transaction_count"), revenue=MoneySum("bank_revenue"), share=MoneySum("share"))
-    return int(agg["count"] or 0), agg["revenue"] or Decimal("0.00"), agg["share"] or Decimal("0.00")
+    return _line_sums_read(lines.aggregate(**_line_sums("all", None)), "all")
+
+
+def _line_sums(prefix: str, condition: Q | None) -> dict:
+    return {
+        f"{prefix}_count": Sum("transaction_count", filter=condition),
+        f"{prefix}_revenue": MoneySum("bank_revenue", filter=condition),
+        f"{prefix}_share": MoneySum("share", filter=condition),
+    }
+
+
+def _line_sums_read(agg: dict, prefix: str) -> tuple[int, Decimal, Decimal]:
+    zero = Decimal("0.00")
+    return int(agg[f"{prefix}_count"] or 0), agg[f"{prefix}_revenue"] or zero, agg[f"{prefix}_share"] or zero
+
+
+# A product line paying out more than its revenue (or clawing back more than it lost).
+BEYOND_REVENUE = Q(kind=LineKind.PRODUCT) & (
+    Q(bank_revenue__gte=0, share__lt=0)
+    | Q(bank_revenue__gte=0, share__gt=F("bank_revenue"))
+    | Q(bank_revenue__lt=0, share__gt=0)
+    | Q(bank_revenue__lt=0, share__lt=F("bank_revenue"))
+)
 
 
 def conservation_check(run: SettlementRun, window: Window) -> ConservationReport:
@@ -678,8 +699,14 @@ def conservation_check(run: SettlementRun, window: Window) -> ConservationReport
     lines = SettlementLine.objects.filter(settlement__run=run)
     regular_ledger, adjustment_ledger = aggregation.run_figures_totals(run.pk)
     ledger = regular_ledger + adjustment_ledger
-    count_regular, revenue_regular, share_regular = _line_totals(lines.filter(kind=LineKind.PRODUCT))
-    count_adjust, revenue_adjust, share_adjust = _line_totals(lines.filter(kind=LineKind.ADJUSTMENT))
+    # The run's lines summed in one pass: regular and adjustment lines apart, and the lines beyond their revenue.
+    agg = lines.aggregate(
+        **_line_sums(LineKind.PRODUCT, Q(kind=LineKind.PRODUCT)),
+        **_line_sums(LineKind.ADJUSTMENT, Q(kind=LineKind.ADJUSTMENT)),
+        beyond=Count("pk", filter=BEYOND_REVENUE),
+    )
+    count_regular, revenue_regular, share_regular = _line_sums_read(agg, LineKind.PRODUCT)
+    count_adjust, revenue_adjust, share_adjust = _line_sums_read(agg, LineKind.ADJUSTMENT)
     for label, ledger_part, count, revenue in (
         (_("regular"), regular_ledger, count_regular, revenue_regular),
         (_("adjustment"), adjustment_ledger, count_adjust, revenue_adjust),
@@ -728,16 +755,7 @@ def conservation_check(run: SettlementRun, window: Window) -> ConservationReport
                     "ledger_revenue": Decimal(source.active_fen) / 100,
                 }
             )
-    beyond = (
-        lines.filter(kind=LineKind.PRODUCT)
-        .filter(
-            Q(bank_revenue__gte=0, share__lt=0)
-            | Q(bank_revenue__gte=0, share__gt=F("bank_revenue"))
-            | Q(bank_revenue__lt=0, share__gt=0)
-            | Q(bank_revenue__lt=0, share__lt=F("bank_revenue"))
-        )
-        .count()
-    )
+    beyond = agg["beyond"]
     if beyond:
         problems.append(_("%(count)s product lines share more than their bank revenue.") % {"count": beyond})
     totals = Settlement.objects.filter(run=run).aggregate(

@@ -180,6 +180,40 @@ def test_a_failed_conservation_check_fails_the_run_and_keeps_the_period_open_to_
     assert run_settlement("2026-10").state == RunState.COMPLETED
 
 
+@pytest.mark.parametrize(
+    ("tamper", "message"),
+    [
+        ("drop_line", "lines hold"),
+        ("share_above_revenue", "share more than their bank revenue"),
+        ("settlement_total", "Settlement totals do not add back"),
+    ],
+)
+def test_the_conservation_check_catches_a_lost_line_an_overpaid_line_and_totals_that_do_not_add_up(
+    month, run_settlement, tamper, message
+):
+    real = runs_module.compute_partners
+
+    def tampered(**kwargs):
+        drafts = real(**kwargs)
+        if drafts and kwargs["partners"].after == 0:  # the first chunk only
+            first = drafts[0]
+            if tamper == "drop_line":
+                first.lines.pop()
+                first.transaction_count = sum(line.figures.transaction_count for line in first.ledger_lines)
+                first.bank_revenue = sum((line.figures.bank_revenue for line in first.ledger_lines), D("0"))
+            elif tamper == "share_above_revenue":
+                first.lines[0].share = first.lines[0].figures.bank_revenue + D("0.01")
+            else:
+                first.transaction_count += 1
+        return drafts
+
+    with mock.patch.object(runs_module, "compute_partners", side_effect=tampered):
+        failed = run_settlement("2026-10")
+    assert failed.state == RunState.FAILED
+    assert "Conservation check failed" in failed.error and message in failed.error
+    assert SettlementPeriod.objects.get(start=dt.date(2026, 10, 1)).state == PeriodState.CLOSING
+
+
 def test_accruals_write_drafts_that_the_next_accrual_and_the_close_replace(month, run_settlement):
     first = run_settlement("2026-10", kind=RunKind.ACCRUAL)
     assert first.state == RunState.COMPLETED
