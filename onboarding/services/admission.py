@@ -2,8 +2,9 @@
 
 Every service, in one transaction:
 1. locks the case row (``select_for_update``) and refuses with ``ConcurrentChange``
-   if its state is no longer the one the caller read — two people acting on the
-   same case at once: the second waits for the first, then is told to reload;
+   if its state or assigned reviewer is no longer the one the caller read — two
+   people acting on the same case at once (two hand-overs included): the second
+   waits for the first, then is told to reload;
 2. checks scope, the transition's named permission, the assignee rule and
    maker-checker (``onboarding.policies.authorise``) and the evidence;
 3. applies the django-fsm-2 transition, saves (``ConcurrentTransitionMixin``
@@ -64,6 +65,12 @@ def _lock(partner: Partner) -> Partner:
         raise ConcurrentChange(
             _("This case was changed by someone else (it is now %(state)s). Reload it and try again.")
             % {"state": case.get_state_display()}
+        )
+    # A hand-over keeps the state (under review → under review): the assignee tells two apart.
+    if case.assigned_reviewer_id != partner.assigned_reviewer_id:
+        raise ConcurrentChange(
+            _("This case was handed to another reviewer (%(reviewer)s) meanwhile. Reload it and try again.")
+            % {"reviewer": case.assigned_reviewer or "—"}
         )
     return case
 

@@ -115,6 +115,34 @@ def test_double_activation_opens_one_active_period(case_in, rm_a, branch_a):
     assert partner_state_log(partner=partner).filter(transition="activate").count() == 1
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_hand_overs_at_once_one_wins(case_in, reviewer_a, branch_a):
+    from organisation.roles import Role
+    from tests.factories import UserFactory
+
+    partner = case_in(AdmissionState.UNDER_REVIEW)
+    assert partner.assigned_reviewer_id == reviewer_a.pk
+    colleagues = [
+        UserFactory(username=f"reviewer_{n}", branch=branch_a, roles=[Role.RISK_REVIEWER]) for n in ("b", "c")
+    ]
+    copies = _fresh(partner), _fresh(partner)
+    by = User.objects.get(pk=reviewer_a.pk)
+
+    results = _race(
+        lambda: services.partner_assign_reviewer(partner=copies[0], reviewer=colleagues[0], by=by),
+        lambda: services.partner_assign_reviewer(partner=copies[1], reviewer=colleagues[1], by=by),
+    )
+
+    winners = [r for r in results if isinstance(r, Partner)]
+    losers = [r for r in results if isinstance(r, ConcurrentChange)]
+    assert len(winners) == 1 and len(losers) == 1, results
+    assert "handed to another reviewer" in str(losers[0].message)
+    partner.refresh_from_db()
+    assert partner.assigned_reviewer_id == winners[0].assigned_reviewer_id
+    assert partner_state_log(partner=partner).filter(transition="assign_reviewer").count() == 2  # take + one hand-over
+
+
 def test_stale_copy_is_refused_with_a_reload_message(case_in, reviewer_a, rm_a):
     partner = case_in(AdmissionState.UNDER_REVIEW)
     stale = _fresh(partner)
