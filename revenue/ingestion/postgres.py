@@ -4,18 +4,20 @@
    temporary staging table of text columns: a file block by block, request
    rows serialised chunk by chunk. Each row gets its line number and a ledger
    id drawn from the transactions' sequence.
-2. One set-based pass picks the rows that are plainly good: a normal event
-   of one known partner and product, well-formed amounts and time, an
-   external id that occurs once in the batch. Those rows are resolved
-   (partner, product, branch, the partner's active period) and digested in
-   the same pass into a second temporary table. The SQL checks are a strict
-   subset of :func:`revenue.ingestion.rows.row_parse`: a row the SQL does not
-   accept outright is not rejected here but handed to step 4.
+2. Set-based passes pick the rows that are plainly good: a normal event of
+   one known partner, or of known partners with exactly written weights
+   (co-served, split to the fen in SQL), a known product, well-formed amounts
+   and time, an external id that occurs once in the batch or only in copies of
+   the very same text (the first is booked, the copies are duplicates). Those
+   rows are resolved (partners, product, branch, active periods) and digested
+   into a second temporary table. The SQL checks are a strict subset of
+   :func:`revenue.ingestion.rows.row_parse`: a row the SQL does not accept
+   outright is not rejected here but handed to step 4.
 3. Rows already booked with the same digest are duplicates; with another
    digest they go to step 4 (which reports the conflict). The rest are
    inserted into the ledger and its attributions with two ``INSERT … SELECT``.
-4. Every remaining row (reversals, co-served events, ids repeated in the
-   batch, conflicts, bad rows) is read back in line order through a
+4. Every remaining row (reversals, other repeated ids, conflicts, odd
+   spellings, bad rows) is read back in line order through a
    server-side cursor and handled by the same :class:`ChunkProcessor` as on
    SQLite, so the verdict and every error message are the same on both.
 
@@ -48,6 +50,8 @@ logger = logging.getLogger("revenue.ingestion")
 STAGE = "revenue_ingest_stage"
 GOOD = "revenue_ingest_good"
 PERIODS = "revenue_ingest_periods"
+CO_SHARES = "revenue_ingest_co_shares"
+REPEATED_IDS = "revenue_ingest_repeated"
 COPY_BLOCK = 1 << 20
 ROWS_PER_WRITE = 5_000
 SLOW_PATH_CHUNK = 5_000
@@ -95,50 +99,141 @@ TIME_OK = f"""CASE WHEN {_T} ~ {TIME_RE} THEN
 TEXT_OK = "({c} NOT LIKE ' %' AND {c} NOT LIKE '% ' AND octet_length({c}) <= {octets})"
 AMOUNT_OK = "({c} ~ '^[0-9]+(\\.[0-9][0-9]?)?$' AND length(split_part({c}, '.', 1)) <= 16)"
 
-# Plainly good rows, resolved and digested (step 2). The checks are a strict subset of
-# revenue.ingestion.rows: exact codes, canonical times, plain amounts; a row they do not
-# accept outright goes to the slow path, which has the last word. CASE keeps each cast
-# behind its checks (PostgreSQL does not promise to evaluate AND operands in order).
+# A row's own fields (everything but its partners) as the fast path takes them: a normal event with
+# exact text, plain amounts and a canonical time. The checks are a strict subset of
+# revenue.ingestion.rows; a row they do not accept outright goes to the slow path, which has the last word.
+ROW_OK = f"""(s.kind IS NULL OR s.kind = 'normal') AND s.reverses IS NULL
+      AND {TEXT_OK.format(c="s.external_id", octets=64)} AND octet_length(s.external_id) > 0
+      AND {TEXT_OK.format(c="s.sme_id", octets=64)} AND octet_length(s.sme_id) > 0
+      AND (s.sme_name IS NULL OR {TEXT_OK.format(c="s.sme_name", octets=128)})
+      AND (s.currency IS NULL OR s.currency = 'CNY')
+      AND {AMOUNT_OK.format(c="s.amount")} AND {AMOUNT_OK.format(c="s.bank_revenue")}
+      AND {TIME_OK}"""
+EPOCH_MICROSECONDS = "round(date_part('epoch', v.occurred_at) * 1000000)::bigint::text"
+
+
+def _digest(shares: str) -> str:
+    """The content digest of revenue.ingestion.rows.content_digest for a normal event, given its canonical shares."""
+    return f"""md5(concat_ws(chr(31), 'normal', '', {shares}, v.sme_id, v.sme_name, v.product,
+                     coalesce(v.branch, ''), v.amount::text, v.bank_revenue::text, 'CNY',
+                     {EPOCH_MICROSECONDS}))::uuid"""
+
+
+# Plainly good single-partner rows, resolved and digested (step 2). CASE keeps each cast behind its
+# checks (PostgreSQL does not promise to evaluate AND operands in order). A co-served row has
+# partner_id NULL here: its partners are in CO_SHARES.
 SELECT_GOOD = f"""
 CREATE TEMP TABLE {GOOD} ON COMMIT DROP AS
 SELECT v.line, v.id, v.external_id, pa.id AS partner_id, pr.id AS product_id,
        coalesce(b.id, pa.branch_id) AS branch_id, v.sme_id, v.sme_name,
        v.amount, v.bank_revenue, v.occurred_at,
        ap.partner_id IS NOT NULL AS partner_active,
-       md5(concat_ws(chr(31), 'normal', '', v.partner || ':1.000000', v.sme_id, v.sme_name, v.product,
-                     coalesce(v.branch, ''), v.amount::text, v.bank_revenue::text, 'CNY',
-                     round(date_part('epoch', v.occurred_at) * 1000000)::bigint::text))::uuid AS content_hash,
-       false AS duplicate
+       {_digest("v.partner || ':1.000000'")} AS content_hash,
+       coalesce(v.line > rp.first_line, false) AS duplicate
 FROM (
     SELECT s.line, s.id, s.external_id, s.partner, s.product, s.branch, s.sme_id, coalesce(s.sme_name, '') AS sme_name,
            s.amount::numeric(18, 2) AS amount, s.bank_revenue::numeric(18, 2) AS bank_revenue,
            s.occurred_at::timestamptz AS occurred_at
     FROM {STAGE} s
-    WHERE (s.kind IS NULL OR s.kind = 'normal') AND s.reverses IS NULL
-      AND {TEXT_OK.format(c="s.external_id", octets=64)} AND octet_length(s.external_id) > 0
-      AND {TEXT_OK.format(c="s.sme_id", octets=64)} AND octet_length(s.sme_id) > 0
-      AND (s.sme_name IS NULL OR {TEXT_OK.format(c="s.sme_name", octets=128)})
-      AND (s.currency IS NULL OR s.currency = 'CNY')
-      AND {AMOUNT_OK.format(c="s.amount")} AND {AMOUNT_OK.format(c="s.bank_revenue")}
-      AND {TIME_OK}
+    WHERE {ROW_OK}
     OFFSET 0  -- a fence: each cast is computed once per row, not once per use
 ) v
 JOIN onboarding_partner pa ON pa.credit_code = v.partner
 JOIN revenue_product pr ON pr.code = v.product
 LEFT JOIN organisation_branch b ON b.code = v.branch
 LEFT JOIN {PERIODS} ap ON ap.partner_id = pa.id AND ap.started_at <= v.occurred_at AND ap.ended_at > v.occurred_at
-WHERE v.branch IS NULL OR b.id IS NOT NULL
+LEFT JOIN {REPEATED_IDS} rp ON rp.external_id = v.external_id
+WHERE (v.branch IS NULL OR b.id IS NOT NULL) AND (rp.external_id IS NULL OR rp.identical)
 """
 
-# An external id named twice in the batch: all its rows take the slow path, in order.
-DROP_REPEATED = f"""
-DELETE FROM {GOOD} g USING (
-    SELECT btrim(external_id) AS external_id FROM {STAGE} GROUP BY 1 HAVING count(*) > 1
-) r WHERE g.external_id = r.external_id
+# Co-served rows written exactly ("CODE:0.5;CODE:0.5": known codes, each once, weights of at most
+# six decimals in (0, 1] adding up to 1), split like revenue.calculations.split_exact: each partner
+# the floor of its exact share in fen, the fen left over one each to the largest remainders (ties
+# to the partner named first). Any other spelling goes to the slow path.
+SELECT_CO_SHARES = f"""
+CREATE TEMP TABLE {CO_SHARES} ON COMMIT DROP AS
+WITH v AS (
+    SELECT s.line, s.partner, s.amount::numeric(18, 2) AS amount, s.bank_revenue::numeric(18, 2) AS bank_revenue,
+           s.occurred_at::timestamptz AS occurred_at
+    FROM {STAGE} s
+    WHERE s.partner LIKE '%;%' AND octet_length(s.partner) <= 1000 AND {ROW_OK}
+    OFFSET 0
+), parts AS (
+    SELECT v.line, p.ord, p.part, split_part(p.part, ':', 1) AS code, split_part(p.part, ':', 2) AS weight_text,
+           v.amount, v.bank_revenue, v.occurred_at
+    FROM v CROSS JOIN LATERAL unnest(string_to_array(v.partner, ';')) WITH ORDINALITY AS p(part, ord)
+), shares AS (
+    SELECT parts.line, parts.ord, pa.id AS partner_id, pa.credit_code, pa.branch_id, parts.amount,
+           parts.bank_revenue, parts.occurred_at,
+           CASE WHEN parts.weight_text ~ '^[0-9](\\.[0-9]{{1,6}})?$'
+                     AND parts.part = parts.code || ':' || parts.weight_text
+                THEN parts.weight_text::numeric(7, 6) END AS weight
+    FROM parts LEFT JOIN onboarding_partner pa ON pa.credit_code = parts.code
+), good AS (
+    SELECT line FROM shares GROUP BY line
+    HAVING bool_and(partner_id IS NOT NULL AND weight IS NOT NULL AND weight > 0 AND weight <= 1) AND sum(weight) = 1
+       AND count(DISTINCT partner_id) = count(*)
+), exact AS (
+    SELECT sh.*, sh.amount * 100 * sh.weight AS amount_exact, sh.bank_revenue * 100 * sh.weight AS revenue_exact
+    FROM shares sh JOIN good USING (line)
+), floors AS (
+    SELECT e.*, floor(e.amount_exact) AS amount_fen, floor(e.revenue_exact) AS revenue_fen,
+           e.amount * 100 - sum(floor(e.amount_exact)) OVER (PARTITION BY e.line) AS amount_left,
+           e.bank_revenue * 100 - sum(floor(e.revenue_exact)) OVER (PARTITION BY e.line) AS revenue_left,
+           row_number() OVER (PARTITION BY e.line ORDER BY e.amount_exact - floor(e.amount_exact) DESC, e.ord)
+               AS amount_rank,
+           row_number() OVER (PARTITION BY e.line ORDER BY e.revenue_exact - floor(e.revenue_exact) DESC, e.ord)
+               AS revenue_rank
+    FROM exact e
+)
+SELECT f.line, f.ord, f.partner_id, f.credit_code, f.branch_id, f.weight,
+       f.amount AS total_amount, f.bank_revenue AS total_revenue, f.occurred_at,
+       ((f.amount_fen + (f.amount_rank <= f.amount_left)::int) / 100)::numeric(18, 2) AS amount,
+       ((f.revenue_fen + (f.revenue_rank <= f.revenue_left)::int) / 100)::numeric(18, 2) AS bank_revenue,
+       ap.partner_id IS NOT NULL AS partner_active
+FROM floors f
+LEFT JOIN {PERIODS} ap
+    ON ap.partner_id = f.partner_id AND ap.started_at <= f.occurred_at AND ap.ended_at > f.occurred_at
+"""
+
+# The co-served rows' transactions: branch by default the first partner's, active when all partners are.
+INSERT_GOOD_CO_SERVED = f"""
+INSERT INTO {GOOD}
+SELECT v.line, v.id, v.external_id, NULL, pr.id, coalesce(b.id, c.first_branch_id), v.sme_id, v.sme_name,
+       v.amount, v.bank_revenue, v.occurred_at, c.partner_active,
+       {_digest("c.shares")}, coalesce(v.line > rp.first_line, false)
+FROM (
+    SELECT line, bool_and(partner_active) AS partner_active, min(branch_id) FILTER (WHERE ord = 1) AS first_branch_id,
+           string_agg(credit_code || ':' || weight::text, ';' ORDER BY credit_code COLLATE "C") AS shares
+    FROM {CO_SHARES} GROUP BY line
+) c
+JOIN (
+    SELECT s.line, s.id, s.external_id, s.product, s.branch, s.sme_id, coalesce(s.sme_name, '') AS sme_name,
+           c.amount, c.bank_revenue, c.occurred_at
+    FROM {STAGE} s
+    JOIN (SELECT DISTINCT line, total_amount AS amount, total_revenue AS bank_revenue, occurred_at FROM {CO_SHARES}) c
+        USING (line)
+) v ON v.line = c.line
+JOIN revenue_product pr ON pr.code = v.product
+LEFT JOIN organisation_branch b ON b.code = v.branch
+LEFT JOIN {REPEATED_IDS} rp ON rp.external_id = v.external_id
+WHERE (v.branch IS NULL OR b.id IS NOT NULL) AND (rp.external_id IS NULL OR rp.identical)
+"""
+
+# An external id named twice in the batch: when every occurrence is the very same text, the first is
+# booked if good and the others are duplicates of it (as when booking in order); otherwise all its rows
+# take the slow path, in order. Found before the checks, which then pick and flag those rows.
+REPEATED = f"""
+CREATE TEMP TABLE {REPEATED_IDS} ON COMMIT DROP AS
+WITH r AS (SELECT btrim(external_id) AS external_id FROM {STAGE} GROUP BY 1 HAVING count(*) > 1)
+SELECT r.external_id, min(s.line) AS first_line,
+       count(DISTINCT ({", ".join("s." + c for c in COLUMNS)})) = 1 AS identical
+FROM r JOIN {STAGE} s ON btrim(s.external_id) = r.external_id
+GROUP BY r.external_id
 """
 MARK_DUPLICATES = f"""
 UPDATE {GOOD} g SET duplicate = true FROM revenue_transaction t
-WHERE t.source = %(source)s AND t.external_id = g.external_id AND t.content_hash = g.content_hash
+WHERE t.source = %(source)s AND t.external_id = g.external_id AND t.content_hash = g.content_hash AND NOT g.duplicate
 """
 DROP_CONFLICTS = f"""
 DELETE FROM {GOOD} g USING revenue_transaction t
@@ -151,12 +246,20 @@ SELECT id, %(batch)s, %(source)s, external_id, 'normal', NULL, sme_id, sme_name,
     branch_id, amount, bank_revenue, 'CNY', occurred_at, %(booked_at)s, partner_active, content_hash
 FROM {GOOD} WHERE NOT duplicate
 """
+# A single-partner row gives its one attribution; a co-served row one per partner, in the order named.
 INSERT_ATTRIBUTIONS = f"""
 INSERT INTO revenue_transactionattribution (transaction_id, partner_id, product_id, occurred_at, is_reversal, weight,
     amount, bank_revenue, partner_active)
 SELECT id, partner_id, product_id, occurred_at, false, 1, amount, bank_revenue, partner_active
-FROM {GOOD} WHERE NOT duplicate
+FROM {GOOD} WHERE NOT duplicate AND partner_id IS NOT NULL
+UNION ALL (
+    SELECT g.id, c.partner_id, g.product_id, g.occurred_at, false, c.weight, c.amount, c.bank_revenue, c.partner_active
+    FROM {CO_SHARES} c JOIN {GOOD} g ON g.line = c.line
+    WHERE NOT g.duplicate AND g.partner_id IS NULL
+    ORDER BY c.line, c.ord
+)
 """
+FAST_DUPLICATES = f"SELECT count(*) FROM {GOOD} WHERE duplicate"
 SLOW_ROWS = f"""
 SELECT s.line, {", ".join("s." + c for c in COLUMNS)} FROM {STAGE} s
 WHERE NOT EXISTS (SELECT 1 FROM {GOOD} g WHERE g.line = s.line)
@@ -272,6 +375,8 @@ class PostgresCopyEngine:
         cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{STAGE}")
         cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{GOOD}")
         cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{PERIODS}")
+        cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{CO_SHARES}")
+        cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{REPEATED_IDS}")
         # More memory for the hash joins and aggregates over the stage.
         cursor.execute("SET LOCAL work_mem = '256MB'")
         columns = ", ".join(f"{c} text" for c in COLUMNS)
@@ -352,6 +457,8 @@ class PostgresCopyEngine:
             cursor.execute(MERGED_PERIODS)
             cursor.execute(f"ANALYZE {PERIODS}")
             self._lap("analyze")
+            cursor.execute(REPEATED)
+            self._lap("repeated ids")
             # Naive times in the rows are Beijing time, for this statement only: Django reads
             # timestamps assuming the session's zone is UTC. And the many checks make the planner
             # expect a handful of rows and pick nested loops over the reference tables, where hash
@@ -363,15 +470,21 @@ class PostgresCopyEngine:
             )
             try:
                 cursor.execute(SELECT_GOOD)
+                # Unnesting the partners of co-served rows takes a nested loop: refused, the planner would
+                # price the plan so high that it compiles it (JIT), which costs seconds for a single row.
+                cursor.execute("SELECT set_config('enable_nestloop', %s, true)", [session[1]])
+                cursor.execute(SELECT_CO_SHARES)
+                cursor.execute(f"ANALYZE {CO_SHARES}")
+                cursor.execute(INSERT_GOOD_CO_SERVED)
             finally:
                 cursor.execute(
                     "SELECT set_config('TimeZone', %s, true), set_config('enable_nestloop', %s, true)", session
                 )
             self._lap("check")
-            cursor.execute(DROP_REPEATED)
-            cursor.execute(MARK_DUPLICATES, params)
-            self.fast_duplicates = cursor.rowcount
             cursor.execute(DROP_CONFLICTS, params)
+            cursor.execute(MARK_DUPLICATES, params)
+            cursor.execute(FAST_DUPLICATES)
+            self.fast_duplicates = cursor.fetchone()[0]
             self._lap("duplicates")
             cursor.execute(INSERT_TRANSACTIONS, params)
             self.fast_created = cursor.rowcount

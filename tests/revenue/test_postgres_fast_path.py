@@ -172,3 +172,80 @@ def test_both_engines_agree_on_many_mostly_good_rows(pay, active_x, active_y, br
         assert fast == slow, part
         booked += fast[0] == "booked"
     assert booked >= 10  # the comparison covered booked rows, not only refusals
+
+
+def fast_and_slow_counts(rows_, source):
+    """Run the PostgreSQL engine on rows and say how many were booked by SQL and how many by the row reader."""
+    batch = IngestionBatch.objects.create(source=source, channel="api", received_at="2026-11-01T00:00:00Z")
+    engine = PostgresCopyEngine(source=source, batch=batch)
+    engine.stage_rows(enumerate(rows_, start=1))
+    engine.run()
+    assert not engine.errors
+    return engine.fast_created, engine.fast_duplicates, engine.processor.created, engine.processor.duplicates
+
+
+def test_co_served_rows_are_booked_by_sql_as_the_row_reader_books_them(pay, active_x, active_y, branch_b):
+    from tests.revenue.factories import PartnerFactory, active_partner
+
+    third, inactive = active_partner(), PartnerFactory()
+    x, y, z, off = active_x.credit_code, active_y.credit_code, third.credit_code, inactive.credit_code
+    rows_ = [
+        txn_row(f"{x}:0.333333;{y}:0.333333;{z}:0.333334", "C-1", amount="100.01", bank_revenue="0.05"),
+        txn_row(f"{y}:0.7;{x}:0.3", "C-2", amount="0.01", bank_revenue="0.00", branch="HZ"),
+        txn_row(f"{z}:0.5;{off}:0.5", "C-3", amount="12345678901234.99", bank_revenue="7.77", sme_name=""),
+        txn_row(f"{x}:1.000000;{y}:0.000001", "C-4"),  # weights add up to more than 1: the reader refuses it
+        txn_row(x, "S-1"),
+    ]
+    good = [r for r in rows_ if r["external_id"] != "C-4"]
+    assert fast_and_slow_counts(good, "counts") == (4, 0, 0, 0)
+    assert outcome(good, "fast", "postgres") == outcome(good, "slow", "python")
+    assert outcome(rows_, "fast-bad", "postgres") == outcome(rows_, "slow-bad", "python")
+    flags = dict(Transaction.objects.filter(source="fast").values_list("external_id", "partner_active"))
+    assert flags == {"C-1": True, "C-2": True, "C-3": False, "S-1": True}
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "{x}:0.5;{x}:0.5",  # the same partner twice
+        "{x}:0.5;{y}:0.4",  # weights short of 1
+        "{x}:0.5; {y}:0.5",  # spaces are the reader's business
+        "{x}:0.5;{y}:0.5;",  # an empty part
+        "{x}:0.5;{y}:.5",
+        "{x}:0.5:1;{y}:0.5",
+        "{x}:0.5;UNKNOWN:0.5",
+        "{x}:1;{y}:0",
+    ],
+)
+def test_odd_co_served_spellings_are_left_to_the_row_reader(spelling, pay, active_x, active_y):
+    code = spelling.format(x=active_x.credit_code, y=active_y.credit_code)
+    rows_ = [txn_row(code, "O-1"), txn_row(active_x, "O-2")]
+    assert outcome(rows_, "fast", "postgres") == outcome(rows_, "slow", "python")
+
+
+def test_an_id_repeated_with_the_very_same_text_is_booked_once_by_sql(pay, active_x, active_y):
+    co = f"{active_x.credit_code}:0.6;{active_y.credit_code}:0.4"
+    rows_ = [txn_row(active_x, "R-1"), txn_row(co, "R-2"), txn_row(active_x, "R-1"), txn_row(co, "R-2")]
+    rows_.append(txn_row(active_x, "R-1"))
+    assert fast_and_slow_counts(rows_, "counts") == (2, 3, 0, 0)
+    assert outcome(rows_, "fast", "postgres") == outcome(rows_, "slow", "python")
+    # Sent again: every row is a duplicate of what is booked.
+    assert fast_and_slow_counts(rows_, "counts") == (0, 5, 0, 0)
+
+
+def test_an_id_repeated_with_other_text_is_left_to_the_row_reader(pay, active_x):
+    same_content = [txn_row(active_x, "D-1"), txn_row(active_x, " D-1 ")]  # a duplicate, but not the same text
+    conflict = [txn_row(active_x, "D-2"), txn_row(active_x, "D-2", amount="1.00")]
+    for k, rows_ in enumerate([same_content, conflict]):
+        assert outcome(rows_, f"fast{k}", "postgres") == outcome(rows_, f"slow{k}", "python")
+    assert outcome(conflict, "fast-again", "postgres")[0] == "rejected"
+
+
+def test_a_reversal_of_a_co_served_event_booked_by_sql_mirrors_it(pay, active_x, active_y):
+    from tests.revenue.factories import reversal_row
+
+    co = f"{active_x.credit_code}:0.5;{active_y.credit_code}:0.5"
+    rows_ = [txn_row(co, "V-1", amount="0.03", bank_revenue="0.01"), reversal_row("V-2", "V-1")]
+    assert outcome(rows_, "fast", "postgres") == outcome(rows_, "slow", "python")
+    reversal = Transaction.objects.get(source="fast", external_id="V-2")
+    assert sorted(reversal.attributions.values_list("amount", flat=True)) == [Decimal("-0.02"), Decimal("-0.01")]
