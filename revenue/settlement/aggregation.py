@@ -119,59 +119,72 @@ def _partner_filter(partner_id: int | None) -> tuple[str, list]:
     return (" AND partner_id = %s", [partner_id]) if partner_id is not None else ("", [])
 
 
-def figures_select(window: Window, *, partner_id: int | None = None) -> tuple[str, list]:
-    """The aggregation query of a window (columns as :data:`FIGURE_COLUMNS`) and its parameters."""
+def figures_selects(window: Window, *, partner_id: int | None = None) -> list[tuple[str, list]]:
+    """The aggregation queries of a window (columns as :data:`FIGURE_COLUMNS`) with their parameters.
+
+    Regular and adjustment figures are two queries rather than one ``UNION ALL``: under a union
+    PostgreSQL gives the month's whole aggregation to a single worker of a parallel append, while
+    alone it is aggregated in parallel.
+    """
     sql = _sql()
     extra, extra_params = _partner_filter(partner_id)
     aggregates = f"count(*), {sql['net_count']}, {sql['volume']}, {sql['revenue']}"
     parts = [
-        f"SELECT partner_id, product_id, {sql['no_month']}, partner_active, {aggregates} "
-        f"FROM {ATTRIBUTIONS} WHERE occurred_at >= %s AND occurred_at < %s AND id <= %s{extra} "
-        "GROUP BY partner_id, product_id, partner_active"
+        (
+            f"SELECT partner_id, product_id, {sql['no_month']}, partner_active, {aggregates} "
+            f"FROM {ATTRIBUTIONS} WHERE occurred_at >= %s AND occurred_at < %s AND id <= %s{extra} "
+            "GROUP BY partner_id, product_id, partner_active",
+            [_when(window.period.start), _when(window.period.end), window.upper, *extra_params],
+        )
     ]
-    params: list = [_when(window.period.start), _when(window.period.end), window.upper, *extra_params]
     if window.has_adjustments:
         parts.append(
-            f"SELECT partner_id, product_id, {sql['month']}, partner_active, {aggregates} "
-            f"FROM {ATTRIBUTIONS} WHERE occurred_at < %s AND id > %s AND id <= %s{extra} "
-            f"GROUP BY partner_id, product_id, {sql['month']}, partner_active"
+            (
+                f"SELECT partner_id, product_id, {sql['month']}, partner_active, {aggregates} "
+                f"FROM {ATTRIBUTIONS} WHERE occurred_at < %s AND id > %s AND id <= %s{extra} "
+                f"GROUP BY partner_id, product_id, {sql['month']}, partner_active",
+                [_when(window.adjust_before), window.lower, window.upper, *extra_params],
+            )
         )
-        params += [_when(window.adjust_before), window.lower, window.upper, *extra_params]
-    return " UNION ALL ".join(parts), params
+    return parts
 
 
 def figures_insert(*, run_id: int, window: Window) -> int:
     """Aggregate the window into the run's figure rows; returns the rows written.
 
-    SQLite: one ``INSERT … SELECT``. PostgreSQL: the ``SELECT`` alone (which may
-    use a parallel plan, unlike ``INSERT … SELECT``) and a ``COPY`` of its rows,
-    one per partner and product: far fewer than the attributions.
+    SQLite: ``INSERT … SELECT``. PostgreSQL: each ``SELECT`` alone (which may use a parallel plan,
+    unlike ``INSERT … SELECT``) and a ``COPY`` of its rows, one per partner and product: far fewer
+    than the attributions.
     """
-    select, params = figures_select(window)
     columns = ", ".join(("run_id", *FIGURE_COLUMNS))
+    written = 0
     with connection.cursor() as cursor:
         if connection.vendor != "postgresql":
-            cursor.execute(f"INSERT INTO {FIGURES} ({columns}) SELECT %s, u.* FROM ({select}) u", [run_id, *params])
-            return cursor.rowcount
+            for select, params in figures_selects(window):
+                cursor.execute(f"INSERT INTO {FIGURES} ({columns}) SELECT %s, u.* FROM ({select}) u", [run_id, *params])
+                written += cursor.rowcount
+            return written
         # Enough memory to group in memory rather than sort on disk; no JIT: compiling the
         # expressions costs more than it saves on a million rows.
         cursor.execute("SELECT set_config('work_mem', '64MB', true), set_config('jit', 'off', true)")
-        cursor.execute(select, params)
-        rows = cursor.fetchall()
-        with cursor.cursor.copy(f"COPY {FIGURES} ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row((run_id, *row))
-        return len(rows)
+        for select, params in figures_selects(window):
+            cursor.execute(select, params)
+            rows = cursor.fetchall()
+            with cursor.cursor.copy(f"COPY {FIGURES} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row((run_id, *row))
+            written += len(rows)
+        return written
 
 
 def figures_fetch(window: Window, *, partner_id: int | None = None) -> Iterator[tuple]:
     """The same aggregation, read instead of stored (dry runs): rows as :data:`FIGURE_COLUMNS`."""
-    select, params = figures_select(window, partner_id=partner_id)
     with connection.cursor() as cursor:
-        cursor.execute(select, params)
-        while rows := cursor.fetchmany(5000):
-            for row in rows:
-                yield _normalise(row)
+        for select, params in figures_selects(window, partner_id=partner_id):
+            cursor.execute(select, params)
+            while rows := cursor.fetchmany(5000):
+                for row in rows:
+                    yield _normalise(row)
 
 
 def _normalise(row: tuple) -> tuple:
