@@ -37,6 +37,24 @@ def agreement_versions_in_force(*, on: dt.date) -> QuerySet[AgreementVersion]:
     )
 
 
+def agreement_versions_by_owner(
+    *, on: dt.date
+) -> tuple[dict[tuple[str, int], AgreementVersion], dict[tuple[int, int], AgreementVersion]]:
+    """The versions in force on a day, split into partner types' defaults and partners' own.
+
+    ``({(partner type, product): version}, {(partner id, product): version})``; two queries.
+    """
+    own: dict[tuple[int, int], AgreementVersion] = {}
+    defaults: dict[tuple[str, int], AgreementVersion] = {}
+    for version in agreement_versions_in_force(on=on):
+        agreement = version.agreement
+        if agreement.partner_id is None:
+            defaults[(agreement.partner_type, agreement.product_id)] = version
+        else:
+            own[(agreement.partner_id, agreement.product_id)] = version
+    return defaults, own
+
+
 def agreement_versions_for_partners(
     *, partners: Iterable[tuple[int, str]], on: dt.date
 ) -> dict[tuple[int, int], AgreementVersion]:
@@ -49,20 +67,13 @@ def agreement_versions_for_partners(
     """
     partners = list(partners)
     wanted = {pid for pid, _ in partners}
-    own: dict[tuple[int, int], AgreementVersion] = {}
-    defaults: dict[tuple[str, int], AgreementVersion] = {}
-    for version in agreement_versions_in_force(on=on):
-        agreement = version.agreement
-        if agreement.partner_id is None:
-            defaults[(agreement.partner_type, agreement.product_id)] = version
-        elif agreement.partner_id in wanted:
-            own[(agreement.partner_id, agreement.product_id)] = version
+    defaults, own = agreement_versions_by_owner(on=on)
     result: dict[tuple[int, int], AgreementVersion] = {}
     for partner_id, partner_type in partners:
         for (ptype, product_id), version in defaults.items():
             if ptype == partner_type:
                 result[(partner_id, product_id)] = version
-    result.update(own)
+    result.update({key: version for key, version in own.items() if key[0] in wanted})
     return result
 
 

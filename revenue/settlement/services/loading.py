@@ -24,7 +24,7 @@ from core.money import ZERO
 from core.periods import Period
 from onboarding.models import Partner
 from revenue.models import AgreementVersion, Product
-from revenue.selectors import agreement_versions_in_force, share_rule_from_version
+from revenue.selectors import agreement_versions_by_owner, share_rule_from_version
 from revenue.settlement import aggregation
 from revenue.settlement.aggregation import Window
 from revenue.settlement.choices import (
@@ -102,17 +102,18 @@ class RulesInForce:
 
 def rules_in_force(on: dt.date) -> RulesInForce:
     """Two queries (versions with their agreements, then tiers) whatever the number of partners."""
-    defaults: dict[tuple[str, int], RuleChoice] = {}
-    own: dict[tuple[int, int], RuleChoice] = {}
-    for version in agreement_versions_in_force(on=on):
-        rule = share_rule_from_version(version)
-        choice = RuleChoice(rule=rule, version_id=version.pk, description=rule_describe(rule))
-        agreement = version.agreement
-        if agreement.partner_id is None:
-            defaults[(agreement.partner_type, agreement.product_id)] = choice
-        else:
-            own[(agreement.partner_id, agreement.product_id)] = choice
-    return RulesInForce(defaults=defaults, own=own)
+    choices: dict[int, RuleChoice] = {}
+
+    def choice(version: AgreementVersion) -> RuleChoice:
+        if version.pk not in choices:
+            rule = share_rule_from_version(version)
+            choices[version.pk] = RuleChoice(rule=rule, version_id=version.pk, description=rule_describe(rule))
+        return choices[version.pk]
+
+    defaults, own = agreement_versions_by_owner(on=on)
+    return RulesInForce(
+        defaults={key: choice(v) for key, v in defaults.items()}, own={key: choice(v) for key, v in own.items()}
+    )
 
 
 # The rules of the periods a run settles, kept for the run's chunks that this process executes: they
