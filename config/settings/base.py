@@ -192,6 +192,9 @@ CELERY_BEAT_SCHEDULE: dict = {
 # partners are settled in chunks of this many per task.
 SETTLEMENT_MINIMUM_PAYOUT = Decimal(env.str("SETTLEMENT_MINIMUM_PAYOUT", default="100.00"))  # bad text fails here
 SETTLEMENT_CHUNK_PARTNERS = env.int("SETTLEMENT_CHUNK_PARTNERS", default=1000)
+# On PostgreSQL a chunk's settlements are computed by one SQL statement (revenue/settlement/set_based.py);
+# False computes them in Python, as on SQLite. Both write the same rows (tests/revenue/settlement/test_set_based.py).
+SETTLEMENT_COMPUTE_IN_DATABASE = env.bool("SETTLEMENT_COMPUTE_IN_DATABASE", default=True)
 # After a month-end close: issue every settlement's statement and build the month's scorecards (tasks, on commit).
 SETTLEMENT_ISSUE_STATEMENTS = env.bool("SETTLEMENT_ISSUE_STATEMENTS", default=True)
 SETTLEMENT_BUILD_SCORECARDS = env.bool("SETTLEMENT_BUILD_SCORECARDS", default=True)

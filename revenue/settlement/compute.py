@@ -217,6 +217,11 @@ def _rule_describe(rule: ShareRule | None, language: str | None) -> str:
     return text[:255]
 
 
+def _amount_text(amount: Decimal) -> str:
+    """An amount in a line's text: two places, and no "-0.00" (the stored amounts have no negative zero)."""
+    return f"{round_money(amount) + ZERO:f}"
+
+
 def _rate(value: Decimal | None) -> Decimal | None:
     return None if value is None else value.quantize(RATE_PLACES, rounding=ROUND_HALF_UP)
 
@@ -234,7 +239,7 @@ def _period_text(day: dt.date) -> str:
 
 
 @lru_cache(maxsize=16)
-def _texts(language: str | None) -> dict[str, str]:
+def texts_in_language(language: str | None) -> dict[str, str]:
     """The line texts in one language, translated once rather than once per line."""
     return {
         "no_rule": _rule_describe(None, language),
@@ -256,7 +261,7 @@ def settlement_compute(
         return None
     order = product_order or {}
     lines: list[LineDraft] = []
-    texts = _texts(get_language())
+    texts = texts_in_language(get_language())
     no_rule = RuleChoice(None, None, texts["no_rule"])
 
     shares = _shares(partner.regular_rules, partner.regular)
@@ -303,7 +308,7 @@ def settlement_compute(
                     previous_share=before,
                     share=change,
                     description=texts["adjustment"]
-                    % {"period": _period_text(period), "new": result.share, "old": before},
+                    % {"period": _period_text(period), "new": _amount_text(result.share), "old": _amount_text(before)},
                 )
             )
 

@@ -121,7 +121,7 @@ def rules_in_force(on: dt.date) -> RulesInForce:
 _run_rules: dict[str, Any] = {"key": None, "by_day": {}}
 
 
-def _rules_for_day(on: dt.date, cache_key: Hashable | None) -> RulesInForce:
+def rules_for_day(on: dt.date, cache_key: Hashable | None) -> RulesInForce:
     if cache_key is None:
         return rules_in_force(on)
     key = (cache_key, get_language())
@@ -155,7 +155,7 @@ class RuleBook:
     def for_period(self, period: Period) -> RulesInForce:
         key = period.first_day
         if key not in self._by_period:
-            self._by_period[key] = _rules_for_day(last_day(period), self.cache_key)
+            self._by_period[key] = rules_for_day(last_day(period), self.cache_key)
         return self._by_period[key]
 
     def choice(
@@ -196,7 +196,7 @@ def _previous_settled(partners: PartnerRange, periods: set[dt.date], before: dt.
     rows = aggregation.settled_before(partners=partners.sql("s.partner_id"), months=sorted(periods), before=before)
     for partner_id, month, product_id, count, micro, volume, revenue, share in rows:
         figures = Figures.from_integers(count=count, net_count_micro=micro, volume_fen=volume, bank_revenue_fen=revenue)
-        out[(partner_id, month)][product_id] = Settled(figures, Decimal(share) / 100)
+        out[(partner_id, month)][product_id] = Settled(figures, Decimal(share).scaleb(-2))
     return out
 
 

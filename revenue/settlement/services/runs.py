@@ -24,6 +24,10 @@ Lifecycle of a run (compare-and-swap updates; several workers report on one run)
     done, else deletes the period's draft settlements of the chunk's partner
     range, computes and bulk-writes them again, and marks the chunk done. A
     task delivered twice, or re-run after a worker died, writes its rows once.
+    On PostgreSQL the chunk's settlements are computed and written by one
+    statement (:mod:`revenue.settlement.set_based`); elsewhere, and with
+    ``SETTLEMENT_COMPUTE_IN_DATABASE = False``, in Python
+    (:mod:`revenue.settlement.compute`). Both write the same rows.
 ``settlement_run_finish`` (task, chord body)
     Fails the run if a chunk is not done; otherwise checks conservation
     (below). A close then freezes the settlements (draft → closed), locks the
@@ -62,7 +66,7 @@ from core.periods import Period
 from organisation.models import User
 from revenue.models import AgreementVersion
 from revenue.services.agreements import agreement_versions_lock
-from revenue.settlement import aggregation
+from revenue.settlement import aggregation, set_based
 from revenue.settlement.aggregation import LedgerTotals, Window
 from revenue.settlement.choices import (
     ACTIVE_RUN_STATES,
@@ -586,6 +590,35 @@ def compute_partners(
         return [d for d in drafts if d is not None]
 
 
+def compute_in_database() -> bool:
+    """Whether chunks are computed by the database (PostgreSQL) rather than in Python: same rows, faster."""
+    return connection.vendor == "postgresql" and getattr(settings, "SETTLEMENT_COMPUTE_IN_DATABASE", True)
+
+
+def _chunk_settle(run: SettlementRun, window: Window, partners: PartnerRange, *, computed_at) -> tuple[int, int]:
+    """Compute and write the chunk's draft settlements; returns (settlements, lines)."""
+    cache_key = (run.pk, run.attempt, run.created_at)
+    if compute_in_database():
+        return set_based.chunk_settle(
+            run_id=run.pk,
+            period=window.period,
+            period_id=run.period_id,
+            previous=previous_closed_period(window.period),
+            partners=partners,
+            lower=window.lower,
+            upper=window.upper,
+            minimum_payout=minimum_payout(),
+            computed_at=computed_at,
+            language=settings.LANGUAGE_CODE,
+            cache_key=cache_key,
+        )
+    rows = aggregation.run_figures_fetch(run_id=run.pk, partners=partners.sql("partner_id"))
+    drafts = compute_partners(
+        window=window, period_row=run.period, figure_rows=rows, partners=partners, cache_key=cache_key
+    )
+    return settlements_write(drafts, run=run, window=window, computed_at=computed_at)
+
+
 def settlement_run_chunk_execute(*, run_id: int, number: int) -> bool:
     """Settle one chunk of partners (idempotent, see the module docstring). False when there was nothing to do."""
     started = time.monotonic()
@@ -606,17 +639,9 @@ def settlement_run_chunk_execute(*, run_id: int, number: int) -> bool:
             _period_still_open_for_accrual(run)
         window = run_window(run)
         partners = PartnerRange(after=chunk.after_partner_id, upto=chunk.upto_partner_id)
-        rows = aggregation.run_figures_fetch(run_id=run_id, partners=partners.sql("partner_id"))
-        drafts = compute_partners(
-            window=window,
-            period_row=run.period,
-            figure_rows=rows,
-            partners=partners,
-            cache_key=(run.pk, run.attempt, run.created_at),
-        )
         _delete_drafts(run.period_id, partners)
         now = timezone.now()
-        settlements, lines = settlements_write(drafts, run=run, window=window, computed_at=now)
+        settlements, lines = _chunk_settle(run, window, partners, computed_at=now)
         chunk.done, chunk.done_at, chunk.error = True, now, ""
         chunk.attempts += 1
         chunk.settlements, chunk.lines = settlements, lines

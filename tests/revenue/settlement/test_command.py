@@ -74,7 +74,7 @@ def test_resume_a_failed_run(october):
 
     from revenue.settlement.services import runs as runs_module
 
-    with mock.patch.object(runs_module, "settlements_write", side_effect=RuntimeError("disk full")):
+    with mock.patch.object(runs_module, "_chunk_settle", side_effect=RuntimeError("disk full")):
         with pytest.raises(CommandError, match="disk full"):
             run("--period", "2026-10", "--close")
     failed = SettlementRun.objects.get()

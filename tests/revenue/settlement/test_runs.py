@@ -8,13 +8,20 @@ from unittest import mock
 
 import pytest
 from django.db import connection, connections
+from django.db.models import F, Sum
 
 from core.periods import CHINA_TZ, Period
 from revenue.models import Agreement, AgreementVersion
 from revenue.services import agreement_version_supersede
 from revenue.settlement.choices import PeriodState, RunKind, RunState, SettlementState
 from revenue.settlement.errors import PeriodLocked, RunInProgress
-from revenue.settlement.models import Settlement, SettlementPeriod, SettlementRun, SettlementRunFigure
+from revenue.settlement.models import (
+    Settlement,
+    SettlementLine,
+    SettlementPeriod,
+    SettlementRun,
+    SettlementRunFigure,
+)
 from revenue.settlement.services import runs as runs_module
 from revenue.settlement.services import (
     settlement_dry_run,
@@ -105,17 +112,17 @@ def test_a_chunk_delivered_twice_writes_its_rows_once(month, django_capture_on_c
 
 def test_a_chunk_that_fails_midway_fails_the_run_and_a_rerun_completes_it(month, run_settlement):
     expected = _expected()
-    real_write = runs_module.settlements_write
+    real_settle = runs_module._chunk_settle
     calls = []
 
-    def crash_in_chunk_two(drafts, **kwargs):
-        calls.append(len(drafts))
-        written = real_write(drafts, **kwargs)
+    def crash_in_chunk_two(*args, **kwargs):
+        calls.append(1)
+        written = real_settle(*args, **kwargs)
         if len(calls) == 2:
             raise RuntimeError("worker lost mid-chunk")
         return written
 
-    with mock.patch.object(runs_module, "settlements_write", side_effect=crash_in_chunk_two):
+    with mock.patch.object(runs_module, "_chunk_settle", side_effect=crash_in_chunk_two):
         failed = run_settlement("2026-10")
 
     assert failed.state == RunState.FAILED
@@ -191,23 +198,27 @@ def test_a_failed_conservation_check_fails_the_run_and_keeps_the_period_open_to_
 def test_the_conservation_check_catches_a_lost_line_an_overpaid_line_and_totals_that_do_not_add_up(
     month, run_settlement, tamper, message
 ):
-    real = runs_module.compute_partners
+    real = runs_module._chunk_settle
 
-    def tampered(**kwargs):
-        drafts = real(**kwargs)
-        if drafts and kwargs["partners"].after == 0:  # the first chunk only
-            first = drafts[0]
+    def tampered(run, window, partners, **kwargs):
+        written = real(run, window, partners, **kwargs)
+        if partners.after == 0:  # the first chunk's rows, as the database or Python wrote them
+            first = Settlement.objects.filter(run=run).order_by("partner_id").first()
+            lines = SettlementLine.objects.filter(settlement=first)
             if tamper == "drop_line":
-                first.lines.pop()
-                first.transaction_count = sum(line.figures.transaction_count for line in first.ledger_lines)
-                first.bank_revenue = sum((line.figures.bank_revenue for line in first.ledger_lines), D("0"))
+                lines.order_by("-position").first().delete()
+                sums = lines.aggregate(count=Sum("transaction_count"), revenue=Sum("bank_revenue"))
+                Settlement.objects.filter(pk=first.pk).update(
+                    transaction_count=sums["count"] or 0, bank_revenue=sums["revenue"] or D("0")
+                )
             elif tamper == "share_above_revenue":
-                first.lines[0].share = first.lines[0].figures.bank_revenue + D("0.01")
+                line = lines.get(position=1)
+                lines.filter(pk=line.pk).update(share=line.bank_revenue + D("0.01"))
             else:
-                first.transaction_count += 1
-        return drafts
+                Settlement.objects.filter(pk=first.pk).update(transaction_count=F("transaction_count") + 1)
+        return written
 
-    with mock.patch.object(runs_module, "compute_partners", side_effect=tampered):
+    with mock.patch.object(runs_module, "_chunk_settle", side_effect=tampered):
         failed = run_settlement("2026-10")
     assert failed.state == RunState.FAILED
     assert "Conservation check failed" in failed.error and message in failed.error

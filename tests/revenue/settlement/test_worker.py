@@ -86,8 +86,9 @@ def _blocked_on(table: str) -> bool:
     """A session waits for a lock on the table (read from this autocommit connection: fresh statistics)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE %s",
-            [f"%{table}%"],
+            "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+            "WHERE NOT l.granted AND c.relname = %s",
+            [table],
         )
         return cursor.fetchone()[0] > 0
 
