@@ -359,6 +359,14 @@ def chunk_settle(
         computed_at,
     ]
     with connection.cursor() as cursor:
+        # The run's figure rows are new, so the planner's statistics know nothing of them and take a
+        # handful of rows for thousands: nested loops over the rules would cost seconds. Hash joins
+        # are right at every size here (the tiers' lateral lookup stays a loop: it has no other plan). No
+        # JIT: compiling a statement of this size costs seconds, executing it milliseconds.
+        cursor.execute(
+            "SELECT set_config('enable_nestloop', 'off', true), set_config('work_mem', '64MB', true), "
+            "set_config('jit', 'off', true)"
+        )
         cursor.execute(sql, params)
         settlements, lines = cursor.fetchone()
     return int(settlements), int(lines)

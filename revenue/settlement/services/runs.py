@@ -854,8 +854,12 @@ def settlement_run_finish(*, run_id: int, attempt: int) -> SettlementRun | None:
             return None  # a concurrent delivery of this step finished first
         now = timezone.now()
         if run.kind == RunKind.CLOSE:
-            versions = AgreementVersion.objects.filter(settlement_lines__settlement__run=run).distinct()
-            agreement_versions_lock(versions=list(versions), at=now)
+            used = (
+                SettlementLine.objects.filter(settlement__run=run, agreement_version__isnull=False)
+                .values_list("agreement_version_id", flat=True)
+                .distinct()
+            )
+            agreement_versions_lock(versions=list(AgreementVersion.objects.filter(pk__in=list(used))), at=now)
             Settlement.objects.filter(run=run, state=SettlementState.DRAFT).update(
                 state=SettlementState.CLOSED, closed_at=now, closed_by=run.triggered_by
             )
