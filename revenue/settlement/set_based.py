@@ -189,17 +189,23 @@ def chunk_settle(
     ),
     deltas AS (SELECT * FROM figures WHERE month IS NOT NULL),
     corrected AS (SELECT DISTINCT partner_id, month FROM deltas),
+    earlier AS MATERIALIZED (
+        -- The range's closed settlements that can hold lines of a corrected month: from the earliest on.
+        SELECT s.id, s.partner_id, sp.start
+        FROM {SETTLEMENTS} s JOIN {PERIODS} sp ON sp.id = s.period_id
+        WHERE {settlement_range[0]} AND s.state = ANY(%s) AND sp.start < %s
+          AND sp.start >= (SELECT min(month) FROM corrected) AND s.partner_id IN (SELECT partner_id FROM corrected)
+    ),
     previous AS (
-        -- What closes before this period settled for the corrected months (product and adjustment lines).
-        SELECT s.partner_id, coalesce(l.corrects_period, sp.start) AS month, l.product_id,
+        -- What those closes settled for the corrected months (product and adjustment lines). The lines are
+        -- found by their settlement index, not by scanning every line ever written.
+        SELECT e.partner_id, coalesce(l.corrects_period, e.start) AS month, l.product_id,
                sum(l.transaction_count) AS transaction_count, (sum(l.net_count) * 1000000)::bigint AS net_count_micro,
                (sum(l.volume) * 100)::bigint AS volume_fen, (sum(l.bank_revenue) * 100)::bigint AS bank_revenue_fen,
                (sum(l.share) * 100)::bigint AS share_fen
-        FROM {LINES} l
-        JOIN {SETTLEMENTS} s ON s.id = l.settlement_id
-        JOIN {PERIODS} sp ON sp.id = s.period_id
-        WHERE {settlement_range[0]} AND s.state = ANY(%s) AND sp.start < %s
-          AND ((l.kind = 'product' AND sp.start = ANY(%s::date[]))
+        FROM {LINES} l JOIN earlier e ON e.id = l.settlement_id
+        WHERE l.settlement_id = ANY(ARRAY(SELECT id FROM earlier))
+          AND ((l.kind = 'product' AND e.start = ANY(%s::date[]))
                OR (l.kind = 'adjustment' AND l.corrects_period = ANY(%s::date[])))
         GROUP BY 1, 2, 3
     ),
