@@ -240,7 +240,12 @@ class SettlementRunFigure(models.Model):
     the net count is in millionths, so the sums are exact on every database.
     """
 
-    run = models.ForeignKey(SettlementRun, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # No database constraint: the rows are written only by their own run's aggregation, in the
+    # transaction that holds the run's row lock, and a deferred check of each of tens of thousands
+    # of rows at commit cost more than the aggregation's copy itself.
+    run = models.ForeignKey(
+        SettlementRun, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
     partner_id = models.BigIntegerField()
     product_id = models.BigIntegerField()
     # Null: the run's own period (regular lines); else the first day of the corrected month.
@@ -278,11 +283,18 @@ class Settlement(ConcurrentTransitionMixin, models.Model):
     attribution ids its ledger lines come from.
     """
 
+    # No single-column indexes of their own: the (partner, period) unique constraint and the
+    # (period, state) index lead with them, and every index is written again when a close freezes
+    # the month's settlements.
     partner = models.ForeignKey(
-        "onboarding.Partner", verbose_name=_("partner"), on_delete=models.PROTECT, related_name="settlements"
+        "onboarding.Partner",
+        verbose_name=_("partner"),
+        on_delete=models.PROTECT,
+        related_name="settlements",
+        db_index=False,
     )
     period = models.ForeignKey(
-        SettlementPeriod, verbose_name=_("period"), on_delete=models.PROTECT, related_name="settlements"
+        SettlementPeriod, verbose_name=_("period"), on_delete=models.PROTECT, related_name="settlements", db_index=False
     )
     run = models.ForeignKey(
         SettlementRun,
