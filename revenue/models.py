@@ -36,6 +36,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models import Case, F, When
+from django.db.models.functions import Cast, Round
 from django.utils.translation import gettext_lazy as _
 
 from core.money import money_field
@@ -502,6 +504,27 @@ class TransactionAttribution(LedgerRow):
     amount = money_field(_("attributed amount"))
     bank_revenue = money_field(_("attributed bank revenue (CNY)"))
     partner_active = models.BooleanField(_("partner active"))
+    # The same figures as integers, written by the database with the row: a settlement sums a month
+    # of them exactly on every database, and integer sums cost a fraction of decimal ones.
+    amount_fen = models.GeneratedField(
+        expression=Cast(Round(F("amount") * 100), models.BigIntegerField()),
+        output_field=models.BigIntegerField(_("attributed amount (fen)")),
+        db_persist=True,
+    )
+    bank_revenue_fen = models.GeneratedField(
+        expression=Cast(Round(F("bank_revenue") * 100), models.BigIntegerField()),
+        output_field=models.BigIntegerField(_("attributed bank revenue (fen)")),
+        db_persist=True,
+    )
+    net_count_micro = models.GeneratedField(
+        # What the attribution adds to the net count (a reversal takes it away), in millionths.
+        expression=Cast(
+            Round(Case(When(is_reversal=True, then=F("weight") * -1), default=F("weight")) * 1000000),
+            models.BigIntegerField(),
+        ),
+        output_field=models.BigIntegerField(_("net count (millionths)")),
+        db_persist=True,
+    )
 
     class Meta:
         verbose_name = _("attribution")

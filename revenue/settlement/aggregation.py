@@ -8,9 +8,10 @@ A run's *window* (see :mod:`revenue.settlement.models`) is
 Both parts are aggregated by one ``GROUP BY partner, product, corrected month,
 active flag`` over the attribution table (which carries product, time and
 flags, so no join). Money is summed as integer fen and the net count as
-integer millionths, so the result is exact on PostgreSQL (``numeric``) and on
-SQLite (which would otherwise sum decimals as floating point). The corrected
-month is the event's month in China time on both.
+integer millionths, from the integer columns the database keeps on every
+attribution: exact on PostgreSQL and on SQLite (which would sum decimals as
+floating point), and on PostgreSQL integer sums cost a fraction of decimal
+ones. The corrected month is the event's month in China time on both.
 """
 
 from __future__ import annotations
@@ -86,26 +87,25 @@ class LedgerTotals:
 
 
 def _sql() -> dict[str, str]:
+    """Vendor SQL: sums over the attributions' integer columns, and decimal sums of settlement lines as integers."""
+    common = {
+        "revenue": "sum(bank_revenue_fen)",
+        "volume": "sum(amount_fen)",
+        "net_count": "sum(net_count_micro)",
+    }
     if connection.vendor == "postgresql":
         return {
+            **common,
             "fen": "(sum({}) * 100)::bigint",
             "micro": "(sum({}) * 1000000)::bigint",
-            "revenue": "(sum(bank_revenue) * 100)::bigint",
-            "volume": "(sum(amount) * 100)::bigint",
-            "net_count": "(sum(CASE WHEN is_reversal THEN -weight ELSE weight END) * 1000000)::bigint",
             "month": "(date_trunc('month', occurred_at AT TIME ZONE 'Asia/Shanghai'))::date",
             "no_month": "NULL::date",
         }
     # SQLite: integer fen per row, then an integer sum (exact); datetimes are stored in UTC.
     return {
+        **common,
         "fen": "sum(CAST(ROUND({} * 100) AS INTEGER))",
         "micro": "sum(CAST(ROUND({} * 1000000) AS INTEGER))",
-        "revenue": "sum(CAST(ROUND(bank_revenue * 100) AS INTEGER))",
-        "volume": "sum(CAST(ROUND(amount * 100) AS INTEGER))",
-        "net_count": (
-            "sum(CASE WHEN is_reversal THEN -CAST(ROUND(weight * 1000000) AS INTEGER) "
-            "ELSE CAST(ROUND(weight * 1000000) AS INTEGER) END)"
-        ),
         "month": "date(occurred_at, '+8 hours', 'start of month')",
         "no_month": "NULL",
     }
@@ -122,9 +122,8 @@ def _partner_filter(partner_id: int | None) -> tuple[str, list]:
 def figures_selects(window: Window, *, partner_id: int | None = None) -> list[tuple[str, list]]:
     """The aggregation queries of a window (columns as :data:`FIGURE_COLUMNS`) with their parameters.
 
-    Regular and adjustment figures are two queries rather than one ``UNION ALL``: under a union
-    PostgreSQL gives the month's whole aggregation to a single worker of a parallel append, while
-    alone it is aggregated in parallel.
+    Regular and adjustment figures are two queries rather than one ``UNION ALL``: each is planned
+    for its own part of the table (the month through the time index, the late events by id).
     """
     sql = _sql()
     extra, extra_params = _partner_filter(partner_id)
@@ -150,30 +149,17 @@ def figures_selects(window: Window, *, partner_id: int | None = None) -> list[tu
 
 
 def figures_insert(*, run_id: int, window: Window) -> int:
-    """Aggregate the window into the run's figure rows; returns the rows written.
-
-    SQLite: ``INSERT … SELECT``. PostgreSQL: each ``SELECT`` alone (which may use a parallel plan,
-    unlike ``INSERT … SELECT``) and a ``COPY`` of its rows, one per partner and product: far fewer
-    than the attributions.
-    """
+    """Aggregate the window into the run's figure rows (``INSERT … SELECT``); returns the rows written."""
     columns = ", ".join(("run_id", *FIGURE_COLUMNS))
     written = 0
     with connection.cursor() as cursor:
-        if connection.vendor != "postgresql":
-            for select, params in figures_selects(window):
-                cursor.execute(f"INSERT INTO {FIGURES} ({columns}) SELECT %s, u.* FROM ({select}) u", [run_id, *params])
-                written += cursor.rowcount
-            return written
-        # Enough memory to group in memory rather than sort on disk; no JIT: compiling the
-        # expressions costs more than it saves on a million rows.
-        cursor.execute("SELECT set_config('work_mem', '64MB', true), set_config('jit', 'off', true)")
+        if connection.vendor == "postgresql":
+            # Enough memory to group in memory rather than sort on disk; no JIT: compiling the
+            # expressions costs more than it saves on a million rows.
+            cursor.execute("SELECT set_config('work_mem', '64MB', true), set_config('jit', 'off', true)")
         for select, params in figures_selects(window):
-            cursor.execute(select, params)
-            rows = cursor.fetchall()
-            with cursor.cursor.copy(f"COPY {FIGURES} ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row((run_id, *row))
-            written += len(rows)
+            cursor.execute(f"INSERT INTO {FIGURES} ({columns}) SELECT %s, u.* FROM ({select}) u", [run_id, *params])
+            written += cursor.rowcount
         return written
 
 
