@@ -285,16 +285,23 @@ class Settlement(ConcurrentTransitionMixin, models.Model):
 
     # No single-column indexes of their own: the (partner, period) unique constraint and the
     # (period, state) index lead with them, and every index is written again when a close freezes
-    # the month's settlements.
+    # the month's settlements. A run writes a thousand settlements per statement, so partner,
+    # period and run are checked per statement on PostgreSQL (migration 0013), not per row.
     partner = models.ForeignKey(
         "onboarding.Partner",
         verbose_name=_("partner"),
         on_delete=models.PROTECT,
         related_name="settlements",
         db_index=False,
+        db_constraint=False,
     )
     period = models.ForeignKey(
-        SettlementPeriod, verbose_name=_("period"), on_delete=models.PROTECT, related_name="settlements", db_index=False
+        SettlementPeriod,
+        verbose_name=_("period"),
+        on_delete=models.PROTECT,
+        related_name="settlements",
+        db_index=False,
+        db_constraint=False,
     )
     run = models.ForeignKey(
         SettlementRun,
@@ -303,6 +310,7 @@ class Settlement(ConcurrentTransitionMixin, models.Model):
         null=True,
         blank=True,
         related_name="settlements",
+        db_constraint=False,
     )
     state = FSMField(
         _("state"), max_length=16, choices=SettlementState.choices, default=SettlementState.DRAFT, protected=True

@@ -244,3 +244,41 @@ def test_plain_sql_cannot_make_a_line_name_a_missing_row_or_orphan_lines(pay, ac
             with connection.cursor() as cursor:
                 cursor.execute(sql, [pk])
     assert lines_of(settlement_of(active_x, "2026-10")) == [line]
+
+
+@pytest.mark.postgres
+def test_plain_sql_cannot_make_a_settlement_name_a_missing_row_or_delete_what_one_names(
+    pay, active_x, active_y, run_settlement
+):
+    """A settlement's partner, period and run are checked per statement (migration 0013), as foreign keys would."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the statement-level reference checks are PostgreSQL's; elsewhere foreign keys check every row")
+    from django.db.utils import DatabaseError
+
+    from revenue.settlement.choices import RunKind as Kind
+
+    pct(pay, "0.300000")
+    book(row(active_x, "D1", revenue="1000.00", at="2026-10-10T10:00:00+08:00"))
+    run_settlement("2026-10", kind=Kind.ACCRUAL)
+    draft = settlement_of(active_x, "2026-10")
+    copy = (
+        "INSERT INTO revenue_settlement (partner_id, period_id, run_id, state, watermark_from, watermark_to, "
+        "transaction_count, bank_revenue, share_total, adjustment_total, carried_in, net, vat_rate, vat, payable, "
+        "carried_forward, computed_at, payment_reference) "
+        "SELECT {}, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, false, now(), '' FROM revenue_settlement WHERE id = %s"
+    )
+    statements = [
+        (copy.format("-1, period_id, run_id, 'draft'"), draft.pk),
+        (copy.format("partner_id, -1, run_id, 'draft'"), draft.pk),
+        (copy.format(f"{active_y.pk}, period_id, -1, 'draft'"), draft.pk),
+        ("UPDATE revenue_settlement SET partner_id = -1 WHERE id = %s", draft.pk),
+        ("UPDATE revenue_settlement SET run_id = -1 WHERE id = %s", draft.pk),
+        ("DELETE FROM onboarding_partner WHERE id = %s", active_x.pk),
+        ("DELETE FROM revenue_settlementperiod WHERE id = %s", draft.period_id),
+        ("DELETE FROM revenue_settlementrun WHERE id = %s", draft.run_id),
+    ]
+    for sql, pk in statements:
+        with pytest.raises(DatabaseError, match=r"does not exist|still name"), transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(sql, [pk])
+    assert settlement_of(active_x, "2026-10") == draft
