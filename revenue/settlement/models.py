@@ -334,15 +334,33 @@ class Settlement(ConcurrentTransitionMixin, models.Model):
     computed_at = models.DateTimeField(_("computed at"))
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     closed_by = models.ForeignKey(
-        _USER, verbose_name=_("closed by"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        _USER,
+        verbose_name=_("closed by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,  # partial, see Meta.indexes
     )
     approved_at = models.DateTimeField(_("approved at"), null=True, blank=True)
     approved_by = models.ForeignKey(
-        _USER, verbose_name=_("approved by"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        _USER,
+        verbose_name=_("approved by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,  # partial, see Meta.indexes
     )
     paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
     paid_by = models.ForeignKey(
-        _USER, verbose_name=_("paid by"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        _USER,
+        verbose_name=_("paid by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,  # partial, see Meta.indexes
     )
     payment_reference = models.CharField(_("payment reference"), max_length=64, blank=True)
 
@@ -350,7 +368,19 @@ class Settlement(ConcurrentTransitionMixin, models.Model):
         verbose_name = _("settlement")
         verbose_name_plural = _("settlements")
         ordering = ["-period__start", "partner_id"]
-        indexes = [models.Index(fields=["period", "state"], name="revenue_settle_period_state")]
+        indexes = [
+            models.Index(fields=["period", "state"], name="revenue_settle_period_state"),
+            # Who closed, approved or paid: empty on the drafts a run writes by the thousand, so
+            # indexed only where set.
+            *(
+                models.Index(
+                    fields=[f"{step}_by"],
+                    condition=models.Q(**{f"{step}_by__isnull": False}),
+                    name=f"revenue_settle_{step}_by",
+                )
+                for step in ("closed", "approved", "paid")
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["partner", "period"],
@@ -463,7 +493,7 @@ class SettlementLine(models.Model):
         blank=True,
         related_name="+",
         db_constraint=False,
-        db_index=False,  # led by the (product, corrects_period) index
+        db_index=False,  # see Meta.indexes
     )
     corrects_period = models.DateField(_("corrects period"), null=True, blank=True)
     carried_from = models.ForeignKey(
@@ -504,6 +534,7 @@ class SettlementLine(models.Model):
         blank=True,
         related_name="settlement_lines",
         db_constraint=False,
+        db_index=False,
     )
     rule_description = models.CharField(_("rule"), max_length=255, blank=True)
     effective_rate = models.DecimalField(_("effective rate"), max_digits=12, decimal_places=8, null=True, blank=True)
@@ -517,9 +548,10 @@ class SettlementLine(models.Model):
         ordering = ["settlement_id", "position", "id"]
         indexes = [
             models.Index(fields=["settlement", "position"], name="revenue_settleline_pos"),
-            models.Index(fields=["product", "corrects_period"], name="revenue_settleline_product"),
-            # Every index costs on each of the tens of thousands of lines a close writes: the rare
-            # references are indexed where they are set only.
+            # Every index costs on each of the tens of thousands of lines a close writes. Lines are
+            # read by settlement; product and agreement version are not indexed (only deleting a
+            # product or a version looks lines up by them, and a version a close used is locked);
+            # the rare references are indexed where they are set only.
             models.Index(
                 fields=["carried_from"],
                 condition=models.Q(carried_from__isnull=False),
