@@ -192,25 +192,28 @@ def _totals(sql_text: str, params: list) -> LedgerTotals:
         return totals
 
 
-def run_figures_totals(run_id: int) -> tuple[LedgerTotals, LedgerTotals]:
-    """Count and bank revenue of a run's window, regular and adjustments, summed from its stored figure rows.
+def run_figures_totals(run_id: int) -> tuple[LedgerTotals, LedgerTotals, list[dt.date]]:
+    """Count and bank revenue of a run's window, regular and adjustments, and the months its adjustments correct.
 
-    The figure rows are the window's one aggregation (every attribution of the window falls in exactly
-    one row), so their sums are the ledger's totals of the window without scanning it a second time;
-    the conservation check compares them with what the chunks wrote.
+    Summed from the run's stored figure rows: they are the window's one aggregation (every attribution
+    of the window falls in exactly one row), so their sums are the ledger's totals of the window without
+    scanning it a second time; the conservation check compares them with what the chunks wrote.
     """
     parts = {True: LedgerTotals(), False: LedgerTotals()}
+    months: set[dt.date] = set()
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT corrects_period IS NULL, partner_active, sum(transaction_count), sum(bank_revenue_fen) "
+            f"SELECT corrects_period, partner_active, sum(transaction_count), sum(bank_revenue_fen) "
             f"FROM {FIGURES} WHERE run_id = %s GROUP BY 1, 2",
             [run_id],
         )
-        for regular, active, count, fen in cursor.fetchall():
+        for month, active, count, fen in cursor.fetchall():
             count, fen = int(count or 0), int(fen or 0)
             part = LedgerTotals(count, fen) if active else LedgerTotals(0, 0, count, fen)
-            parts[bool(regular)] = parts[bool(regular)] + part
-    return parts[True], parts[False]
+            parts[month is None] = parts[month is None] + part
+            if month is not None:
+                months.add(dt.date.fromisoformat(month) if isinstance(month, str) else month)
+    return parts[True], parts[False], sorted(months)
 
 
 def analyze_if_stale(*tables: str) -> None:

@@ -362,7 +362,6 @@ def settlement_run_prepare(*, run_id: int, attempt: int) -> bool:
             if not run.chunks.exists():
                 SettlementRunFigure.objects.filter(run=run).delete()
                 aggregation.figures_insert(run_id=run.pk, window=run_window(run))
-                aggregation.analyze_if_stale(SettlementRunFigure._meta.db_table)
                 partner_ids = _partners_involved(run)
                 SettlementRunChunk.objects.bulk_create(
                     SettlementRunChunk(run=run, number=n, after_partner_id=after, upto_partner_id=upto, partners=count)
@@ -678,6 +677,8 @@ class ConservationReport:
     shares: Decimal
     corrected_periods: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    # The agreement versions the run's lines applied (a close locks them).
+    versions_used: list[int] = field(default_factory=list)
 
     @property
     def bank_revenue(self) -> Decimal:
@@ -693,20 +694,16 @@ def _fen(amount: Decimal | None) -> int:
 
 
 def _line_totals(lines) -> tuple[int, Decimal, Decimal]:
-    return _line_sums_read(lines.aggregate(**_line_sums("all", None)), "all")
-
-
-def _line_sums(prefix: str, condition: Q | None) -> dict:
-    return {
-        f"{prefix}_count": Sum("transaction_count", filter=condition),
-        f"{prefix}_revenue": MoneySum("bank_revenue", filter=condition),
-        f"{prefix}_share": MoneySum("share", filter=condition),
-    }
-
-
-def _line_sums_read(agg: dict, prefix: str) -> tuple[int, Decimal, Decimal]:
+    agg = lines.aggregate(count=Sum("transaction_count"), revenue=MoneySum("bank_revenue"), share=MoneySum("share"))
     zero = Decimal("0.00")
-    return int(agg[f"{prefix}_count"] or 0), agg[f"{prefix}_revenue"] or zero, agg[f"{prefix}_share"] or zero
+    return int(agg["count"] or 0), agg["revenue"] or zero, agg["share"] or zero
+
+
+@dataclass
+class _LineSums:
+    count: int = 0
+    revenue: Decimal = Decimal("0.00")
+    share: Decimal = Decimal("0.00")
 
 
 # A product line paying out more than its revenue (or clawing back more than it lost).
@@ -718,25 +715,45 @@ BEYOND_REVENUE = Q(kind=LineKind.PRODUCT) & (
 )
 
 
+def _run_line_sums(run: SettlementRun) -> tuple[dict[str, _LineSums], int, set[int]]:
+    """The run's lines summed in one pass: per kind, the lines beyond their revenue, and the versions applied."""
+    groups = (
+        SettlementLine.objects.filter(settlement__run=run)
+        .values("kind", "agreement_version_id")
+        # Names of their own: an annotation named like a column would stand for it in BEYOND_REVENUE.
+        .annotate(
+            count_sum=Sum("transaction_count"),
+            revenue_sum=MoneySum("bank_revenue"),
+            share_sum=MoneySum("share"),
+            beyond_count=Count("pk", filter=BEYOND_REVENUE),
+        )
+        .order_by()
+    )
+    sums: dict[str, _LineSums] = {}
+    beyond, versions = 0, set()
+    for group in groups:
+        part = sums.setdefault(group["kind"], _LineSums())
+        part.count += int(group["count_sum"] or 0)
+        part.revenue += group["revenue_sum"] or 0
+        part.share += group["share_sum"] or 0
+        beyond += group["beyond_count"]
+        if group["agreement_version_id"] is not None:
+            versions.add(group["agreement_version_id"])
+    return sums, beyond, versions
+
+
 def conservation_check(run: SettlementRun, window: Window) -> ConservationReport:
     """Compare the lines written with the window's totals and the corrected periods' ledger (see module docstring)."""
     problems: list[str] = []
-    lines = SettlementLine.objects.filter(settlement__run=run)
-    regular_ledger, adjustment_ledger = aggregation.run_figures_totals(run.pk)
+    regular_ledger, adjustment_ledger, corrected = aggregation.run_figures_totals(run.pk)
     ledger = regular_ledger + adjustment_ledger
-    # The run's lines summed in one pass: regular and adjustment lines apart, and the lines beyond their revenue.
-    agg = lines.aggregate(
-        **_line_sums(LineKind.PRODUCT, Q(kind=LineKind.PRODUCT)),
-        **_line_sums(LineKind.ADJUSTMENT, Q(kind=LineKind.ADJUSTMENT)),
-        beyond=Count("pk", filter=BEYOND_REVENUE),
-    )
-    count_regular, revenue_regular, share_regular = _line_sums_read(agg, LineKind.PRODUCT)
-    count_adjust, revenue_adjust, share_adjust = _line_sums_read(agg, LineKind.ADJUSTMENT)
-    for label, ledger_part, count, revenue in (
-        (_("regular"), regular_ledger, count_regular, revenue_regular),
-        (_("adjustment"), adjustment_ledger, count_adjust, revenue_adjust),
+    sums, beyond, versions = _run_line_sums(run)
+    regular, adjusted = sums.get(LineKind.PRODUCT, _LineSums()), sums.get(LineKind.ADJUSTMENT, _LineSums())
+    for label, ledger_part, lines_part in (
+        (_("regular"), regular_ledger, regular),
+        (_("adjustment"), adjustment_ledger, adjusted),
     ):
-        if ledger_part.active_count != count or ledger_part.active_fen != _fen(revenue):
+        if ledger_part.active_count != lines_part.count or ledger_part.active_fen != _fen(lines_part.revenue):
             problems.append(
                 _(
                     "%(label)s lines hold %(count)s attributions and %(revenue)s of bank revenue; the ledger has "
@@ -744,20 +761,12 @@ def conservation_check(run: SettlementRun, window: Window) -> ConservationReport
                 )
                 % {
                     "label": label,
-                    "count": count,
-                    "revenue": revenue,
+                    "count": lines_part.count,
+                    "revenue": lines_part.revenue,
                     "ledger_count": ledger_part.active_count,
                     "ledger_revenue": Decimal(ledger_part.active_fen) / 100,
                 }
             )
-    corrected = sorted(
-        set(
-            lines.filter(kind=LineKind.ADJUSTMENT)
-            .exclude(transaction_count=0)
-            .values_list("corrects_period", flat=True)
-            .distinct()
-        )
-    )
     for month in corrected:
         period = Period(month.year, month.month)
         source = aggregation.period_totals(period, upper=window.upper)
@@ -780,23 +789,23 @@ def conservation_check(run: SettlementRun, window: Window) -> ConservationReport
                     "ledger_revenue": Decimal(source.active_fen) / 100,
                 }
             )
-    beyond = agg["beyond"]
     if beyond:
         problems.append(_("%(count)s product lines share more than their bank revenue.") % {"count": beyond})
     totals = Settlement.objects.filter(run=run).aggregate(
         count=Sum("transaction_count"), revenue=MoneySum("bank_revenue")
     )
-    if int(totals["count"] or 0) != count_regular + count_adjust or _fen(totals["revenue"]) != _fen(
-        revenue_regular + revenue_adjust
+    if int(totals["count"] or 0) != regular.count + adjusted.count or _fen(totals["revenue"]) != _fen(
+        regular.revenue + adjusted.revenue
     ):
         problems.append(_("Settlement totals do not add back to their lines."))
     return ConservationReport(
         ledger=ledger,
-        lines_count=count_regular + count_adjust,
-        lines_revenue=revenue_regular + revenue_adjust,
-        shares=share_regular + share_adjust,
+        lines_count=regular.count + adjusted.count,
+        lines_revenue=regular.revenue + adjusted.revenue,
+        shares=regular.share + adjusted.share,
         corrected_periods=[str(Period(m.year, m.month)) for m in corrected],
         problems=[str(p) for p in problems],
+        versions_used=sorted(versions),
     )
 
 
@@ -854,12 +863,8 @@ def settlement_run_finish(*, run_id: int, attempt: int) -> SettlementRun | None:
             return None  # a concurrent delivery of this step finished first
         now = timezone.now()
         if run.kind == RunKind.CLOSE:
-            used = (
-                SettlementLine.objects.filter(settlement__run=run, agreement_version__isnull=False)
-                .values_list("agreement_version_id", flat=True)
-                .distinct()
-            )
-            agreement_versions_lock(versions=list(AgreementVersion.objects.filter(pk__in=list(used))), at=now)
+            used = AgreementVersion.objects.filter(pk__in=report.versions_used)
+            agreement_versions_lock(versions=list(used), at=now)
             Settlement.objects.filter(run=run, state=SettlementState.DRAFT).update(
                 state=SettlementState.CLOSED, closed_at=now, closed_by=run.triggered_by
             )
