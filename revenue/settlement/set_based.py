@@ -76,18 +76,26 @@ def share_sql(source: str, suffix: str = "") -> tuple[str, str]:
         FROM {source} src LEFT JOIN {VERSIONS} v ON v.id = src.version_id
     ),
     slab{s} AS (
-        SELECT r.*, tier.weighted,
-               CASE WHEN r.basis <= 0 THEN tier.first_rate ELSE coalesce(tier.reached, tier.last_rate) END AS slab_rate
-        FROM rule{s} r CROSS JOIN LATERAL (
-            SELECT coalesce(sum(t.rate * (least(r.basis, coalesce(t.upper_bound, r.basis)) - t.lower_bound))
-                                FILTER (WHERE r.basis > t.lower_bound), 0) AS weighted,
-                   (array_agg(t.rate ORDER BY t.lower_bound)
-                        FILTER (WHERE t.upper_bound IS NULL OR r.basis < t.upper_bound))[1] AS reached,
-                   (array_agg(t.rate ORDER BY t.lower_bound DESC))[1] AS last_rate,
-                   (array_agg(t.rate ORDER BY t.lower_bound))[1] AS first_rate
-            FROM {TIERS} t
-            WHERE t.version_id = r.version_id AND r.kind IN ('tiered_progressive', 'tiered_retroactive')
-        ) tier
+        -- Tier lookups only for tiered rules (a small share of the rows): a subquery in a CASE branch
+        -- runs only when the branch is taken.
+        SELECT r.*,
+               CASE WHEN r.kind IN ('tiered_progressive', 'tiered_retroactive') THEN (
+                   SELECT coalesce(sum(t.rate * (least(r.basis, coalesce(t.upper_bound, r.basis)) - t.lower_bound))
+                                       FILTER (WHERE r.basis > t.lower_bound), 0)
+                   FROM {TIERS} t WHERE t.version_id = r.version_id
+               ) ELSE 0 END AS weighted,
+               CASE WHEN r.kind IN ('tiered_progressive', 'tiered_retroactive') THEN
+                   CASE WHEN r.basis <= 0 THEN (
+                            SELECT t.rate FROM {TIERS} t WHERE t.version_id = r.version_id
+                            ORDER BY t.lower_bound LIMIT 1)
+                        ELSE coalesce(
+                            (SELECT t.rate FROM {TIERS} t
+                             WHERE t.version_id = r.version_id AND (t.upper_bound IS NULL OR r.basis < t.upper_bound)
+                             ORDER BY t.lower_bound LIMIT 1),
+                            (SELECT t.rate FROM {TIERS} t WHERE t.version_id = r.version_id
+                             ORDER BY t.lower_bound DESC LIMIT 1)) END
+               END AS slab_rate
+        FROM rule{s} r
     ),
     raw{s} AS (
         SELECT sl.*,
@@ -367,7 +375,7 @@ def chunk_settle(
     with connection.cursor() as cursor:
         # The run's figure rows are new, so the planner's statistics know nothing of them and take a
         # handful of rows for thousands: nested loops over the rules would cost seconds. Hash joins
-        # are right at every size here (the tiers' lateral lookup stays a loop: it has no other plan). No
+        # are right at every size here (the tier lookups are subqueries by version: no join to plan). No
         # JIT: compiling a statement of this size costs seconds, executing it milliseconds.
         cursor.execute(
             "SELECT set_config('enable_nestloop', 'off', true), set_config('work_mem', '64MB', true), "
