@@ -76,6 +76,11 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
+# Connections kept between requests and Celery tasks (checked before reuse): a settlement run is a
+# dozen tasks, and a fresh PostgreSQL backend per task pays its connection and its cold catalog
+# caches on every chunk's statement.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the dev server read while a command writes; a busy timeout
     # turns brief write contention into a wait rather than an error.
