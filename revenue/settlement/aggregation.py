@@ -20,11 +20,13 @@ from __future__ import annotations
 # ruff: noqa: S608
 import datetime as dt
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from django.db import connection
+from django.db import connection, transaction
 
 from core.periods import Period
+from onboarding.models import Partner
 from revenue.models import TransactionAttribution
 from revenue.settlement.models import Settlement, SettlementLine, SettlementPeriod, SettlementRunFigure
 
@@ -33,6 +35,7 @@ FIGURES = SettlementRunFigure._meta.db_table
 LINES = SettlementLine._meta.db_table
 SETTLEMENTS = Settlement._meta.db_table
 PERIODS = SettlementPeriod._meta.db_table
+PARTNERS = Partner._meta.db_table
 FIGURE_COLUMNS = (
     "partner_id",
     "product_id",
@@ -119,6 +122,21 @@ def _partner_filter(partner_id: int | None) -> tuple[str, list]:
     return (" AND partner_id = %s", [partner_id]) if partner_id is not None else ("", [])
 
 
+def _regular_select(window: Window, extra: str, extra_params: list) -> tuple[str, list]:
+    sql = _sql()
+    return (
+        f"SELECT partner_id, product_id, {sql['no_month']}, partner_active, {_aggregates()} "
+        f"FROM {ATTRIBUTIONS} WHERE occurred_at >= %s AND occurred_at < %s AND id <= %s{extra} "
+        "GROUP BY partner_id, product_id, partner_active",
+        [_when(window.period.start), _when(window.period.end), window.upper, *extra_params],
+    )
+
+
+def _aggregates() -> str:
+    sql = _sql()
+    return f"count(*), {sql['net_count']}, {sql['volume']}, {sql['revenue']}"
+
+
 def figures_selects(window: Window, *, partner_id: int | None = None) -> list[tuple[str, list]]:
     """The aggregation queries of a window (columns as :data:`FIGURE_COLUMNS`) with their parameters.
 
@@ -127,15 +145,8 @@ def figures_selects(window: Window, *, partner_id: int | None = None) -> list[tu
     """
     sql = _sql()
     extra, extra_params = _partner_filter(partner_id)
-    aggregates = f"count(*), {sql['net_count']}, {sql['volume']}, {sql['revenue']}"
-    parts = [
-        (
-            f"SELECT partner_id, product_id, {sql['no_month']}, partner_active, {aggregates} "
-            f"FROM {ATTRIBUTIONS} WHERE occurred_at >= %s AND occurred_at < %s AND id <= %s{extra} "
-            "GROUP BY partner_id, product_id, partner_active",
-            [_when(window.period.start), _when(window.period.end), window.upper, *extra_params],
-        )
-    ]
+    aggregates = _aggregates()
+    parts = [_regular_select(window, extra, extra_params)]
     if window.has_adjustments:
         parts.append(
             (
@@ -148,8 +159,28 @@ def figures_selects(window: Window, *, partner_id: int | None = None) -> list[tu
     return parts
 
 
-def figures_insert(*, run_id: int, window: Window) -> int:
-    """Aggregate the window into the run's figure rows (``INSERT … SELECT``); returns the rows written."""
+def figures_insert(*, run_id: int, window: Window, two_connections: bool = False) -> int:
+    """Aggregate the window into the run's figure rows (``INSERT … SELECT``); returns the rows written.
+
+    ``two_connections`` (PostgreSQL): the month's figures of the upper half of the partners are
+    aggregated at the same time on a second connection, in a thread, and committed there (an
+    ``INSERT`` never runs in parallel within PostgreSQL). That connection sees only committed rows,
+    so the caller asks for it only when its own transaction is the outermost one; and if the
+    caller's transaction then fails, the run's figures are deleted before they are written again.
+    """
+    selects = figures_selects(window)
+    if two_connections and connection.vendor == "postgresql":
+        middle = _partner_id_middle()
+        lower = _regular_select(window, " AND partner_id <= %s", [middle])
+        upper = _regular_select(window, " AND partner_id > %s", [middle])
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            other = pool.submit(_insert_committed, run_id, *upper)
+            written = _insert(run_id, [lower, *selects[1:]])
+            return written + other.result()
+    return _insert(run_id, selects)
+
+
+def _insert(run_id: int, selects: list[tuple[str, list]]) -> int:
     columns = ", ".join(("run_id", *FIGURE_COLUMNS))
     written = 0
     with connection.cursor() as cursor:
@@ -157,10 +188,26 @@ def figures_insert(*, run_id: int, window: Window) -> int:
             # Enough memory to group in memory rather than sort on disk; no JIT: compiling the
             # expressions costs more than it saves on a million rows.
             cursor.execute("SELECT set_config('work_mem', '64MB', true), set_config('jit', 'off', true)")
-        for select, params in figures_selects(window):
+        for select, params in selects:
             cursor.execute(f"INSERT INTO {FIGURES} ({columns}) SELECT %s, u.* FROM ({select}) u", [run_id, *params])
             written += cursor.rowcount
-        return written
+    return written
+
+
+def _insert_committed(run_id: int, select: str, params: list) -> int:
+    """In a thread of its own: one aggregation on the thread's own connection, committed, then closed."""
+    try:
+        with transaction.atomic():
+            return _insert(run_id, [(select, params)])
+    finally:
+        connection.close()
+
+
+def _partner_id_middle() -> int:
+    """The median partner id: splits a month's attributions in two parts of about the same size."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY id) FROM {PARTNERS}")
+        return int(cursor.fetchone()[0] or 0)
 
 
 def figures_fetch(window: Window, *, partner_id: int | None = None) -> Iterator[tuple]:

@@ -16,8 +16,10 @@ Lifecycle of a run (compare-and-swap updates; several workers report on one run)
     previous close failed resumes that run instead.
 ``settlement_run_prepare`` (task)
     Takes the watermark once (see :func:`aggregation.watermark_take`),
-    aggregates the window once into figure rows (``INSERT … SELECT``), splits
-    the partners into chunks and queues ``chord(chunks, finish)`` on commit.
+    aggregates the window once into figure rows (``INSERT … SELECT``; on
+    PostgreSQL the two halves of the partners side by side on two
+    connections), splits the partners into chunks and queues
+    ``chord(chunks, finish)`` on commit.
     Everything it did is kept, so a retry skips it.
 ``settlement_run_chunk_execute`` (task, idempotent)
     In one transaction, with the chunk row locked: skips a chunk already
@@ -338,6 +340,15 @@ def _partners_involved(run: SettlementRun) -> list[int]:
     return sorted(ids)
 
 
+def _aggregate_on_two_connections() -> bool:
+    """Whether the aggregation may take a second connection (see :func:`aggregation.figures_insert`).
+
+    Only from the outermost transaction: another connection sees committed rows only, and within a
+    caller's transaction the ledger rows it reads might not be.
+    """
+    return getattr(settings, "SETTLEMENT_AGGREGATION_CONNECTIONS", 2) > 1 and len(connection.atomic_blocks) == 1
+
+
 def settlement_run_prepare(*, run_id: int, attempt: int) -> bool:
     """Watermark, aggregation and chunks of a run (each done once), then queue the chunks. False if superseded."""
     now = timezone.now()
@@ -361,7 +372,9 @@ def settlement_run_prepare(*, run_id: int, attempt: int) -> bool:
             run = SettlementRun.objects.select_for_update().select_related("period").get(pk=run_id)
             if not run.chunks.exists():
                 SettlementRunFigure.objects.filter(run=run).delete()
-                aggregation.figures_insert(run_id=run.pk, window=run_window(run))
+                aggregation.figures_insert(
+                    run_id=run.pk, window=run_window(run), two_connections=_aggregate_on_two_connections()
+                )
                 partner_ids = _partners_involved(run)
                 SettlementRunChunk.objects.bulk_create(
                     SettlementRunChunk(run=run, number=n, after_partner_id=after, upto_partner_id=upto, partners=count)

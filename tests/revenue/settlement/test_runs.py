@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from unittest import mock
 
 import pytest
@@ -356,6 +357,44 @@ def test_two_concurrent_closes_one_is_refused(month):
     (run,) = SettlementRun.objects.filter(kind=RunKind.CLOSE)
     assert run.state == RunState.COMPLETED, run.error
     assert Settlement.objects.filter(state=SettlementState.CLOSED).count() == 7
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_aggregation_on_two_connections_writes_the_figures_of_one(month):
+    """Two halves of the partners side by side: the same figure rows as one connection, every attribution once."""
+    if connection.vendor != "postgresql":
+        pytest.skip("a second connection sees committed rows only: PostgreSQL's path")
+    from revenue.models import TransactionAttribution
+    from revenue.settlement import aggregation
+
+    def backends() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
+            return cursor.fetchone()[0]
+
+    def figures(run_id):
+        return sorted(SettlementRunFigure.objects.filter(run_id=run_id).values_list(*aggregation.FIGURE_COLUMNS))
+
+    before = backends()
+    upper = TransactionAttribution.objects.order_by("-id").values_list("id", flat=True).first()
+    window = aggregation.Window(period=Period(2026, 10), lower=0, upper=upper, adjust_before=None)
+    written_one = aggregation.figures_insert(run_id=-1, window=window)
+    written_two = aggregation.figures_insert(run_id=-2, window=window, two_connections=True)
+
+    assert written_one == written_two == len(figures(-1)) == 14
+    assert figures(-2) == figures(-1)
+    middle = aggregation._partner_id_middle()
+    partners = {row[0] for row in figures(-2)}
+    assert min(partners) <= middle < max(partners)  # both connections had partners to aggregate
+    month_rows = TransactionAttribution.objects.filter(occurred_at__gte=Period(2026, 10).start)
+    assert sum(row[4] for row in figures(-2)) == month_rows.count()
+    assert sum(row[7] for row in figures(-2)) == sum(int(a.bank_revenue * 100) for a in month_rows)
+    for _ in range(50):  # the second connection was closed (its server process ends a moment later)
+        if backends() <= before:
+            break
+        time.sleep(0.05)
+    assert backends() <= before
 
 
 def test_a_completed_close_queues_the_months_scorecards(month, run_settlement, settings):
