@@ -28,7 +28,11 @@ repetitions):
   carry-forward, conservation check, period closed), run in this process;
 * the same close on real ``celery worker`` processes (``--concurrency`` 1 and
   2) on a Redis broker (``--broker``, default db 12), from the start call to
-  the run's completion.
+  the run's completion;
+* its floor: the writes any design storing the same rows cannot avoid, each on
+  its own and rolled back: the one aggregation into figure rows, a plain
+  ``INSERT … SELECT`` copying the close's settlements and lines (all indexes,
+  constraints and triggers, no computation) and the update freezing them.
 
 Prints the ratio close / bare (target ≤ 4×), the peak RSS of the process that
 ran the close and, over the sizes, the time per attribution (growth no faster
@@ -416,6 +420,65 @@ def close_october():
     return elapsed, SettlementRun.objects.get(pk=run.pk)
 
 
+class _RolledBack(Exception):
+    pass
+
+
+def floor_writes(run) -> dict[str, float]:
+    """The work any design that stores the same rows cannot avoid, timed step by step and rolled back.
+
+    On the completed close ``run``: its one aggregation into figure rows, then a plain
+    ``INSERT … SELECT`` copying its settlements and then its lines (into a scratch period, with all
+    their indexes, constraints and triggers; no computation), and the update that freezes them.
+    """
+    from django.db import connection, transaction
+
+    from revenue.settlement import aggregation
+    from revenue.settlement.models import SettlementPeriod
+    from revenue.settlement.services.runs import LINE_COLUMNS, SETTLEMENT_COLUMNS, run_window
+
+    window = run_window(run)
+    settlement_columns = [c for c in SETTLEMENT_COLUMNS if c not in ("id", "period_id", "state")]
+    line_columns = [c for c in LINE_COLUMNS if c != "settlement_id"]
+    times: dict[str, float] = {}
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            started = time.perf_counter()
+            aggregation.figures_insert(run_id=run.pk, window=window)
+            times["aggregate"] = time.perf_counter() - started
+            scratch = SettlementPeriod.objects.create(start=dt.date(2099, 1, 1))
+            # The copies have no planner statistics yet: hash joins, as the product's chunks use.
+            cursor.execute("SET LOCAL enable_nestloop = off")
+            started = time.perf_counter()
+            cursor.execute(
+                f"INSERT INTO revenue_settlement (period_id, state, {', '.join(settlement_columns)}) "
+                f"SELECT %s, 'draft', {', '.join(settlement_columns)} FROM revenue_settlement WHERE run_id = %s",
+                [scratch.pk, run.pk],
+            )
+            times["settlements"] = time.perf_counter() - started
+            started = time.perf_counter()
+            cursor.execute(
+                f"INSERT INTO revenue_settlementline (settlement_id, {', '.join(line_columns)}) "
+                f"SELECT n.id, {', '.join('l.' + c for c in line_columns)} FROM revenue_settlementline l "
+                "JOIN revenue_settlement o ON o.id = l.settlement_id "
+                "JOIN revenue_settlement n ON n.partner_id = o.partner_id AND n.period_id = %s "
+                "WHERE o.run_id = %s",
+                [scratch.pk, run.pk],
+            )
+            times["lines"] = time.perf_counter() - started
+            started = time.perf_counter()
+            cursor.execute(
+                "UPDATE revenue_settlement SET state = 'closed', closed_at = now() WHERE period_id = %s",
+                [scratch.pk],
+            )
+            times["freeze"] = time.perf_counter() - started
+            raise _RolledBack
+    except _RolledBack:
+        pass
+    times["total"] = sum(times.values())
+    return times
+
+
 def bare_query() -> float:
     from django.db import connection
 
@@ -528,6 +591,10 @@ def measure(size: int, args, url: str) -> dict:
         in_process.append(elapsed)
         print(f"  close in this process: {elapsed:.3f} s  {run.timings}")
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    floors = [floor_writes(run) for _ in range(args.repeat)]
+    floor = {key: round(statistics.median(f[key] for f in floors), 3) for key in floors[0]}
+    floor_ratio = floor["total"] / statistics.median(bare)
+    print(f"  floor (same rows, no computation): {floor['total']:.3f} s = {floor_ratio:.2f}× bare  {floor}")
     result = {
         "size": size,
         "attributions_october": october,
@@ -537,6 +604,8 @@ def measure(size: int, args, url: str) -> dict:
         "close_in_process_s": summary(in_process),
         "ratio_best": round(min(in_process) / min(bare), 2),
         "ratio_median": round(statistics.median(in_process) / statistics.median(bare), 2),
+        "floor_s": floor,
+        "floor_ratio": round(floor_ratio, 2),
         "peak_rss_mb_in_process": round(rss_after, 1),
         "peak_rss_mb_before_close": round(rss_before, 1),
         "run": {
