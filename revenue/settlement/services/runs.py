@@ -421,9 +421,24 @@ def _period_still_open_for_accrual(run: SettlementRun) -> None:
 
 
 def _delete_drafts(period_id: int, partners: PartnerRange) -> None:
-    drafts = Settlement.objects.filter(partners.q(), period_id=period_id, state=SettlementState.DRAFT)
-    SettlementLine.objects.filter(settlement__in=drafts.values("pk")).delete()
-    drafts.delete()
+    """Delete the range's draft settlements of the period and their lines, set-based.
+
+    A month-end close replaces the last accrual's drafts: thousands of lines per chunk, which the
+    ORM's delete would first read into objects. Nothing else names a draft (only closed settlements
+    are disputed, issued as statements or carried forward); were something to, the database's
+    references would refuse the delete and the chunk would fail.
+    """
+    condition, params = partners.sql("partner_id")
+    drafts = (
+        f"SELECT id FROM {Settlement._meta.db_table} "  # noqa: S608 - table names are constants
+        f"WHERE period_id = %s AND state = '{SettlementState.DRAFT.value}' AND {condition}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {SettlementLine._meta.db_table} WHERE settlement_id IN ({drafts})",  # noqa: S608
+            [period_id, *params],
+        )
+        cursor.execute(f"DELETE FROM {Settlement._meta.db_table} WHERE id IN ({drafts})", [period_id, *params])  # noqa: S608
 
 
 SETTLEMENT_COLUMNS = (
