@@ -171,8 +171,13 @@ def figures_insert(*, run_id: int, window: Window, two_connections: bool = False
     selects = figures_selects(window)
     if two_connections and connection.vendor == "postgresql":
         middle = _partner_id_middle()
-        lower = _regular_select(window, " AND partner_id <= %s", [middle])
-        upper = _regular_select(window, " AND partner_id > %s", [middle])
+        lower, upper = (
+            _regular_select(window, f" AND {condition}", params)
+            for condition, params in (
+                partner_range_sql("partner_id", after=0, upto=middle, only=None),
+                partner_range_sql("partner_id", after=middle, upto=None, only=None),
+            )
+        )
         with ThreadPoolExecutor(max_workers=1) as pool:
             other = pool.submit(_insert_committed, run_id, *upper)
             written = _insert(run_id, [lower, *selects[1:]])
