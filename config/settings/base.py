@@ -200,8 +200,9 @@ SETTLEMENT_CHUNK_PARTNERS = env.int("SETTLEMENT_CHUNK_PARTNERS", default=1000)
 # On PostgreSQL a chunk's settlements are computed by one SQL statement (revenue/settlement/set_based.py);
 # False computes them in Python, as on SQLite. Both write the same rows (tests/revenue/settlement/test_set_based.py).
 SETTLEMENT_COMPUTE_IN_DATABASE = env.bool("SETTLEMENT_COMPUTE_IN_DATABASE", default=True)
-# On PostgreSQL a run aggregates the month on this many connections at once (1 or 2: halves of the partners).
-SETTLEMENT_AGGREGATION_CONNECTIONS = env.int("SETTLEMENT_AGGREGATION_CONNECTIONS", default=2)
+# On PostgreSQL, how many connections one process uses side by side for a run: the aggregation's two halves
+# of the partners (1: one connection) and, when tasks run in the process itself (no workers), its chunks.
+SETTLEMENT_CONNECTIONS = env.int("SETTLEMENT_CONNECTIONS", default=2)
 # After a month-end close: issue every settlement's statement and build the month's scorecards (tasks, on commit).
 SETTLEMENT_ISSUE_STATEMENTS = env.bool("SETTLEMENT_ISSUE_STATEMENTS", default=True)
 SETTLEMENT_BUILD_SCORECARDS = env.bool("SETTLEMENT_BUILD_SCORECARDS", default=True)

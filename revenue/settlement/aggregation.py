@@ -118,10 +118,6 @@ def _when(value: dt.datetime):
     return connection.ops.adapt_datetimefield_value(value)
 
 
-def _partner_filter(partner_id: int | None) -> tuple[str, list]:
-    return (" AND partner_id = %s", [partner_id]) if partner_id is not None else ("", [])
-
-
 def _regular_select(window: Window, extra: str, extra_params: list) -> tuple[str, list]:
     sql = _sql()
     return (
@@ -137,14 +133,20 @@ def _aggregates() -> str:
     return f"count(*), {sql['net_count']}, {sql['volume']}, {sql['revenue']}"
 
 
-def figures_selects(window: Window, *, partner_id: int | None = None) -> list[tuple[str, list]]:
+def figures_selects(
+    window: Window, *, partner_id: int | None = None, partners: tuple[str, list] | None = None
+) -> list[tuple[str, list]]:
     """The aggregation queries of a window (columns as :data:`FIGURE_COLUMNS`) with their parameters.
 
-    Regular and adjustment figures are two queries rather than one ``UNION ALL``: each is planned
-    for its own part of the table (the month through the time index, the late events by id).
+    Only one partner's figures with ``partner_id``, or a range's with ``partners`` (a condition on
+    ``partner_id`` and its parameters). Regular and adjustment figures are two queries rather than
+    one ``UNION ALL``: each is planned for its own part of the table (the month through the time
+    index, the late events by id).
     """
     sql = _sql()
-    extra, extra_params = _partner_filter(partner_id)
+    if partner_id is not None:
+        partners = ("partner_id = %s", [partner_id])
+    extra, extra_params = (f" AND {partners[0]}", list(partners[1])) if partners else ("", [])
     aggregates = _aggregates()
     parts = [_regular_select(window, extra, extra_params)]
     if window.has_adjustments:
@@ -162,27 +164,23 @@ def figures_selects(window: Window, *, partner_id: int | None = None) -> list[tu
 def figures_insert(*, run_id: int, window: Window, two_connections: bool = False) -> int:
     """Aggregate the window into the run's figure rows (``INSERT … SELECT``); returns the rows written.
 
-    ``two_connections`` (PostgreSQL): the month's figures of the upper half of the partners are
-    aggregated at the same time on a second connection, in a thread, and committed there (an
-    ``INSERT`` never runs in parallel within PostgreSQL). That connection sees only committed rows,
-    so the caller asks for it only when its own transaction is the outermost one; and if the
-    caller's transaction then fails, the run's figures are deleted before they are written again.
+    ``two_connections`` (PostgreSQL): the figures of the upper half of the partners are aggregated
+    at the same time on a second connection, in a thread, and committed there (an ``INSERT`` never
+    runs in parallel within PostgreSQL). That connection sees only committed rows, so the caller
+    asks for it only when its own transaction is the outermost one; and if the caller's transaction
+    then fails, the run's figures are deleted before they are written again.
     """
-    selects = figures_selects(window)
     if two_connections and connection.vendor == "postgresql":
         middle = _partner_id_middle()
         lower, upper = (
-            _regular_select(window, f" AND {condition}", params)
-            for condition, params in (
-                partner_range_sql("partner_id", after=0, upto=middle, only=None),
-                partner_range_sql("partner_id", after=middle, upto=None, only=None),
-            )
+            figures_selects(window, partners=partner_range_sql("partner_id", after=after, upto=upto, only=None))
+            for after, upto in ((0, middle), (middle, None))
         )
         with ThreadPoolExecutor(max_workers=1) as pool:
-            other = pool.submit(_insert_committed, run_id, *upper)
-            written = _insert(run_id, [lower, *selects[1:]])
+            other = pool.submit(_insert_committed, run_id, upper)
+            written = _insert(run_id, lower)
             return written + other.result()
-    return _insert(run_id, selects)
+    return _insert(run_id, figures_selects(window))
 
 
 def _insert(run_id: int, selects: list[tuple[str, list]]) -> int:
@@ -199,11 +197,11 @@ def _insert(run_id: int, selects: list[tuple[str, list]]) -> int:
     return written
 
 
-def _insert_committed(run_id: int, select: str, params: list) -> int:
-    """In a thread of its own: one aggregation on the thread's own connection, committed, then closed."""
+def _insert_committed(run_id: int, selects: list[tuple[str, list]]) -> int:
+    """In a thread of its own: aggregations on the thread's own connection, committed, then closed."""
     try:
         with transaction.atomic():
-            return _insert(run_id, [(select, params)])
+            return _insert(run_id, selects)
     finally:
         connection.close()
 

@@ -75,9 +75,10 @@ def share_sql(source: str, suffix: str = "") -> tuple[str, str]:
                     WHEN 'product_revenue' THEN src.revenue WHEN 'total_revenue' THEN src.total_revenue END AS basis
         FROM {source} src LEFT JOIN {VERSIONS} v ON v.id = src.version_id
     ),
-    slab{s} AS (
+    slab{s} AS MATERIALIZED (
         -- Tier lookups only for tiered rules (a small share of the rows): a subquery in a CASE branch
-        -- runs only when the branch is taken.
+        -- runs only when the branch is taken. Materialised, so that each runs once per row: inlined,
+        -- every later expression naming these columns would carry (and plan) its own copy of them.
         SELECT r.*,
                CASE WHEN r.kind IN ('tiered_progressive', 'tiered_retroactive') THEN (
                    SELECT coalesce(sum(t.rate * (least(r.basis, coalesce(t.upper_bound, r.basis)) - t.lower_bound))

@@ -19,7 +19,9 @@ Lifecycle of a run (compare-and-swap updates; several workers report on one run)
     aggregates the window once into figure rows (``INSERT … SELECT``; on
     PostgreSQL the two halves of the partners side by side on two
     connections), splits the partners into chunks and queues
-    ``chord(chunks, finish)`` on commit.
+    ``chord(chunks, finish)`` on commit. With tasks run in the process
+    itself (no workers) on PostgreSQL, the chunks share out over
+    ``SETTLEMENT_CONNECTIONS`` connections in threads instead.
     Everything it did is kept, so a retry skips it.
 ``settlement_run_chunk_execute`` (task, idempotent)
     In one transaction, with the chunk row locked: skips a chunk already
@@ -53,8 +55,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -340,13 +344,20 @@ def _partners_involved(run: SettlementRun) -> list[int]:
     return sorted(ids)
 
 
+def _connections() -> int:
+    """How many connections this process may use side by side for a run (PostgreSQL; see the setting)."""
+    if connection.vendor != "postgresql":
+        return 1
+    return max(1, int(getattr(settings, "SETTLEMENT_CONNECTIONS", 2)))
+
+
 def _aggregate_on_two_connections() -> bool:
     """Whether the aggregation may take a second connection (see :func:`aggregation.figures_insert`).
 
     Only from the outermost transaction: another connection sees committed rows only, and within a
     caller's transaction the ledger rows it reads might not be.
     """
-    return getattr(settings, "SETTLEMENT_AGGREGATION_CONNECTIONS", 2) > 1 and len(connection.atomic_blocks) == 1
+    return _connections() > 1 and len(connection.atomic_blocks) == 1
 
 
 def settlement_run_prepare(*, run_id: int, attempt: int) -> bool:
@@ -399,12 +410,30 @@ def _dispatch_chunks(run_id: int, attempt: int) -> None:
 
     def send() -> None:
         finish = settlement_run_finish_task.si(run_id, attempt)
-        if numbers:
+        side_by_side = min(_connections(), len(numbers))
+        if side_by_side > 1 and settlement_run_chunk_task.app.conf.task_always_eager and not connection.in_atomic_block:
+            # Tasks run in this process (no workers): the chunks share out over a few connections, as
+            # they would over worker processes. Each thread's connection sees committed rows only,
+            # hence never from within a caller's transaction.
+            with ThreadPoolExecutor(max_workers=side_by_side) as pool:
+                list(pool.map(partial(_chunk_on_own_connection, run_id), numbers))
+            finish.apply()
+        elif numbers:
             chord(group(settlement_run_chunk_task.si(run_id, n) for n in numbers))(finish)
         else:
             finish.delay()
 
     transaction.on_commit(send)
+
+
+def _chunk_on_own_connection(run_id: int, number: int) -> None:
+    """One chunk task, run in this thread on the thread's own connection, which is closed afterwards."""
+    from revenue.tasks import settlement_run_chunk_task
+
+    try:
+        settlement_run_chunk_task.apply(args=(run_id, number))
+    finally:
+        connection.close()
 
 
 # ---- chunks ----------------------------------------------------------------------------------

@@ -397,6 +397,40 @@ def test_the_aggregation_on_two_connections_writes_the_figures_of_one(month):
     assert backends() <= before
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_in_process_chunks_share_out_over_connections_and_write_what_one_writes(month, settings):
+    """Tasks run in this process (no workers): the chunks run on threads, each on its own connection."""
+    if connection.vendor != "postgresql":
+        pytest.skip("other connections see committed rows only: PostgreSQL's path")
+    original = runs_module._chunk_on_own_connection
+    backends: list[int] = []
+
+    def recorded(run_id, number):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            backends.append(cursor.fetchone()[0])
+        original(run_id, number)
+
+    settings.SETTLEMENT_CONNECTIONS = 1
+    one = settlement_run_start(period=Period(2026, 10), kind=RunKind.ACCRUAL, by=None)
+    assert SettlementRun.objects.get(pk=one.pk).state == RunState.COMPLETED
+    on_one = snapshot()
+    assert backends == []
+
+    settings.SETTLEMENT_CONNECTIONS = 2
+    with mock.patch.object(runs_module, "_chunk_on_own_connection", side_effect=recorded):
+        two = settlement_run_start(period=Period(2026, 10), kind=RunKind.ACCRUAL, by=None)
+    run = SettlementRun.objects.get(pk=two.pk)
+    assert run.state == RunState.COMPLETED, run.error
+    assert run.chunks_done == run.chunks_total == len(backends) == 3
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        assert cursor.fetchone()[0] not in backends
+    assert snapshot() == on_one
+    assert Settlement.objects.filter(run=run).count() == 7
+
+
 def test_a_completed_close_queues_the_months_scorecards(month, run_settlement, settings):
     settings.SETTLEMENT_BUILD_SCORECARDS = True
     with mock.patch("performance.tasks.performance_after_month_close") as hook:
