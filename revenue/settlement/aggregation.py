@@ -331,6 +331,49 @@ def partner_range_sql(column: str, *, after: int, upto: int | None, only: int | 
     return f"{column} > %s AND {column} <= %s", [after, upto]
 
 
+def written_sums(*, run_id: int, partners: tuple[str, list]) -> dict:
+    """What a run wrote for a range of partners, read back: its lines summed and its settlements' totals.
+
+    ``partners``: a SQL condition on ``partner_id`` and its parameters. Returns (JSON-ready)
+    ``{"lines": [[kind, corrected month or None, version id or None, lines, attributions, bank
+    revenue fen, share fen, product lines beyond their revenue], ...], "settlements": [settlements,
+    attributions, bank revenue fen]}``. The lines are found through their settlements' ids (the
+    line table's settlement index), never by scanning every line ever written.
+    """
+    condition, params = partners
+    fen = _sql()["fen"]
+    ids = f"SELECT id FROM {SETTLEMENTS} WHERE run_id = %s AND {condition}"
+    among = f"= ANY(ARRAY({ids}))" if connection.vendor == "postgresql" else f"IN ({ids})"
+    beyond = (
+        "l.kind = 'product' AND ((l.bank_revenue >= 0 AND (l.share < 0 OR l.share > l.bank_revenue)) "
+        "OR (l.bank_revenue < 0 AND (l.share > 0 OR l.share < l.bank_revenue)))"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT l.kind, l.corrects_period, l.agreement_version_id, count(*), sum(l.transaction_count), "
+            f"{fen.format('l.bank_revenue')}, {fen.format('l.share')}, sum(CASE WHEN {beyond} THEN 1 ELSE 0 END) "
+            f"FROM {LINES} l WHERE l.settlement_id {among} GROUP BY 1, 2, 3",
+            [run_id, *params],
+        )
+        lines = [
+            [kind, _month_text(month), version, *(int(value or 0) for value in figures)]
+            for kind, month, version, *figures in cursor.fetchall()
+        ]
+        cursor.execute(
+            f"SELECT count(*), sum(transaction_count), {fen.format('bank_revenue')} FROM {SETTLEMENTS} "
+            f"WHERE run_id = %s AND {condition}",
+            [run_id, *params],
+        )
+        settlements = [int(value or 0) for value in cursor.fetchone()]
+    return {"lines": lines, "settlements": settlements}
+
+
+def _month_text(month) -> str | None:
+    if month is None or isinstance(month, str):
+        return month
+    return month.isoformat()
+
+
 def run_figures_fetch(*, run_id: int, partners: tuple[str, list]) -> list[tuple]:
     """A run's stored figure rows of a range of partners (``partners``: a SQL condition on partner_id)."""
     condition, params = partners

@@ -220,6 +220,9 @@ class SettlementRunChunk(models.Model):
     seconds = models.FloatField(_("seconds"), null=True, blank=True)  # a timing, not money
     settlements = models.PositiveIntegerField(_("settlements"), default=0)
     lines = models.PositiveIntegerField(_("lines"), default=0)
+    # What the chunk wrote, read back in its own transaction (aggregation.written_sums): the final
+    # step's conservation check adds these up over the chunks rather than reading every line again.
+    written_sums = models.JSONField(_("sums written"), default=dict, blank=True)
     error = models.TextField(_("error"), blank=True)
 
     class Meta:

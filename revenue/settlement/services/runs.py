@@ -52,6 +52,7 @@ and the part of active ones' not shared.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from collections.abc import Callable
@@ -62,7 +63,7 @@ from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F, Q, Sum
+from django.db.models import F, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
@@ -701,6 +702,7 @@ def settlement_run_chunk_execute(*, run_id: int, number: int) -> bool:
         chunk.done, chunk.done_at, chunk.error = True, now, ""
         chunk.attempts += 1
         chunk.settlements, chunk.lines = settlements, lines
+        chunk.written_sums = aggregation.written_sums(run_id=run.pk, partners=partners.sql("partner_id"))
         chunk.seconds = round(time.monotonic() - started, 3)
         chunk.save()
         # Last statement of the transaction: the run row is locked for as short as possible.
@@ -759,58 +761,66 @@ def _line_totals(lines) -> tuple[int, Decimal, Decimal]:
 @dataclass
 class _LineSums:
     count: int = 0
-    revenue: Decimal = Decimal("0.00")
-    share: Decimal = Decimal("0.00")
+    revenue_fen: int = 0
+    share_fen: int = 0
+
+    def add(self, count: int, revenue_fen: int, share_fen: int) -> None:
+        self.count += count
+        self.revenue_fen += revenue_fen
+        self.share_fen += share_fen
 
 
-# A product line paying out more than its revenue (or clawing back more than it lost).
-BEYOND_REVENUE = Q(kind=LineKind.PRODUCT) & (
-    Q(bank_revenue__gte=0, share__lt=0)
-    | Q(bank_revenue__gte=0, share__gt=F("bank_revenue"))
-    | Q(bank_revenue__lt=0, share__gt=0)
-    | Q(bank_revenue__lt=0, share__lt=F("bank_revenue"))
-)
+@dataclass
+class _WrittenSums:
+    """What the run's chunks wrote, as each read it back (see :func:`aggregation.written_sums`)."""
+
+    by_kind: dict[str, _LineSums] = field(default_factory=dict)
+    adjusted_by_month: dict[dt.date, _LineSums] = field(default_factory=dict)
+    beyond: int = 0
+    versions: set[int] = field(default_factory=set)
+    settlements: _LineSums = field(default_factory=_LineSums)
+
+    def kind(self, kind: str) -> _LineSums:
+        return self.by_kind.get(kind, _LineSums())
 
 
-def _run_line_sums(run: SettlementRun) -> tuple[dict[str, _LineSums], int, set[int]]:
-    """The run's lines summed in one pass: per kind, the lines beyond their revenue, and the versions applied."""
-    groups = (
-        SettlementLine.objects.filter(settlement__run=run)
-        .values("kind", "agreement_version_id")
-        # Names of their own: an annotation named like a column would stand for it in BEYOND_REVENUE.
-        .annotate(
-            count_sum=Sum("transaction_count"),
-            revenue_sum=MoneySum("bank_revenue"),
-            share_sum=MoneySum("share"),
-            beyond_count=Count("pk", filter=BEYOND_REVENUE),
-        )
-        .order_by()
-    )
-    sums: dict[str, _LineSums] = {}
-    beyond, versions = 0, set()
-    for group in groups:
-        part = sums.setdefault(group["kind"], _LineSums())
-        part.count += int(group["count_sum"] or 0)
-        part.revenue += group["revenue_sum"] or 0
-        part.share += group["share_sum"] or 0
-        beyond += group["beyond_count"]
-        if group["agreement_version_id"] is not None:
-            versions.add(group["agreement_version_id"])
-    return sums, beyond, versions
+def _written_sums(run: SettlementRun) -> _WrittenSums:
+    total = _WrittenSums()
+    for sums in run.chunks.values_list("written_sums", flat=True):
+        for kind, month, version, _lines, count, revenue_fen, share_fen, beyond in sums.get("lines", []):
+            total.by_kind.setdefault(kind, _LineSums()).add(count, revenue_fen, share_fen)
+            if kind == LineKind.ADJUSTMENT and month:
+                total.adjusted_by_month.setdefault(dt.date.fromisoformat(month), _LineSums()).add(
+                    count, revenue_fen, share_fen
+                )
+            total.beyond += beyond
+            if version is not None:
+                total.versions.add(version)
+        _settlements, count, revenue_fen = sums.get("settlements", (0, 0, 0))
+        total.settlements.add(count, revenue_fen, 0)
+    return total
+
+
+def _yuan(fen: int) -> Decimal:
+    return Decimal(fen) / 100
 
 
 def conservation_check(run: SettlementRun, window: Window) -> ConservationReport:
-    """Compare the lines written with the window's totals and the corrected periods' ledger (see module docstring)."""
+    """Compare the lines written with the window's totals and the corrected periods' ledger (see module docstring).
+
+    The run's own lines are taken from the sums each chunk read back in its transaction; the
+    corrected periods' lines of earlier closes are read from the database.
+    """
     problems: list[str] = []
     regular_ledger, adjustment_ledger, corrected = aggregation.run_figures_totals(run.pk)
     ledger = regular_ledger + adjustment_ledger
-    sums, beyond, versions = _run_line_sums(run)
-    regular, adjusted = sums.get(LineKind.PRODUCT, _LineSums()), sums.get(LineKind.ADJUSTMENT, _LineSums())
+    written = _written_sums(run)
+    regular, adjusted = written.kind(LineKind.PRODUCT), written.kind(LineKind.ADJUSTMENT)
     for label, ledger_part, lines_part in (
         (_("regular"), regular_ledger, regular),
         (_("adjustment"), adjustment_ledger, adjusted),
     ):
-        if ledger_part.active_count != lines_part.count or ledger_part.active_fen != _fen(lines_part.revenue):
+        if ledger_part.active_count != lines_part.count or ledger_part.active_fen != lines_part.revenue_fen:
             problems.append(
                 _(
                     "%(label)s lines hold %(count)s attributions and %(revenue)s of bank revenue; the ledger has "
@@ -819,20 +829,28 @@ def conservation_check(run: SettlementRun, window: Window) -> ConservationReport
                 % {
                     "label": label,
                     "count": lines_part.count,
-                    "revenue": lines_part.revenue,
+                    "revenue": _yuan(lines_part.revenue_fen),
                     "ledger_count": ledger_part.active_count,
-                    "ledger_revenue": Decimal(ledger_part.active_fen) / 100,
+                    "ledger_revenue": _yuan(ledger_part.active_fen),
                 }
             )
     for month in corrected:
         period = Period(month.year, month.month)
         source = aggregation.period_totals(period, upper=window.upper)
-        settled = SettlementLine.objects.filter(
+        # The month's lines of earlier closes (frozen: from the month itself up to this run's period),
+        # plus this run's adjustments of it.
+        earlier = SettlementLine.objects.filter(
+            settlement__state__in=FROZEN,
+            settlement__period__start__gte=month,
+            settlement__period__start__lt=window.period.first_day,
+        ).filter(
             Q(kind=LineKind.PRODUCT, settlement__period__start=month)
             | Q(kind=LineKind.ADJUSTMENT, corrects_period=month)
-        ).filter(Q(settlement__state__in=FROZEN) | Q(settlement__run=run))
-        count, revenue, _share = _line_totals(settled)
-        if source.active_count != count or source.active_fen != _fen(revenue):
+        )
+        count, revenue, _share = _line_totals(earlier)
+        now = written.adjusted_by_month.get(month, _LineSums())
+        count, revenue_fen = count + now.count, _fen(revenue) + now.revenue_fen
+        if source.active_count != count or source.active_fen != revenue_fen:
             problems.append(
                 _(
                     "%(period)s: its lines over all closes hold %(count)s attributions and %(revenue)s; the ledger "
@@ -841,28 +859,26 @@ def conservation_check(run: SettlementRun, window: Window) -> ConservationReport
                 % {
                     "period": period,
                     "count": count,
-                    "revenue": revenue,
+                    "revenue": _yuan(revenue_fen),
                     "ledger_count": source.active_count,
-                    "ledger_revenue": Decimal(source.active_fen) / 100,
+                    "ledger_revenue": _yuan(source.active_fen),
                 }
             )
-    if beyond:
-        problems.append(_("%(count)s product lines share more than their bank revenue.") % {"count": beyond})
-    totals = Settlement.objects.filter(run=run).aggregate(
-        count=Sum("transaction_count"), revenue=MoneySum("bank_revenue")
-    )
-    if int(totals["count"] or 0) != regular.count + adjusted.count or _fen(totals["revenue"]) != _fen(
-        regular.revenue + adjusted.revenue
+    if written.beyond:
+        problems.append(_("%(count)s product lines share more than their bank revenue.") % {"count": written.beyond})
+    if (
+        written.settlements.count != regular.count + adjusted.count
+        or written.settlements.revenue_fen != regular.revenue_fen + adjusted.revenue_fen
     ):
         problems.append(_("Settlement totals do not add back to their lines."))
     return ConservationReport(
         ledger=ledger,
         lines_count=regular.count + adjusted.count,
-        lines_revenue=regular.revenue + adjusted.revenue,
-        shares=regular.share + adjusted.share,
+        lines_revenue=_yuan(regular.revenue_fen + adjusted.revenue_fen),
+        shares=_yuan(regular.share_fen + adjusted.share_fen),
         corrected_periods=[str(Period(m.year, m.month)) for m in corrected],
         problems=[str(p) for p in problems],
-        versions_used=sorted(versions),
+        versions_used=sorted(written.versions),
     )
 
 
