@@ -287,3 +287,31 @@ def test_many_partners_over_several_chunks(pay, run_settlement, settings):
     assert (run.chunks_total, run.chunks_done, run.settlements_count) == (3, 3, 8)
     assert list(run.chunks.values_list("partners", flat=True)) == [3, 3, 2]
     assert run.share_total == sum((D(f"{10 + i}.00") * D("0.25") for i in range(8)), D("0"))
+
+
+@pytest.mark.postgres
+def test_the_close_freezes_its_settlements_in_place(pay, run_settlement):
+    """Freezing changes no indexed column and finds room on the page: every update is HOT (no index writes)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("HOT updates are PostgreSQL's")
+    pct(pay, "0.250000")
+    partners = [active_partner() for _ in range(30)]
+    book(*(row(p, f"H{i}", revenue=f"{100 + i}.00") for i, p in enumerate(partners)))
+
+    def updates() -> tuple[int, int]:
+        # This transaction's own counts so far (the test runs inside one).
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relname = 'revenue_settlement'"
+            )
+            found = cursor.fetchone()
+        return (found[0], found[1]) if found else (0, 0)
+
+    before = updates()
+    run = run_settlement("2026-10")
+    assert run.state == RunState.COMPLETED, run.error
+    assert Settlement.objects.filter(state=SettlementState.CLOSED).count() == 30
+    updated, hot = (after - earlier for after, earlier in zip(updates(), before, strict=True))
+    assert updated == hot == 30
