@@ -91,22 +91,24 @@ class LedgerTotals:
 
 def _sql() -> dict[str, str]:
     """Vendor SQL: sums over the attributions' integer columns, and decimal sums of settlement lines as integers."""
-    common = {
-        "revenue": "sum(bank_revenue_fen)",
-        "volume": "sum(amount_fen)",
-        "net_count": "sum(net_count_micro)",
-    }
     if connection.vendor == "postgresql":
+        # revenue_int_sum (migration 0017): a bigint sum in a bigint, which fails on overflow where
+        # sum(bigint) would carry a 128-bit state into a numeric: a quarter of the aggregation's time.
         return {
-            **common,
+            "revenue": "revenue_int_sum(bank_revenue_fen)",
+            "volume": "revenue_int_sum(amount_fen)",
+            "net_count": "revenue_int_sum(net_count_micro)",
             "fen": "(sum({}) * 100)::bigint",
             "micro": "(sum({}) * 1000000)::bigint",
             "month": "(date_trunc('month', occurred_at AT TIME ZONE 'Asia/Shanghai'))::date",
             "no_month": "NULL::date",
         }
-    # SQLite: integer fen per row, then an integer sum (exact); datetimes are stored in UTC.
+    # SQLite: integer fen per row, then an integer sum (exact, and an error on overflow); datetimes
+    # are stored in UTC.
     return {
-        **common,
+        "revenue": "sum(bank_revenue_fen)",
+        "volume": "sum(amount_fen)",
+        "net_count": "sum(net_count_micro)",
         "fen": "sum(CAST(ROUND({} * 100) AS INTEGER))",
         "micro": "sum(CAST(ROUND({} * 1000000) AS INTEGER))",
         "month": "date(occurred_at, '+8 hours', 'start of month')",

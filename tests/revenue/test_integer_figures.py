@@ -44,3 +44,21 @@ def test_integer_figures_are_the_decimals_exactly(pay, active_x, active_y, amoun
     assert TransactionAttribution.objects.filter(net_count_micro__lt=0).count() == (
         TransactionAttribution.objects.filter(is_reversal=True).count()
     )
+
+
+@pytest.mark.postgres
+@hypothesis_settings(max_examples=30, deadline=None)
+@given(values=st.lists(st.integers(min_value=-(2**56), max_value=2**56), min_size=1, max_size=40))
+def test_the_integer_sum_is_exact_and_fails_on_overflow(values):
+    """revenue_int_sum (migration 0017) equals Python's sum, and refuses a total beyond a bigint."""
+    from django.db import DataError, connection, transaction
+
+    if connection.vendor != "postgresql":
+        pytest.skip("a PostgreSQL aggregate; SQLite sums integers exactly itself")
+    rows = ", ".join(["(%s::bigint)"] * len(values))
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT revenue_int_sum(v), sum(v) FROM (VALUES {rows}) t(v)", values)
+        total, builtin = cursor.fetchone()
+    assert total == builtin == sum(values)
+    with pytest.raises(DataError, match="out of range"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT revenue_int_sum(v) FROM (VALUES (%s::bigint), (%s::bigint)) t(v)", [2**63 - 1, 1])
