@@ -31,7 +31,9 @@ Lifecycle of a run (compare-and-swap updates; several workers report on one run)
     On PostgreSQL the chunk's settlements are computed and written by one
     statement (:mod:`revenue.settlement.set_based`); elsewhere, and with
     ``SETTLEMENT_COMPUTE_IN_DATABASE = False``, in Python
-    (:mod:`revenue.settlement.compute`). Both write the same rows.
+    (:mod:`revenue.settlement.compute`). Both write the same rows. Before it
+    commits, the chunk reads back what it wrote, summed
+    (:func:`aggregation.written_sums`), and keeps the sums on its row.
 ``settlement_run_finish`` (task, chord body)
     Fails the run if a chunk is not done; otherwise checks conservation
     (below). A close then freezes the settlements (draft → closed), locks the
@@ -39,13 +41,14 @@ Lifecycle of a run (compare-and-swap updates; several workers report on one run)
     the month's performance scorecards; the run completes.
 
 Conservation, checked by every run before it completes (a failure fails the
-run and the period is not closed): the ledger lines written add back to the
-attributions of the window (as the run's one aggregation summed them), to the
-fen and to the attribution (count), separately for regular and adjustment
-lines, so no chunk lost or doubled a partner; every corrected period's lines
-over all closes add back to that period's attributions read again from the
-ledger; no product line pays out more than its revenue; and the
-settlement totals add back to their lines. Shares + retained = settled bank
+run and the period is not closed): the ledger lines written (as the chunks
+read them back) add back to the attributions of the window (as the run's one
+aggregation summed them), to the fen and to the attribution (count),
+separately for regular and adjustment lines, so no chunk lost or doubled a
+partner; every corrected period's lines over all closes (earlier closes' read
+from the database, this run's adjustments from the chunks' sums) add back to
+that period's attributions read again from the ledger; no product line pays
+out more than its revenue; and the settlement totals add back to their lines. Shares + retained = settled bank
 revenue, where the bank retains what inactive partners' attributions earned
 and the part of active ones' not shared.
 """
