@@ -25,7 +25,9 @@ repetitions):
 * the bare query: October's attributions ``GROUP BY partner_id, product_id``
   with ``sum(bank_revenue)``;
 * the whole close of October (aggregation, lines, adjustments, settlements,
-  carry-forward, conservation check, period closed), run in this process;
+  carry-forward, conservation check, period closed), run in this process (which
+  shares the chunks out over ``SETTLEMENT_CONNECTIONS`` connections, as
+  workers would);
 * the same close on real ``celery worker`` processes (``--concurrency`` 1 and
   2) on a Redis broker (``--broker``, default db 12), from the start call to
   the run's completion;
