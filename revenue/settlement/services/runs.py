@@ -48,9 +48,9 @@ separately for regular and adjustment lines, so no chunk lost or doubled a
 partner; every corrected period's lines over all closes (earlier closes' read
 from the database, this run's adjustments from the chunks' sums) add back to
 that period's attributions read again from the ledger; no product line pays
-out more than its revenue; and the settlement totals add back to their lines. Shares + retained = settled bank
-revenue, where the bank retains what inactive partners' attributions earned
-and the part of active ones' not shared.
+out more than its revenue; and the settlement totals add back to their lines.
+Shares + retained = settled bank revenue, where the bank retains what inactive
+partners' attributions earned and the part of active ones' not shared.
 """
 
 from __future__ import annotations
@@ -789,7 +789,10 @@ class _WrittenSums:
 
 def _written_sums(run: SettlementRun) -> _WrittenSums:
     total = _WrittenSums()
-    for sums in run.chunks.values_list("written_sums", flat=True):
+    for after, upto, sums in run.chunks.values_list("after_partner_id", "upto_partner_id", "written_sums"):
+        if not sums:  # a chunk written before chunks kept their sums: read its rows back now
+            partners = PartnerRange(after=after, upto=upto).sql("partner_id")
+            sums = aggregation.written_sums(run_id=run.pk, partners=partners)
         for kind, month, version, _lines, count, revenue_fen, share_fen, beyond in sums.get("lines", []):
             total.by_kind.setdefault(kind, _LineSums()).add(count, revenue_fen, share_fen)
             if kind == LineKind.ADJUSTMENT and month:

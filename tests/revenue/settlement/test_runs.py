@@ -188,6 +188,27 @@ def test_a_failed_conservation_check_fails_the_run_and_keeps_the_period_open_to_
     assert run_settlement("2026-10").state == RunState.COMPLETED
 
 
+def test_chunks_without_their_sums_are_read_back_by_the_final_step(month, run_settlement):
+    """A chunk done before chunks kept what they wrote (an upgrade mid-run): the check reads its rows itself."""
+    from revenue.settlement.models import SettlementRunChunk
+
+    real = runs_module.conservation_check
+    expected = _expected()
+    seen = {}
+
+    def without_sums(run, window):
+        SettlementRunChunk.objects.filter(run=run).update(written_sums={})
+        report = real(run, window)
+        seen.update(lines=report.lines_count, problems=report.problems)
+        return report
+
+    with mock.patch.object(runs_module, "conservation_check", side_effect=without_sums):
+        run = run_settlement("2026-10")
+    assert run.state == RunState.COMPLETED, run.error
+    assert seen["problems"] == [] and seen["lines"] == 14
+    assert _actual() == expected
+
+
 @pytest.mark.parametrize(
     ("tamper", "message"),
     [
