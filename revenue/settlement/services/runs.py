@@ -71,7 +71,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
-from core.money import MoneySum
+from core.money import MoneySum, from_fen
 from core.periods import Period
 from organisation.models import User
 from revenue.models import AgreementVersion
@@ -807,10 +807,6 @@ def _written_sums(run: SettlementRun) -> _WrittenSums:
     return total
 
 
-def _yuan(fen: int) -> Decimal:
-    return Decimal(fen) / 100
-
-
 def conservation_check(run: SettlementRun, window: Window) -> ConservationReport:
     """Compare the lines written with the window's totals and the corrected periods' ledger (see module docstring).
 
@@ -835,9 +831,9 @@ def conservation_check(run: SettlementRun, window: Window) -> ConservationReport
                 % {
                     "label": label,
                     "count": lines_part.count,
-                    "revenue": _yuan(lines_part.revenue_fen),
+                    "revenue": from_fen(lines_part.revenue_fen),
                     "ledger_count": ledger_part.active_count,
-                    "ledger_revenue": _yuan(ledger_part.active_fen),
+                    "ledger_revenue": from_fen(ledger_part.active_fen),
                 }
             )
     for month in corrected:
@@ -865,9 +861,9 @@ def conservation_check(run: SettlementRun, window: Window) -> ConservationReport
                 % {
                     "period": period,
                     "count": count,
-                    "revenue": _yuan(revenue_fen),
+                    "revenue": from_fen(revenue_fen),
                     "ledger_count": source.active_count,
-                    "ledger_revenue": _yuan(source.active_fen),
+                    "ledger_revenue": from_fen(source.active_fen),
                 }
             )
     if written.beyond:
@@ -880,8 +876,8 @@ def conservation_check(run: SettlementRun, window: Window) -> ConservationReport
     return ConservationReport(
         ledger=ledger,
         lines_count=regular.count + adjusted.count,
-        lines_revenue=_yuan(regular.revenue_fen + adjusted.revenue_fen),
-        shares=_yuan(regular.share_fen + adjusted.share_fen),
+        lines_revenue=from_fen(regular.revenue_fen + adjusted.revenue_fen),
+        shares=from_fen(regular.share_fen + adjusted.share_fen),
         corrected_periods=[str(Period(m.year, m.month)) for m in corrected],
         problems=[str(p) for p in problems],
         versions_used=sorted(written.versions),
