@@ -9,7 +9,6 @@ transaction and nothing else (not even who else co-served it).
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
@@ -44,7 +43,11 @@ MAX_BATCH_BYTES = 32 * 2**20
 
 
 class BatchJSONParser(BaseParser):
-    """JSON with numbers read as Decimal (money never passes through float), for bodies of a whole batch.
+    """JSON whose numbers with a fraction or exponent keep their literal text, for bodies of a whole batch.
+
+    Money never passes through float, and an amount is judged by the one
+    definition every way in shares (:mod:`revenue.ingestion.rows`): ``12.50``
+    reads as the CSV text ``12.50`` would, ``1E3`` is refused as ``"1E3"`` is.
 
     Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB) is smaller than a batch of
     10,000 transactions, so this parser reads the stream itself, up to its
@@ -60,9 +63,11 @@ class BatchJSONParser(BaseParser):
         if len(body) > self.max_bytes:
             raise ParseError(_("The request is larger than %(mb)d MB.") % {"mb": self.max_bytes // 2**20})
         try:
-            return json.loads(body.decode(encoding), parse_float=Decimal)
+            return json.loads(body.decode(encoding), parse_float=str)
         except ValueError as exc:
             raise ParseError(_("JSON parse error - %(error)s") % {"error": exc}) from exc
+        except RecursionError as exc:
+            raise ParseError(_("JSON parse error - %(error)s") % {"error": _("nested too deeply")}) from exc
 
 
 class CanIngestTransactions(BasePermission):

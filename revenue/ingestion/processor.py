@@ -1,11 +1,12 @@
-"""Checking and booking rows chunk by chunk through the ORM, with bulk look-ups only.
+"""Checking and booking rows chunk by chunk, with bulk look-ups only: the one ingestion engine.
 
-:class:`ChunkProcessor` is the whole ingestion on SQLite (and any database
-without the PostgreSQL fast path), and on PostgreSQL it handles the rows the
-fast path leaves to it (reversals, co-served events, duplicates within the
-batch, conflicts and every bad row). Each chunk costs a fixed number of
-queries whatever its size: existing external ids, partners, active periods,
-reversed originals, then two bulk inserts.
+:class:`ChunkProcessor` reads every row with :func:`revenue.ingestion.rows.row_parse`,
+resolves its references and books it, on every database: there is no second
+implementation of the checks. Each chunk costs a fixed number of queries
+whatever its size: existing external ids, partners, active periods, reversed
+originals, then the writes. On PostgreSQL the writes are two ``COPY``s fed
+row by row through the driver's row writer (the values the validator
+produced, never the sender's text); elsewhere two bulk inserts.
 
 Rows are processed in order. Valid rows are inserted as they come, even after
 an error was found, so that later rows are judged against the same state a
@@ -20,6 +21,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+
+from django.db import connection
 
 from onboarding.models import Partner, PartnerActivePeriod
 from organisation.models import Branch
@@ -171,13 +174,8 @@ class ChunkProcessor:
             )
         )
 
-    def originals(self, external_ids: Sequence[str], *, before_row: Mapping[str, int]) -> dict[str, Original]:
-        """Booked transactions of this source by external id, as reversal targets.
-
-        ``before_row`` maps each wanted id to the row of the reversal naming it;
-        engines that book rows out of order (the PostgreSQL fast path) hide
-        targets that come later in the batch than their reversal.
-        """
+    def originals(self, external_ids: Sequence[str]) -> dict[str, Original]:
+        """Booked transactions of this source by external id, as reversal targets."""
         found: dict[str, Original] = {}
         if not external_ids:
             return found
@@ -248,11 +246,7 @@ class ChunkProcessor:
         self._load_periods(
             {self._partners[code][0] for p in parsed_rows if p.shares for code, _ in p.shares if self._partners[code]}
         )
-        wanted = {}
-        for p in parsed_rows:
-            if p.is_reversal:
-                wanted.setdefault(p.reverses, p.row)
-        originals = self.originals(list(wanted), before_row=wanted)
+        originals = self.originals(list({p.reverses for p in parsed_rows if p.is_reversal}))
 
         seen: dict[str, Any] = {}  # external id → digest, of this chunk's rows
         pending: dict[str, _Pending] = {}  # external id → not yet inserted
@@ -445,6 +439,9 @@ class ChunkProcessor:
         All attributions of the chunk go in one statement (the database checks each
         transaction's attributions as a set).
         """
+        if connection.vendor == "postgresql":
+            self._copy(items)
+            return
         first = [i for i in items if i.reverses is None]
         then = [i for i in items if i.reverses is not None]
         self._create(first)
@@ -466,3 +463,31 @@ class ChunkProcessor:
         )
         for item, model in zip(items, models, strict=True):
             item.txn.id = model.pk
+
+    @staticmethod
+    def _copy(items: list[_Pending]) -> None:
+        """PostgreSQL: ids drawn from the sequence first, then one ``COPY`` per table through the row writer.
+
+        ``write_row`` sends typed values in COPY's own encoding, so no text the sender
+        wrote (a ``\\.`` line, a carriage return, a tab) can end or split a row.
+        """
+        transactions, attributions = Transaction._meta.db_table, TransactionAttribution._meta.db_table
+        txn_columns = ("id", *TRANSACTION_FIELDS)
+        attribution_columns = ("transaction_id", *ATTRIBUTION_FIELDS)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                [transactions, len(items)],
+            )
+            for item, (pk,) in zip(items, cursor.fetchall(), strict=True):
+                item.txn.id = pk
+            for item in items:
+                if item.reverses is not None:
+                    item.txn.reverses_id = item.reverses.txn.id
+            with cursor.copy(f"COPY {transactions} ({', '.join(txn_columns)}) FROM STDIN") as copy:
+                for item in items:
+                    copy.write_row([getattr(item.txn, c) for c in txn_columns])
+            with cursor.copy(f"COPY {attributions} ({', '.join(attribution_columns)}) FROM STDIN") as copy:
+                for item in items:
+                    for a in item.attributions:
+                        copy.write_row([item.txn.id, *(getattr(a, f) for f in ATTRIBUTION_FIELDS)])

@@ -37,6 +37,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+import sys
+import unicodedata
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -82,6 +84,14 @@ SEPARATOR = "\x1f"
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 ONE = Decimal(1)
 
+# Control characters (line breaks, tabs, NUL) and invisible format characters (zero-width spaces,
+# bidirectional overrides, the BOM): no code, id or name carries them, and they make ids that look
+# alike differ, or text that reads one way display another.
+_HIDDEN = "".join(
+    re.escape(chr(c)) for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)) in ("Cc", "Cf")
+)
+HIDDEN_CHARACTER_RE = re.compile(f"[{_HIDDEN}]")
+
 # [0-9], never \d: \d also matches other scripts' digits.
 AMOUNT_RE = re.compile(r"^[0-9]{1,16}(\.[0-9]{1,2})?$")
 SIGNED_AMOUNT_RE = re.compile(r"^-?[0-9]{1,16}(\.[0-9]{1,2})?$")
@@ -99,7 +109,8 @@ MESSAGES = {
     "unknown_field": _("Unknown field; the fields are: %(columns)s."),
     "required": _("This field is required."),
     "too_long": _("At most %(max)d characters."),
-    "invalid_text": _("Contains a NUL character."),
+    "invalid_text": _("Contains a control or invisible character (a line break, tab, zero-width space or the like)."),
+    "invalid_value": _("Must be text or a number, not a list, an object or true/false."),
     "invalid_kind": _("Kind must be normal or reversal."),
     "not_allowed": _("Must be empty for a normal transaction."),
     "invalid_amount": _("Not an amount: use digits with at most two decimals, e.g. 1234.50."),
@@ -277,8 +288,13 @@ def row_parse(row: int, raw: Mapping[str, Any]) -> tuple[ParsedRow | None, list[
         fail(key, "unknown_field", columns=", ".join(COLUMNS))
     values: dict[str, str | None] = {}
     for column in COLUMNS:
-        value = _text(raw.get(column))
-        if value is not None and "\x00" in value:
+        given = raw.get(column)
+        if isinstance(given, (bool, list, dict)):  # a JSON body's non-scalar values
+            fail(column, "invalid_value")
+            values[column] = None
+            continue
+        value = _text(given)
+        if value is not None and HIDDEN_CHARACTER_RE.search(value):
             fail(column, "invalid_text")
             value = None
         elif value is not None and column in MAX_LENGTH and len(value) > MAX_LENGTH[column]:

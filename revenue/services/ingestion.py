@@ -8,12 +8,14 @@ Guarantees, whatever the way in and the database:
 * **Idempotent.** A row whose (source, external id) is already booked with
   the same content is counted as a duplicate and not booked again; with
   different content it is a bad row ("already received with different content").
+* **One engine.** Every row, whatever the way in and the database, is read
+  and checked by :func:`revenue.ingestion.rows.row_parse` and booked by
+  :class:`revenue.ingestion.processor.ChunkProcessor`; a file is read with
+  Python's csv module, never handed to the database as text.
 * **Set-based.** References (partners, products, branches, booked ids,
   reversed originals, active periods) are looked up in bulk per chunk, never
-  per row. On PostgreSQL rows are streamed with ``COPY`` into a staging table
-  and booked with ``INSERT … SELECT`` (:mod:`revenue.ingestion.postgres`); on
-  SQLite they are checked and bulk-inserted chunk by chunk
-  (:mod:`revenue.ingestion.processor`). Memory does not grow with the batch.
+  per row; the writes are bulk (``COPY`` on PostgreSQL). Memory does not grow
+  with the batch.
 
 Rows are mappings of the columns in :mod:`revenue.ingestion.rows`, numbered
 as the sender sees them: the position in a request (from 1), the line of a
@@ -32,7 +34,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -45,7 +47,6 @@ from revenue.models import IngestionBatch
 
 CHUNK_SIZE = 2_000
 SOURCE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
-ENGINES = ("auto", "postgres", "python")
 BOM = codecs.BOM_UTF8
 
 
@@ -84,14 +85,6 @@ def _check_source(source: str) -> str:
     return source
 
 
-def _use_postgres(engine: str) -> bool:
-    if engine not in ENGINES:
-        raise ValueError(f"engine must be one of {ENGINES}")
-    if engine == "postgres" and connection.vendor != "postgresql":
-        raise ValueError("the postgres engine needs PostgreSQL")
-    return engine == "postgres" or (engine == "auto" and connection.vendor == "postgresql")
-
-
 def _new_batch(*, source: str, channel: str, filename: str, by: User | None) -> IngestionBatch:
     return IngestionBatch.objects.create(
         source=source, channel=channel, filename=filename[:255], received_by=by, received_at=timezone.now()
@@ -116,7 +109,6 @@ def transactions_ingest(
     channel: str = IngestionChannel.API,
     filename: str = "",
     first_row: int = 1,
-    engine: str = "auto",
 ) -> IngestionResult:
     """Book a batch of rows (mappings of column → text), numbered from ``first_row``.
 
@@ -129,7 +121,6 @@ def transactions_ingest(
         by=by,
         channel=channel,
         filename=filename,
-        engine=engine,
     )
 
 
@@ -140,22 +131,12 @@ def transactions_ingest_numbered(
     by: User | None,
     channel: str = IngestionChannel.API,
     filename: str = "",
-    engine: str = "auto",
 ) -> IngestionResult:
     """:func:`transactions_ingest` for rows that carry their own numbers, as ``(number, row)``."""
     _authorise(by, channel)
     source = _check_source(source)
     with transaction.atomic():
         batch = _new_batch(source=source, channel=channel, filename=filename, by=by)
-        if _use_postgres(engine):
-            from revenue.ingestion.postgres import PostgresCopyEngine
-
-            pg = PostgresCopyEngine(source=source, batch=batch)
-            pg.stage_rows(rows)
-            pg.run()
-            if pg.errors:
-                _reject(pg.errors, pg.error_count)
-            return _finish(batch, received=pg.received, created=pg.created, duplicates=pg.duplicates)
         processor = ChunkProcessor(source=source, batch=batch)
         received = 0
         for chunk in _chunks(rows, CHUNK_SIZE):
@@ -173,13 +154,12 @@ def transactions_ingest_csv(
     by: User | None,
     channel: str = IngestionChannel.FILE,
     filename: str = "",
-    engine: str = "auto",
 ) -> IngestionResult:
     """Book a CSV file (UTF-8, a header row naming the columns), streamed.
 
-    On PostgreSQL the file's bytes go straight into ``COPY``; elsewhere it is
-    read with the csv module chunk by chunk. Line numbers in errors are the
-    file's (the header is line 1).
+    Read with the csv module chunk by chunk on every database. Line numbers in
+    errors are the file's (the header is line 1; a row that spans lines is
+    numbered by its first).
     """
     _authorise(by, channel)
     source = _check_source(source)
@@ -194,26 +174,10 @@ def transactions_ingest_csv(
     problems = header_problems(columns)
     if problems:
         raise IngestionRejected(problems)
-    if not _use_postgres(engine):
-        text = io.TextIOWrapper(stream, encoding="utf-8", newline="")
-        return transactions_ingest_numbered(
-            rows=_csv_rows(text, columns),
-            source=source,
-            by=by,
-            channel=channel,
-            filename=filename,
-            engine=engine,
-        )
-    from revenue.ingestion.postgres import PostgresCopyEngine
-
-    with transaction.atomic():
-        batch = _new_batch(source=source, channel=channel, filename=filename, by=by)
-        pg = PostgresCopyEngine(source=source, batch=batch)
-        pg.stage_file(stream, columns)
-        pg.run()
-        if pg.errors:
-            _reject(pg.errors, pg.error_count)
-        return _finish(batch, received=pg.received, created=pg.created, duplicates=pg.duplicates)
+    text = io.TextIOWrapper(stream, encoding="utf-8", newline="")
+    return transactions_ingest_numbered(
+        rows=_csv_rows(text, columns), source=source, by=by, channel=channel, filename=filename
+    )
 
 
 def header_problems(columns: list[str]) -> list[RowError]:
@@ -237,18 +201,16 @@ def header_problems(columns: list[str]) -> list[RowError]:
 
 def _csv_rows(text: IO[str], columns: list[str]) -> Iterator[tuple[int, dict[str, str | None]]]:
     """Rows of a CSV body as ``(line, row)``; a row with the wrong number of fields is reported, not guessed."""
-    reader = csv.reader(text)
-    line = 1
+    reader = csv.reader(text, strict=True)
     while True:
+        line = reader.line_num + 2  # the header was line 1, read before this reader
         try:
             values = next(reader)
         except StopIteration:
             return
         except (csv.Error, UnicodeDecodeError) as exc:
-            line += 1
             yield line, {MALFORMED: str(exc)}
             return
-        line += 1
         if len(values) != len(columns):
             yield line, {MALFORMED: f"{len(values)} fields where the header has {len(columns)}"}
             continue

@@ -1,8 +1,7 @@
 """The ingestion service: idempotent replay, conflicts, all-or-nothing batches, reversals, co-served events.
 
-Every test runs through the engine the database uses (COPY + SQL on
-PostgreSQL, chunked ORM on SQLite) and, on PostgreSQL, through the ORM
-engine too, so that both give the same verdicts and messages.
+The suite runs on SQLite and on PostgreSQL: the one engine must give the same
+verdicts and messages on both.
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from django.conf import settings
 
 from core.periods import CHINA_TZ
 from revenue.errors import IngestionRejected, NotPermitted
@@ -20,18 +18,11 @@ from revenue.services import transactions_ingest
 from tests.factories import BranchFactory
 from tests.revenue.factories import active_partner, beijing, reversal_row, txn_row
 
-ON_POSTGRES = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
-
-
-@pytest.fixture(params=["postgres", "python"] if ON_POSTGRES else ["python"])
-def engine(request, db):
-    return request.param
-
 
 @pytest.fixture
-def ingest(engine, source_system):
+def ingest(source_system):
     def run(rows, *, source="payments", by=None, first_row=1):
-        return transactions_ingest(rows=rows, source=source, by=by, engine=engine, first_row=first_row)
+        return transactions_ingest(rows=rows, source=source, by=by, first_row=first_row)
 
     return run
 

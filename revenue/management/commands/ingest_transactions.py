@@ -1,7 +1,7 @@
 """``python manage.py ingest_transactions FILE --source payments``: book a large CSV file, all or nothing.
 
-Streams the file: on PostgreSQL straight into COPY, elsewhere in chunks. On
-rejection every bad line is printed (up to the reporting cap) and the
+Streams the file in chunks through the one ingestion engine. On rejection every bad line is printed
+(up to the reporting cap) and the
 command fails; nothing is written.
 """
 
@@ -23,11 +23,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("file", type=Path)
         parser.add_argument("--source", required=True, help="The source system the file comes from, e.g. payments.")
-        parser.add_argument(
-            "--engine", choices=["auto", "postgres", "python"], default="auto", help="Default: by database."
-        )
 
-    def handle(self, *args, file: Path, source: str, engine: str, **options):
+    def handle(self, *args, file: Path, source: str, **options):
         if not file.is_file():
             raise CommandError(f"No such file: {file}")
         started = time.monotonic()
@@ -39,7 +36,6 @@ class Command(BaseCommand):
                     by=None,
                     channel=IngestionChannel.FILE,
                     filename=file.name,
-                    engine=engine,
                 )
         except IngestionRejected as exc:
             for error in exc.errors:
