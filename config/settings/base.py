@@ -197,9 +197,6 @@ CELERY_BEAT_SCHEDULE: dict = {
 # partners are settled in chunks of this many per task.
 SETTLEMENT_MINIMUM_PAYOUT = Decimal(env.str("SETTLEMENT_MINIMUM_PAYOUT", default="100.00"))  # bad text fails here
 SETTLEMENT_CHUNK_PARTNERS = env.int("SETTLEMENT_CHUNK_PARTNERS", default=1000)
-# On PostgreSQL a chunk's settlements are computed by one SQL statement (revenue/settlement/set_based.py);
-# False computes them in Python, as on SQLite. Both write the same rows (tests/revenue/settlement/test_set_based.py).
-SETTLEMENT_COMPUTE_IN_DATABASE = env.bool("SETTLEMENT_COMPUTE_IN_DATABASE", default=True)
 # On PostgreSQL, how many connections one process uses side by side for a run: the aggregation's two halves
 # of the partners (1: one connection) and, when tasks run in the process itself (no workers), its chunks.
 SETTLEMENT_CONNECTIONS = env.int("SETTLEMENT_CONNECTIONS", default=2)

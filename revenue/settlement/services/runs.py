@@ -28,10 +28,9 @@ Lifecycle of a run (compare-and-swap updates; several workers report on one run)
     done, else deletes the period's draft settlements of the chunk's partner
     range, computes and bulk-writes them again, and marks the chunk done. A
     task delivered twice, or re-run after a worker died, writes its rows once.
-    On PostgreSQL the chunk's settlements are computed and written by one
-    statement (:mod:`revenue.settlement.set_based`); elsewhere, and with
-    ``SETTLEMENT_COMPUTE_IN_DATABASE = False``, in Python
-    (:mod:`revenue.settlement.compute`). Both write the same rows. Before it
+    The chunk reads its partners' figures, computes their settlements with
+    the pure function of :mod:`revenue.settlement.compute` and bulk-writes
+    them (COPY on PostgreSQL). Before it
     commits, the chunk reads back what it wrote, summed
     (:func:`aggregation.written_sums`), and keeps the sums on its row.
 ``settlement_run_finish`` (task, chord body)
@@ -76,7 +75,7 @@ from core.periods import Period
 from organisation.models import User
 from revenue.models import AgreementVersion
 from revenue.services.agreements import agreement_versions_lock
-from revenue.settlement import aggregation, set_based
+from revenue.settlement import aggregation
 from revenue.settlement.aggregation import LedgerTotals, Window
 from revenue.settlement.choices import (
     ACTIVE_RUN_STATES,
@@ -650,28 +649,9 @@ def compute_partners(
         return [d for d in drafts if d is not None]
 
 
-def compute_in_database() -> bool:
-    """Whether chunks are computed by the database (PostgreSQL) rather than in Python: same rows, faster."""
-    return connection.vendor == "postgresql" and getattr(settings, "SETTLEMENT_COMPUTE_IN_DATABASE", True)
-
-
 def _chunk_settle(run: SettlementRun, window: Window, partners: PartnerRange, *, computed_at) -> tuple[int, int]:
     """Compute and write the chunk's draft settlements; returns (settlements, lines)."""
     cache_key = (run.pk, run.attempt, run.created_at)
-    if compute_in_database():
-        return set_based.chunk_settle(
-            run_id=run.pk,
-            period=window.period,
-            period_id=run.period_id,
-            previous=previous_closed_period(window.period),
-            partners=partners,
-            lower=window.lower,
-            upper=window.upper,
-            minimum_payout=minimum_payout(),
-            computed_at=computed_at,
-            language=settings.LANGUAGE_CODE,
-            cache_key=cache_key,
-        )
     rows = aggregation.run_figures_fetch(run_id=run.pk, partners=partners.sql("partner_id"))
     drafts = compute_partners(
         window=window, period_row=run.period, figure_rows=rows, partners=partners, cache_key=cache_key
