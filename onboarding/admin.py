@@ -18,16 +18,20 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 from django_fsm_log.models import StateLog
 from import_export.admin import ImportExportModelAdmin
 from import_export.formats.base_formats import CSV, XLSX
 
 from core.errors import ApplicationError
+from core.storage import private_file_response
 from onboarding import services
+from onboarding.documents import evidence_document_check
 from onboarding.models import (
     EvidenceDecision,
+    EvidenceDownload,
     EvidenceItem,
     EvidenceRequirement,
     Partner,
@@ -95,16 +99,55 @@ class ScopedBranchFilter(admin.RelatedFieldListFilter):
         return [(b.pk, str(b)) for b in branch_list(user=request.user)]
 
 
+def evidence_document_url(item: EvidenceItem) -> str:
+    """The one address of an evidence document: the partner's authorising download view."""
+    return reverse("admin:onboarding_partner_evidence_document", args=[item.partner_id, item.pk])
+
+
+class DocumentLink:
+    """What the upload widget shows for the current document: its name, linked to the download view."""
+
+    def __init__(self, url: str, name: str) -> None:
+        self.url, self.name = url, name
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class EvidenceDocumentInput(forms.ClearableFileInput):
+    """An evidence item's upload field; its current document links to the download view (private files have no URL)."""
+
+    link: DocumentLink | None = None
+
+    def is_initial(self, value) -> bool:
+        return bool(value) and self.link is not None
+
+    def format_value(self, value):
+        return self.link if self.is_initial(value) else None
+
+
 class EvidenceItemForm(forms.ModelForm):
     class Meta:
         model = EvidenceItem
         fields = ("requirement", "reference", "document")
+        widgets = {"document": EvidenceDocumentInput(attrs={"accept": ".pdf,.jpg,.jpeg,.png"})}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             # An item stays with its requirement; only new rows pick one.
             self.fields["requirement"].disabled = True
+            if self.instance.document and "document" in self.fields:
+                self.fields["document"].widget.link = DocumentLink(
+                    evidence_document_url(self.instance), self.instance.document_name or _("document")
+                )
+
+    def clean_document(self):
+        # The service's own check, run here too so a refusal shows next to the field, not as a failed save.
+        document = self.cleaned_data.get("document")
+        if isinstance(document, UploadedFile):
+            evidence_document_check(document)
+        return document
 
 
 class EvidenceItemInline(admin.TabularInline):
@@ -115,10 +158,22 @@ class EvidenceItemInline(admin.TabularInline):
     extra = 0
     can_delete = False
     fields = ("requirement", "reference", "document", "decision", "decision_reason", "decided_by", "recorded_by")
-    readonly_fields = ("decision", "decision_reason", "decided_by", "recorded_by")
+    readonly_fields = ("document_link", "decision", "decision_reason", "decided_by", "recorded_by")
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("requirement", "decided_by", "recorded_by")
+
+    def get_fields(self, request, obj=None):
+        if self.has_change_permission(request, obj) or self.has_add_permission(request, obj):
+            return self.fields
+        # Read-only rows show the document as a link to the download view, never the file's own URL.
+        return tuple("document_link" if name == "document" else name for name in self.fields)
+
+    @admin.display(description=_("document"))
+    def document_link(self, item: EvidenceItem) -> str:
+        if not item.document:
+            return "—"
+        return format_html('<a href="{}">{}</a>', evidence_document_url(item), item.document_name or _("document"))
 
     def get_formset(self, request, obj=None, **kwargs):
         formset = super().get_formset(request, obj, **kwargs)
@@ -341,6 +396,12 @@ class PartnerAdmin(ImportExportModelAdmin):
                 self.admin_site.admin_view(self.evidence_decide_view),
                 name="{}_{}_evidence_decide".format(*info),
             ),
+            path(
+                "<path:object_id>/evidence/<int:item_id>/document/",
+                # cacheable: the response sets its own Cache-Control (private, no-store).
+                self.admin_site.admin_view(self.evidence_document_view, cacheable=True),
+                name="{}_{}_evidence_document".format(*info),
+            ),
             *super().get_urls(),
         ]
 
@@ -386,6 +447,7 @@ class PartnerAdmin(ImportExportModelAdmin):
                 {
                     "item": item,
                     "url": reverse("admin:{}_{}_evidence_decide".format(*info), args=[partner.pk, item.pk]),
+                    "document_url": evidence_document_url(item) if item.document else "",
                 }
                 for item in partner.evidence_items.select_related("requirement", "decided_by")
             ]
@@ -469,6 +531,56 @@ class PartnerAdmin(ImportExportModelAdmin):
         else:
             messages.success(request, _("Decision on “%(item)s” recorded.") % {"item": item.requirement})
         return self._back(partner.pk)
+
+    def evidence_document_view(self, request, object_id, item_id):
+        return require_safe(self._evidence_document)(request, object_id, item_id)
+
+    def _evidence_document(self, request, object_id, item_id):
+        # get_object is the partner's own scope: another branch's partner is 404, as its change page is.
+        partner = self.get_object(request, unquote(object_id))
+        item = partner.evidence_items.select_related("requirement").filter(pk=item_id).first() if partner else None
+        if item is None:
+            raise Http404
+        try:
+            document = services.evidence_document_download(
+                item=item, by=request.user, ip=request.META.get("REMOTE_ADDR")
+            )
+        except ApplicationError as exc:
+            # Not permitted, or no document: the same 404, saying nothing about what exists.
+            raise Http404 from exc
+        return private_file_response(document.file, filename=document.filename, content_type=document.content_type)
+
+
+@admin.register(EvidenceDownload)
+class EvidenceDownloadAdmin(admin.ModelAdmin):
+    """Who downloaded which evidence document, and when: read-only, in the partners' branch scope."""
+
+    list_display = ("at", "user", "partner", "requirement", "document_name", "ip")
+    list_select_related = ("user", "item__partner", "item__requirement")
+    search_fields = ("user__username", "item__partner__legal_name", "item__partner__credit_code")
+    date_hierarchy = "at"
+    fields = ("at", "user", "partner", "requirement", "document_name", "document", "ip")
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(item__partner__in=partner_list(user=request.user))
+
+    @admin.display(description=_("partner"), ordering="item__partner__legal_name")
+    def partner(self, obj: EvidenceDownload) -> str:
+        return obj.item.partner.legal_name
+
+    @admin.display(description=_("evidence"))
+    def requirement(self, obj: EvidenceDownload) -> str:
+        return str(obj.item.requirement)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(EvidenceRequirement)

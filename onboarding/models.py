@@ -1,14 +1,18 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from uuid import uuid4
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 from django_fsm_log.decorators import fsm_log_by, fsm_log_description
 
 from core.money import money_field
+from core.storage import private_storage
+from onboarding.documents import DOCUMENT_EXTENSIONS, DocumentType
 from onboarding.validators import validate_uscc
 
 
@@ -435,22 +439,37 @@ class EvidenceDecision(models.TextChoices):
 
 
 def evidence_upload_to(item: EvidenceItem, filename: str) -> str:
-    return f"evidence/{item.partner_id}/{item.requirement.code}/{filename}"
+    """A name the server chooses: random, with the extension of the type read from the content, never the upload's."""
+    extension = DOCUMENT_EXTENSIONS[item.document_type]
+    return f"evidence/{item.partner_id}/{item.requirement.code}/{uuid4().hex}{extension}"
 
 
 class EvidenceItem(models.Model):
     """The evidence a partner gave for one requirement, and the reviewer's decision on it.
 
     Recording new evidence resets the decision to pending: a reviewer accepts
-    exactly what is on file.
+    exactly what is on file. The document is a PDF, JPEG or PNG (checked by
+    content, see ``onboarding.documents``) kept in the private storage under a
+    name the server chose; staff read it only through the partner admin's
+    download view, which records every download (``EvidenceDownload``).
     """
 
-    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="evidence_items")
-    requirement = models.ForeignKey(EvidenceRequirement, on_delete=models.PROTECT, related_name="items")
+    partner = models.ForeignKey(
+        Partner, verbose_name=_("partner"), on_delete=models.CASCADE, related_name="evidence_items"
+    )
+    requirement = models.ForeignKey(
+        EvidenceRequirement, verbose_name=_("evidence requirement"), on_delete=models.PROTECT, related_name="items"
+    )
     reference = models.CharField(
         _("reference"), max_length=255, blank=True, help_text=_("Number, registration or value as on the document.")
     )
-    document = models.FileField(_("document"), upload_to=evidence_upload_to, blank=True, max_length=255)
+    document = models.FileField(
+        _("document"), upload_to=evidence_upload_to, storage=private_storage, blank=True, max_length=255
+    )
+    document_name = models.CharField(
+        _("file name"), max_length=255, blank=True, help_text=_("The document's name as uploaded.")
+    )
+    document_type = models.CharField(_("document type"), max_length=32, choices=DocumentType.choices, blank=True)
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("recorded by"),
@@ -490,6 +509,12 @@ class EvidenceItem(models.Model):
                 condition=~models.Q(decision=EvidenceDecision.ACCEPTED) | ~models.Q(reference=""),
                 name="onboarding_accepted_item_has_reference",
             ),
+            # A document has the type read from its content; no document, no type.
+            models.CheckConstraint(
+                condition=models.Q(document="", document_type="")
+                | (~models.Q(document="") & models.Q(document_type__in=DocumentType.values)),
+                name="onboarding_document_has_type",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -498,6 +523,30 @@ class EvidenceItem(models.Model):
     @property
     def is_recorded(self) -> bool:
         return bool(self.reference.strip())
+
+
+class EvidenceDownload(models.Model):
+    """One download of an evidence document by bank staff: who, when, which item and which stored file."""
+
+    item = models.ForeignKey(
+        EvidenceItem, verbose_name=_("evidence item"), on_delete=models.PROTECT, related_name="downloads"
+    )
+    # The file as it was at the time: a later replacement of the document does not blur what was read.
+    document = models.CharField(_("stored file"), max_length=255)
+    document_name = models.CharField(_("file name"), max_length=255, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("downloaded by"), on_delete=models.PROTECT, related_name="+"
+    )
+    at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("evidence download")
+        verbose_name_plural = _("evidence downloads")
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.item} · {timezone.localtime(self.at):%Y-%m-%d %H:%M}"
 
 
 class PartnerTierChange(models.Model):

@@ -15,11 +15,12 @@ from django_fsm import Transition
 
 from onboarding.errors import InvalidState, MakerChecker, NotPermitted
 from onboarding.models import EDITABLE_STATES, AdmissionState, Partner
-from onboarding.selectors import partner_branch_approver, partner_makers
+from onboarding.selectors import partner_branch_approver, partner_list, partner_makers
 from organisation.models import User
 from organisation.services import user_sees_all_branches
 
 HEAD_OFFICE_PERMISSION = "onboarding.approve_partner_head_office"
+VIEW_PERMISSION = "onboarding.view_partner"
 
 
 class Action(models.TextChoices):
@@ -88,6 +89,18 @@ def user_is_head_office(user: User) -> bool:
 def user_in_scope(user: User, partner: Partner) -> bool:
     """A branch's staff act on their branch's partners; head office on all."""
     return user_sees_all_branches(user) or (user.branch_id is not None and user.branch_id == partner.branch_id)
+
+
+def authorise_view(*, partner: Partner, user: User) -> None:
+    """Raise ``NotPermitted`` unless ``user`` may see the partner (and so read its evidence).
+
+    The same rule as the partner's own admin pages: the view permission, and the
+    partner among those ``selectors.partner_list`` gives the user.
+    """
+    if not (user.is_active and user.has_perm(VIEW_PERMISSION)):
+        raise NotPermitted(_("You may not see this partner."))
+    if not partner_list(user=user).filter(pk=partner.pk).exists():
+        raise NotPermitted(_("This partner belongs to another branch."))
 
 
 def transitions_for(partner: Partner, action: str) -> list[Transition]:

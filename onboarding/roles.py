@@ -5,6 +5,7 @@ from organisation.roles import Role
 _VIEW = [
     "onboarding.view_partner",
     "onboarding.view_evidenceitem",
+    "onboarding.view_evidencedownload",
     "onboarding.view_evidencerequirement",
     "onboarding.view_partneractiveperiod",
     "onboarding.view_partnertierchange",

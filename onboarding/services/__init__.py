@@ -16,14 +16,21 @@ from onboarding.services.admission import (
     partner_suspend,
     partner_terminate,
 )
-from onboarding.services.evidence import evidence_item_decide, evidence_item_record
+from onboarding.services.evidence import (
+    EvidenceDocument,
+    evidence_document_download,
+    evidence_item_decide,
+    evidence_item_record,
+)
 from onboarding.services.imports import PartnerImportReport, partner_export, partner_import
 from onboarding.services.partners import EDITABLE_FIELDS, partner_create, partner_tier_change, partner_update
 
 __all__ = [
     "ACTION_SERVICES",
     "EDITABLE_FIELDS",
+    "EvidenceDocument",
     "PartnerImportReport",
+    "evidence_document_download",
     "evidence_item_decide",
     "evidence_item_record",
     "partner_activate",

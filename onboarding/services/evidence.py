@@ -1,6 +1,8 @@
-"""Recording admission evidence and the reviewer's per-item decisions."""
+"""Recording admission evidence, the reviewer's per-item decisions and reading an item's document."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.core.files import File
@@ -9,9 +11,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm_log.models import StateLog
 
+from onboarding.documents import evidence_document_check, evidence_document_name
 from onboarding.errors import ConcurrentChange, InvalidState
-from onboarding.models import EvidenceDecision, EvidenceItem, EvidenceRequirement, Partner
-from onboarding.policies import Action, authorise
+from onboarding.models import EvidenceDecision, EvidenceDownload, EvidenceItem, EvidenceRequirement, Partner
+from onboarding.policies import Action, authorise, authorise_view
 from organisation.models import User
 
 
@@ -28,8 +31,16 @@ def evidence_item_record(
     """Record (or correct) the evidence for one requirement while the case is editable.
 
     A change of reference or document resets the reviewer's decision to
-    pending, so what a reviewer accepted is exactly what is on file.
+    pending, so what a reviewer accepted is exactly what is on file. A document
+    must be a PDF, JPEG or PNG by content and at most EVIDENCE_MAX_UPLOAD_BYTES
+    (``onboarding.documents``); anything else is refused before anything is
+    stored or changed. It is stored privately under a name the server chooses.
     """
+    if document is not None:
+        try:
+            document_type = evidence_document_check(document)
+        except ValidationError as exc:
+            raise ValidationError({"document": exc.error_list}) from exc
     # Lock the case: evidence changes must not interleave with a submission of the same case.
     case = Partner.objects.select_for_update().get(pk=partner.pk)
     if case.state != partner.state:
@@ -45,9 +56,11 @@ def evidence_item_record(
         return item
     item.reference = reference
     if document is not None:
-        item.document.save(document.name, document, save=False)
+        item.document_type = document_type
+        item.document_name = evidence_document_name(document.name, document_type)
+        item.document.save(item.document_name, document, save=False)  # upload_to picks the stored name
     elif clear_document:
-        item.document = ""
+        item.document, item.document_name, item.document_type = "", "", ""
     item.recorded_by = by
     item.recorded_at = timezone.now()
     item.decision = EvidenceDecision.PENDING
@@ -95,3 +108,38 @@ def evidence_item_decide(*, item: EvidenceItem, decision: str, by: User, reason:
         description=f"{item.requirement}: {item.get_decision_display()}" + (f" — {reason}" if reason else ""),
     )
     return item
+
+
+@dataclass(frozen=True)
+class EvidenceDocument:
+    """An evidence document opened for one reader: the file (the caller streams and closes it), its type and name."""
+
+    file: File
+    content_type: str
+    filename: str
+
+
+def evidence_document_download(*, item: EvidenceItem, by: User, ip: str | None = None) -> EvidenceDocument:
+    """Open an evidence item's document for ``by`` and record the download (who, when, which item and file).
+
+    Whoever may see the partner may read its evidence, with the partner's own
+    scope (``policies.authorise_view``); a refused reader gets ``NotPermitted``
+    and nothing is recorded, nor is a download whose file cannot be opened.
+    """
+    authorise_view(partner=item.partner, user=by)
+    if not item.document:
+        raise InvalidState(_("No document is attached to “%(requirement)s”.") % {"requirement": item.requirement})
+    try:
+        handle = item.document.storage.open(item.document.name, "rb")
+    except FileNotFoundError as exc:
+        raise InvalidState(
+            _("The document of “%(requirement)s” is missing from the file store.") % {"requirement": item.requirement}
+        ) from exc
+    try:
+        EvidenceDownload.objects.create(
+            item=item, document=item.document.name, document_name=item.document_name, user=by, ip=ip or None
+        )
+    except BaseException:
+        handle.close()
+        raise
+    return EvidenceDocument(file=handle, content_type=item.document_type, filename=item.document_name)

@@ -34,7 +34,17 @@ EN_PO = LOCALE / "en" / "LC_MESSAGES" / "django.po"
 # What makemessages leaves out: the virtualenv, the tests and the benchmarks speak to developers only.
 EXTRACTION_IGNORES = (".venv", "tests", "bench")
 # Left out of the copy the extraction test works on: no messages there, only time to copy.
-NOT_SOURCE = (".git", "__pycache__", ".*_cache", ".hypothesis", "*.sqlite3*", "media", "staticfiles", "output")
+NOT_SOURCE = (
+    ".git",
+    "__pycache__",
+    ".*_cache",
+    ".hypothesis",
+    "*.sqlite3*",
+    "media",
+    "private",
+    "staticfiles",
+    "output",
+)
 # Placeholders as Python formats them: %(name)s / %(name)d / %(name)r, bare %s / %d, and str.format's {name}.
 PLACEHOLDER = re.compile(r"%\(\w+\)[sdr]|%[sd]|\{\w*\}")
 
