@@ -1,9 +1,11 @@
-"""Forms of the organisation: the admin's sign-in."""
+"""Forms of the organisation: the admin's sign-in and head office's unlock of a client address."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 
 from organisation.sign_in import sign_in_refused
 
@@ -18,3 +20,10 @@ class StaffLoginForm(AdminAuthenticationForm):
         except ValidationError:
             sign_in_refused(request=self.request, username=user.get_username())
             raise
+
+
+class AddressUnlockForm(forms.Form):
+    address = forms.GenericIPAddressField(
+        label=_("Client address"),
+        help_text=_("The address the failed sign-ins came from, as the server sees it (IPv4 or IPv6)."),
+    )

@@ -5,8 +5,8 @@ through ``django.contrib.auth.authenticate``. Axes' backend refuses a locked acc
 there before any password is checked, and each failure is counted twice: for its account (from any
 address) and for its client address (on any account). An account locks after
 ``SIGN_IN_ACCOUNT_FAILURE_LIMIT`` failures, an address after ``SIGN_IN_ADDRESS_FAILURE_LIMIT``; a
-lock lasts ``SIGN_IN_COOL_OFF_MINUTES`` unless lifted sooner (``manage.py axes_reset_username`` /
-``axes_reset_ip``).
+lock lasts ``SIGN_IN_COOL_OFF_MINUTES`` unless head office lifts it sooner
+(``organisation.services.sign_in_unlock``, or ``manage.py axes_reset_username`` / ``axes_reset_ip``).
 
 The settings in ``config/settings/base.py`` point axes at the functions here.
 """

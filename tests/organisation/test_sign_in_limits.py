@@ -1,4 +1,5 @@
-"""Failed sign-ins lock an account (from any address) and an address (on any accounts), in the admin and the portal.
+"""Failed sign-ins lock an account (from any address) and an address (on any accounts), in the admin and the portal;
+head office, and no one else, unlocks them.
 
 The limits are lowered here: an account locks after 3 failures, an address after 7. Each attempt
 comes from a new client (no cookies), as a guesser's would.
@@ -13,16 +14,22 @@ import uuid
 import pytest
 from axes.helpers import make_cache_key_list
 from django.conf import settings as django_settings
+from django.contrib.admin.models import LogEntry
+from django.contrib.auth.models import Permission
 from django.core.cache import cache
 from django.core.cache.backends.redis import RedisCache
 from django.core.management import call_command
 from django.test import Client
 
+from core.errors import NotPermitted
+from organisation.services import sign_in_unlock
 from organisation.sign_in import sign_in_failures, sign_in_is_locked
 from tests.revenue.conftest import token_client
 
 ADMIN = "/admin/login/"
 PORTAL = "/portal/login/"
+USERS = "/admin/organisation/user/"
+ADDRESS_UNLOCK = "/admin/organisation/user/sign-in-unlock/"
 LOCKED_ZH = "登录失败次数过多"
 OFFICE = "203.0.113.20"  # a partner's office: every user behind its proxy signs in from this address
 
@@ -51,6 +58,12 @@ def lock_account(username: str, url: str = PORTAL) -> None:
     for n in range(3):
         sign_in(url, username, "wrong", address=f"198.51.100.{10 + n}")
     assert sign_in_is_locked(username=username)
+
+
+def staff_client(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
 
 
 # ---- the lock ----------------------------------------------------------------------------------------
@@ -196,6 +209,68 @@ def test_a_locked_partner_user_keeps_api_token_access(partner_user_x):
 
 
 # ---- unlocking ----------------------------------------------------------------------------------------
+
+
+def test_head_office_unlocks_a_user_and_the_unlock_is_recorded(head_office, partner_user_x):
+    lock_account("partner_x")
+    admin = staff_client(head_office)
+    listing = admin.get(USERS, {"q": "partner_x"}).content.decode()
+    assert "解除登录锁定" in listing and listing.count('alt="True"') == 2  # active, and locked
+
+    response = admin.post(USERS, {"action": "unlock_sign_in", "_selected_action": [partner_user_x.pk]}, follow=True)
+    assert response.status_code == 200 and "已解除 1 个用户的登录锁定" in response.content.decode()
+    assert not sign_in_is_locked(username="partner_x")
+    assert admin.get(USERS, {"q": "partner_x"}).content.decode().count('alt="True"') == 1
+    assert sign_in(PORTAL, "partner_x", "pw").status_code == 302
+
+    entry = LogEntry.objects.get()
+    assert entry.user == head_office and entry.content_type.model == "user"
+    assert entry.object_id == str(partner_user_x.pk) and entry.is_change()
+    assert entry.change_message == "解除登录锁定：用户 partner_x"
+
+
+def test_head_office_unlocks_an_address(head_office, partner_user_x):
+    for n in range(7):
+        sign_in(PORTAL, f"guess{n}", "wrong", address=OFFICE)
+    assert sign_in(PORTAL, "partner_x", "pw", address=OFFICE).status_code == 429
+    admin = staff_client(head_office)
+    assert "解除客户端地址锁定" in admin.get(USERS).content.decode()
+    assert admin.get(ADDRESS_UNLOCK).status_code == 200
+
+    response = admin.post(ADDRESS_UNLOCK, {"address": OFFICE})
+    assert response.status_code == 302 and response["Location"] == USERS
+    assert sign_in(PORTAL, "partner_x", "pw", address=OFFICE).status_code == 302
+    entry = LogEntry.objects.get()
+    assert (entry.user, entry.content_type, entry.object_repr) == (head_office, None, OFFICE)
+    assert entry.change_message == f"解除登录锁定：地址 {OFFICE}"
+
+
+@pytest.mark.parametrize("persona", ["rm_a", "reviewer_a", "finance", "partner_user_y"])
+def test_no_one_but_head_office_unlocks(request, persona, partner_user_x):
+    user = request.getfixturevalue(persona)
+    lock_account("partner_x")
+    client = staff_client(user)
+    posted = client.post(USERS, {"action": "unlock_sign_in", "_selected_action": [partner_user_x.pk]})
+    assert posted.status_code in (302, 403)  # 302: a partner's user is sent to the admin's sign-in
+    assert client.post(ADDRESS_UNLOCK, {"address": OFFICE}).status_code in (302, 403)
+    with pytest.raises(NotPermitted):
+        sign_in_unlock(by=user, user=partner_user_x)
+    assert sign_in_is_locked(username="partner_x")
+    assert not LogEntry.objects.exists()
+
+
+def test_head_office_without_the_permission_cannot_unlock(head_office, partner_user_x):
+    # The action is there for the permission, not the role's name.
+    head_office.groups.clear()
+    head_office.user_permissions.add(
+        Permission.objects.get(content_type__app_label="organisation", codename="view_user")
+    )
+    lock_account("partner_x")
+    client = staff_client(head_office)
+    assert "unlock_sign_in" not in client.get(USERS).content.decode()
+    client.post(USERS, {"action": "unlock_sign_in", "_selected_action": [partner_user_x.pk]})
+    assert client.get(ADDRESS_UNLOCK).status_code == 403
+    assert sign_in_is_locked(username="partner_x")
 
 
 def test_operations_unlock_from_the_command_line(partner_user_x):
