@@ -5,11 +5,13 @@ from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from organisation.forms import StaffLoginForm
 from revenue.statements.views import verify as statement_verify
 
 admin.site.site_header = _("Partner management middle office")
 admin.site.site_title = _("Partner management middle office")
 admin.site.index_title = _("Alliance administration")
+admin.site.login_form = StaffLoginForm
 
 api_v1 = [
     path("", include("onboarding.urls")),

@@ -64,6 +64,7 @@ class User(AbstractUser):
                 violation_error_message=_("A user belongs to a bank branch or to a partner, not both."),
             )
         ]
+        permissions = [("unlock_sign_in", _("Can unlock sign-ins locked after failed attempts"))]
 
     def __str__(self) -> str:
         return self.display_name or self.get_full_name() or self.username

@@ -27,6 +27,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "organisation.access_all_branches",
         "organisation.view_branch",
         "organisation.view_user",
+        "organisation.unlock_sign_in",
     ],
     Role.BRANCH_RM: ["organisation.view_branch"],
     Role.RISK_REVIEWER: ["organisation.view_branch"],

@@ -1,15 +1,27 @@
 from __future__ import annotations
 
 import importlib
+import logging
 from collections import defaultdict
 
+from axes.handlers.proxy import AxesProxyHandler
 from django.apps import apps
+from django.conf import settings
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.models import Group, Permission
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
+from django.utils import translation
+from django.utils.translation import gettext, pgettext
+from django.utils.translation import gettext_lazy as _
 
+from core.errors import NotPermitted
 from organisation.models import User
 from organisation.roles import STAFF_ROLES, Role
+
+logger = logging.getLogger(__name__)
 
 
 def role_permission_map() -> dict[str, set[str]]:
@@ -91,3 +103,40 @@ def user_create(
     user.save()
     user.groups.set(Group.objects.filter(name__in=[r.value for r in roles]))
     return user
+
+
+@transaction.atomic
+def sign_in_unlock(*, by: User, user: User | None = None, address: str | None = None) -> int:
+    """Lift the sign-in lock of an account and/or a client address now, rather than at the end of its cool-off.
+
+    Head office only (``organisation.unlock_sign_in``). Clears the failures counted for them (the
+    lock, or the count towards one) in the cache, and records who unlocked what, and when, in the
+    admin's log (a ``LogEntry`` on the user, or without an object for an address alone). Returns how
+    many counters were cleared: 0 when nothing was counted for them.
+    """
+    if not (by.is_active and by.has_perm("organisation.unlock_sign_in")):
+        raise NotPermitted(_("Only head office can unlock sign-ins."))
+    if user is None and not address:
+        raise ValidationError(_("Name a user or a client address to unlock."))
+    # The record is written in the product's language, whoever reads it later.
+    with translation.override(settings.LANGUAGE_CODE):
+        what = []
+        if user is not None:
+            what.append(gettext("user %(username)s") % {"username": user.get_username()})
+        if address:
+            what.append(gettext("address %(address)s") % {"address": address})
+        message = gettext("Sign-in unlocked: %(what)s") % {"what": pgettext("list separator", ", ").join(what)}
+    LogEntry.objects.create(
+        user=by,
+        content_type=ContentType.objects.get_for_model(User) if user is not None else None,
+        object_id=str(user.pk) if user is not None else None,
+        object_repr=str(user if user is not None else address)[:200],
+        action_flag=CHANGE,
+        change_message=message,
+    )
+    # Recorded first: an unlock whose record cannot be written does not happen.
+    cleared = AxesProxyHandler.reset_attempts(
+        username=user.get_username() if user is not None else None, ip_address=address or None
+    )
+    logger.warning("%s by %s (%d counters cleared)", message, by.get_username(), cleared)
+    return cleared

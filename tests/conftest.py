@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 
 from organisation.roles import Role
 from tests.factories import BranchFactory, PartnerFactory, UserFactory
@@ -31,6 +32,14 @@ def _fast_passwords(settings):
 def _media_in_tmp(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
+
+
+@pytest.fixture(autouse=True)
+def _no_sign_in_counts_between_tests():
+    # Failed sign-ins are counted in the cache (django-axes): no test inherits another's counts or locks.
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -37,6 +38,7 @@ INSTALLED_APPS = [
     "django_fsm_log",
     "django_celery_beat",
     "import_export",
+    "axes",
     "core",
     "organisation",
     "onboarding",
@@ -53,6 +55,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a sign-in that axes refused or locked into the lock-out page (organisation/sign_in.py).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -97,6 +101,49 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Every password sign-in (the admin's, the portal's, and so the API's session authentication) passes axes'
+# backend first: it refuses a locked account or address before any password is checked. API tokens are not
+# passwords and are not limited here.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# Sign-in limits (django-axes, see organisation/sign_in.py): each failed sign-in is counted for its account and
+# for its client address in CACHES["default"]; head office can lift a lock before it ends.
+# Failed sign-ins on one account, from any address, that lock the account.
+SIGN_IN_ACCOUNT_FAILURE_LIMIT = env.int("SIGN_IN_ACCOUNT_FAILURE_LIMIT", default=5)
+# Failed sign-ins from one client address, on any accounts, that lock the address (above the account limit, so
+# that one locked user does not lock colleagues behind the same proxy).
+SIGN_IN_ADDRESS_FAILURE_LIMIT = env.int("SIGN_IN_ADDRESS_FAILURE_LIMIT", default=30)
+# Minutes a lock lasts after the failure that set it; a count below the limit lapses this long after its last failure.
+SIGN_IN_COOL_OFF_MINUTES = env.int("SIGN_IN_COOL_OFF_MINUTES", default=30)
+if min(SIGN_IN_ACCOUNT_FAILURE_LIMIT, SIGN_IN_ADDRESS_FAILURE_LIMIT, SIGN_IN_COOL_OFF_MINUTES) < 1:
+    raise ImproperlyConfigured(
+        "SIGN_IN_ACCOUNT_FAILURE_LIMIT, SIGN_IN_ADDRESS_FAILURE_LIMIT and SIGN_IN_COOL_OFF_MINUTES must be at least 1"
+    )
+# On everywhere, tests included.
+AXES_ENABLED = True
+# Axes' cache handler (counts in the cache, not the database), applying each limit to its own counter.
+AXES_HANDLER = "organisation.sign_in.SignInLimitHandler"
+# The shared cache: Redis in production (CACHE_URL).
+AXES_CACHE = "default"
+# Two counters per failure: the account's, then the address's (the handler reads them in this order).
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# Axes' own limit and cool-off, read from the SIGN_IN_* settings above.
+AXES_FAILURE_LIMIT = "organisation.sign_in.sign_in_failure_limit"
+AXES_COOLOFF_TIME = "organisation.sign_in.sign_in_cool_off"
+# Accounts are counted under a prefixed name, so that no user name can share an address's counter.
+AXES_USERNAME_CALLABLE = "organisation.sign_in.sign_in_counter_name"
+# A refused or locking sign-in shows its own sign-in page with the lock-out message (429).
+AXES_LOCKOUT_CALLABLE = "organisation.sign_in.sign_in_locked_response"
+# Attempts while locked are refused without being counted, so they do not prolong the lock.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# A successful sign-in clears the counts of its account and its address.
+AXES_RESET_ON_SUCCESS = True
+# No attempt records in the database (cache handler): nothing for axes to show in the admin.
+AXES_ENABLE_ADMIN = False
 
 # Chinese first: the users speak zh-hans; English is the second language.
 LANGUAGE_CODE = "zh-hans"
@@ -225,5 +272,10 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # Celery logs every task's success at INFO; in-process (eager) runs would drown the command output.
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "celery.app.trace": {"level": "WARNING"}},
+    # Axes greets every process at INFO with its version.
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "celery.app.trace": {"level": "WARNING"},
+        "axes.apps": {"level": "WARNING"},
+    },
 }

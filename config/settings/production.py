@@ -1,7 +1,7 @@
 """Production settings: everything from base, hardened.
 
 Required environment: DJANGO_SECRET_KEY, DJANGO_ALLOWED_HOSTS, DATABASE_URL,
-CELERY_BROKER_URL. ``python manage.py check --deploy`` passes with no warnings.
+CELERY_BROKER_URL, CACHE_URL. ``python manage.py check --deploy`` passes with no warnings.
 """
 
 from .base import *  # noqa: F403
@@ -16,6 +16,9 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL")
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=CELERY_BROKER_URL)
+# A cache shared by every process (Redis): sign-in limits and throttles count there. Local memory would count
+# per process, multiplying the limits by the number of processes.
+CACHES = {"default": env.cache("CACHE_URL")}
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)

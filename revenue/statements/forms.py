@@ -4,28 +4,25 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
-from django.urls import reverse
-from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from organisation.sign_in import sign_in_refused
 from revenue.statements.services import is_partner_user
 
 
 class PartnerLoginForm(AuthenticationForm):
-    """The portal's sign-in: partner users only; bank staff are pointed to the admin."""
+    """The portal's sign-in: partner users only.
+
+    Anyone else (bank staff) gets the wrong-password error even with the right password, and it
+    counts as a failed sign-in: the portal never confirms a staff password. The page links to the
+    admin's sign-in for staff who came to the wrong door.
+    """
 
     def confirm_login_allowed(self, user) -> None:
         super().confirm_login_allowed(user)
         if not user.partner_id:
-            raise forms.ValidationError(
-                format_html(
-                    '{} <a href="{}">{}</a>',
-                    _("This sign-in is for partners' users. Bank staff work in the admin:"),
-                    reverse("admin:login"),
-                    _("go to the admin sign-in"),
-                ),
-                code="staff_user",
-            )
+            sign_in_refused(request=self.request, username=user.get_username())
+            raise self.get_invalid_login_error()
         if not is_partner_user(user):
             raise forms.ValidationError(
                 _("Your account cannot read settlements. Ask the bank to grant you access."), code="no_access"

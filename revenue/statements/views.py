@@ -93,46 +93,15 @@ def _final(settlement: Settlement) -> Settlement:
 # ---- sign-in ---------------------------------------------------------------------------------
 
 
-# Failed sign-ins per client address and window before the portal stops checking passwords for a while.
-LOGIN_MAX_FAILURES = 10
-LOGIN_WINDOW_SECONDS = 900
-
-
-def _count(key: str, window: int) -> int:
-    """Add one to a counter that lives ``window`` seconds from its first hit; the new count."""
-    if cache.add(key, 1, window):
-        return 1
-    try:
-        return cache.incr(key)
-    except ValueError:  # expired between add() and incr()
-        cache.set(key, 1, window)
-        return 1
-
-
 class PortalLoginView(auth_views.LoginView):
+    """Failed sign-ins are limited per account and per address by django-axes (organisation/sign_in.py)."""
+
     template_name = "portal/login.html"
     authentication_form = PartnerLoginForm
     redirect_authenticated_user = True
 
     def get_default_redirect_url(self):
         return reverse("portal:settlements")
-
-    def _failures_key(self) -> str:
-        return f"portal-login-failures:{self.request.META.get('REMOTE_ADDR', '')}"
-
-    def post(self, request, *args, **kwargs):
-        limit = getattr(settings, "PORTAL_LOGIN_MAX_FAILURES", LOGIN_MAX_FAILURES)
-        if (cache.get(self._failures_key()) or 0) >= limit:
-            # Guessing passwords: refused without checking any until the window ends.
-            form = self.get_form()
-            form.errors.clear()
-            form.add_error(None, _("Too many failed sign-ins from your address. Please try again later."))
-            return self.render_to_response(self.get_context_data(form=form), status=429)
-        return super().post(request, *args, **kwargs)
-
-    def form_invalid(self, form):
-        _count(self._failures_key(), getattr(settings, "PORTAL_LOGIN_WINDOW_SECONDS", LOGIN_WINDOW_SECONDS))
-        return super().form_invalid(form)
 
 
 class PortalLogoutView(auth_views.LogoutView):
@@ -303,6 +272,17 @@ def webhook_remove(request, pk: int):
 
 
 # ---- public verification ---------------------------------------------------------------------
+
+
+def _count(key: str, window: int) -> int:
+    """Add one to a counter that lives ``window`` seconds from its first hit; the new count."""
+    if cache.add(key, 1, window):
+        return 1
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add() and incr()
+        cache.set(key, 1, window)
+        return 1
 
 
 def _verify_throttled(request) -> bool:

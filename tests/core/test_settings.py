@@ -9,7 +9,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "CELERY_"))}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "DATABASE_URL", "CELERY_", "CACHE_URL", "SIGN_IN_"))
+    }
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
@@ -31,6 +35,7 @@ def test_production_settings_pass_check_deploy_without_warnings():
         DJANGO_ALLOWED_HOSTS="partner.bank.example",
         DATABASE_URL="postgres://root@127.0.0.1:5432/test",
         CELERY_BROKER_URL="redis://127.0.0.1:6379/0",
+        CACHE_URL="redis://127.0.0.1:6379/1",
     )
     assert result.returncode == 0, result.stderr
     assert "no issues" in result.stdout
@@ -46,6 +51,32 @@ def test_production_settings_refuse_to_start_without_a_secret_key():
     )
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY" in result.stderr
+
+
+def test_production_settings_refuse_to_start_without_a_shared_cache():
+    # Sign-in limits count in the cache: per-process local memory would multiply them by the processes.
+    result = _manage(
+        "check",
+        DJANGO_SETTINGS_MODULE="config.settings.production",
+        DJANGO_SECRET_KEY="k" * 20 + "-production-secret-with-enough-entropy-0123456789",
+        DJANGO_ALLOWED_HOSTS="partner.bank.example",
+        DATABASE_URL="postgres://root@127.0.0.1:5432/test",
+        CELERY_BROKER_URL="redis://127.0.0.1:6379/0",
+    )
+    assert result.returncode != 0
+    assert "CACHE_URL" in result.stderr
+
+
+def test_the_default_settings_pass_the_checks_without_warnings():
+    result = _manage("check", "--fail-level", "WARNING", DJANGO_SETTINGS_MODULE="config.settings.base")
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_a_sign_in_limit_below_one_fails_loudly():
+    result = _manage("check", DJANGO_SETTINGS_MODULE="config.settings.base", SIGN_IN_ACCOUNT_FAILURE_LIMIT="0")
+    assert result.returncode != 0
+    assert "SIGN_IN_ACCOUNT_FAILURE_LIMIT" in result.stderr
 
 
 def test_a_malformed_value_fails_loudly():
