@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from organisation.forms import StaffLoginForm
-from revenue.statements.views import verify as statement_verify
+from portal.views import verify as statement_verify
 
 admin.site.site_header = _("Partner management middle office")
 admin.site.site_title = _("Partner management middle office")
@@ -15,9 +15,9 @@ admin.site.login_form = StaffLoginForm
 
 api_v1 = [
     path("", include("onboarding.urls")),
-    path("", include("revenue.urls")),
+    path("", include("revenue.ledger.urls")),
     path("", include("performance.urls")),
-    path("", include("revenue.statements.api_urls")),
+    path("", include("portal.api_urls")),
 ]
 
 urlpatterns = [
@@ -31,7 +31,7 @@ urlpatterns = [
         SpectacularRedocView.as_view(url_name="api-schema", template_name="portal/api_redoc.html"),
         name="api-redoc",
     ),
-    path("portal/", include("revenue.statements.urls")),
+    path("portal/", include("portal.urls")),
     path("verify/", statement_verify, name="statement-verify"),
 ]
 

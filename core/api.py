@@ -26,16 +26,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return drf_exception_handler(exc, context)
 
 
-DEFAULT_THROTTLE_RATE = "120/minute"
-
-
 class PartnerTokenThrottle(SimpleRateThrottle):
     """Requests per API token (per user for the portal's session), at ``PARTNER_API_THROTTLE_RATE``."""
 
     scope = "partner_api"
 
     def get_rate(self) -> str:
-        return getattr(settings, "PARTNER_API_THROTTLE_RATE", DEFAULT_THROTTLE_RATE)
+        return settings.PARTNER_API_THROTTLE_RATE
 
     def get_cache_key(self, request, view) -> str:
         if isinstance(request.auth, Token):

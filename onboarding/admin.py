@@ -25,6 +25,7 @@ from django_fsm_log.models import StateLog
 from import_export.admin import ImportExportModelAdmin
 from import_export.formats.base_formats import CSV, XLSX
 
+from core.admin import error_text
 from core.errors import ApplicationError
 from core.storage import private_file_response
 from onboarding import services
@@ -54,14 +55,6 @@ from organisation.roles import Role
 
 # Actions whose comment is the required reason.
 REASON_REQUIRED = {Action.REJECT, Action.SUSPEND, Action.TERMINATE, Action.CHANGE_TIER}
-
-
-def error_text(exc: Exception) -> str:
-    if isinstance(exc, ApplicationError):
-        return str(exc.message)
-    if isinstance(exc, ValidationError):
-        return " ".join(exc.messages)
-    return str(exc)
 
 
 def can_edit(request: HttpRequest, partner: Partner) -> bool:

@@ -20,21 +20,12 @@ from django.utils.translation import gettext_lazy as _
 from import_export import fields, resources, widgets
 
 from core.errors import ApplicationError
+from core.spreadsheets import formula_safe
 from onboarding.models import AdmissionState, Partner, PartnerTier, PartnerType, RiskRating
 from onboarding.selectors import branch_list, partner_list
 from onboarding.services.partners import EDITABLE_FIELDS
 from organisation.models import Branch, User
 from organisation.roles import Role
-
-# A cell starting with one of these is run as a formula by Excel, LibreOffice or Sheets (CSV injection).
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise_formula(value):
-    """Prefix a single quote to text a spreadsheet would evaluate, so it is shown as text."""
-    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
-        return "'" + value
-    return value
 
 
 class ChoicesWidget(widgets.Widget):
@@ -226,7 +217,7 @@ class PartnerResource(resources.ModelResource):
         return queryset.filter(pk__in=visible.values("pk")).select_related("branch", "relationship_manager")
 
     def export_field(self, field, instance, **kwargs):
-        return neutralise_formula(super().export_field(field, instance, **kwargs))
+        return formula_safe(super().export_field(field, instance, **kwargs))
 
     def dehydrate_branch(self, partner: Partner) -> str:
         return partner.branch.code

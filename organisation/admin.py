@@ -17,20 +17,13 @@ from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext, pgettext
 
+from core.admin import error_text
 from core.errors import ApplicationError
 from organisation.forms import AddressUnlockForm
 from organisation.models import User
 from organisation.roles import Role
 from organisation.services import sign_in_unlock
 from organisation.sign_in import sign_in_is_locked
-
-
-def error_text(exc: Exception) -> str:
-    if isinstance(exc, ApplicationError):
-        return str(exc.message)
-    if isinstance(exc, ValidationError):
-        return " ".join(exc.messages)
-    return str(exc)
 
 
 @admin.register(User)

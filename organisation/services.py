@@ -66,8 +66,9 @@ def roles_sync() -> dict[str, int]:
 
 
 def roles_sync_after_migrate(sender, **kwargs) -> None:
-    # Run once, after the last app's post_migrate created its permissions.
-    if sender.name == list(apps.get_app_configs())[-1].name:
+    # Run once, after the last app's post_migrate created its permissions (only apps with models get one).
+    with_models = [config for config in apps.get_app_configs() if config.models_module is not None]
+    if sender.name == with_models[-1].name:
         roles_sync()
 
 

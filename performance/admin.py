@@ -26,6 +26,7 @@ from django.views.decorators.http import require_POST
 from import_export.admin import ImportExportModelAdmin
 from import_export.formats.base_formats import CSV, XLSX
 
+from core.admin import error_text
 from core.errors import ApplicationError
 from core.pdf import format_money, format_percent
 from core.periods import CHINA_TZ
@@ -181,14 +182,6 @@ class TierRuleAdmin(admin.ModelAdmin):
     list_filter = ["tier", "is_active"]
     ordering = ["-priority"]
     readonly_fields = ["updated_at"]
-
-
-def error_text(exc: Exception) -> str:
-    if isinstance(exc, ApplicationError):
-        return str(exc.message)
-    if isinstance(exc, ValidationError):
-        return " ".join(exc.messages)
-    return str(exc)
 
 
 def _parse_period(text: str | None) -> ReportingPeriod | None:

@@ -32,20 +32,13 @@ from import_export.fields import Field
 from import_export.results import RowResult
 
 from core.errors import NotPermitted
+from core.spreadsheets import FORMULA_PREFIXES, formula_safe
 from organisation.models import Branch
 from performance.models import KPI, KPI_DECIMAL_PLACES, KPI_MAX_DIGITS, WEIGHT_DECIMAL_PLACES, BranchTarget
 from performance.periods import PeriodKind, ReportingPeriod
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 IMPORT_COLUMNS = ("branch_code", "period", "kpi", "target_value", "weight")
 IMPORT_PERMISSION = "performance.import_branchtarget"
-
-
-def neutralise_formula(value):
-    """Prefix an apostrophe to text a spreadsheet would evaluate as a formula."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
 
 
 def _text(cell) -> str:
@@ -284,7 +277,7 @@ class BranchTargetResource(resources.ModelResource):
         return str(KPI(target.kpi).label) if target.kpi in KPI.values else ""
 
     def export_field(self, field, instance, **kwargs):
-        return neutralise_formula(super().export_field(field, instance, **kwargs))
+        return formula_safe(super().export_field(field, instance, **kwargs))
 
     # -- import ------------------------------------------------------------
 

@@ -16,7 +16,7 @@ share, and a branch's figures are exactly the sum of its partners' figures
 shown when drilling down (SMEs apart: an SME served by two partners of a
 branch is one SME of the branch).
 
-Ledger KPIs (``revenue.TransactionAttribution`` with its ``Transaction``):
+Ledger KPIs (``ledger.TransactionAttribution`` with its ``Transaction``):
 
 * transaction volume = sum of attributed amounts, bank revenue = sum of
   attributed bank revenue, over attributions whose event occurred in the
@@ -69,7 +69,7 @@ from performance.models import (
 )
 from performance.periods import ReportingPeriod
 from performance.scoring import growth_rate
-from revenue.models import Transaction, TransactionAttribution
+from revenue.ledger.models import Transaction, TransactionAttribution
 
 KPISelector = Callable[[ReportingPeriod, dt.datetime], dict[int, Decimal]]
 KPIGroupSelector = Callable[[ReportingPeriod, dt.datetime], dict[str, dict[int, Decimal]]]

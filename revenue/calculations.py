@@ -48,7 +48,7 @@ from typing import NamedTuple
 from django.utils.translation import gettext as _
 
 from core.money import ZERO, allocate, round_money
-from revenue.choices import RuleKind, TierBasis
+from revenue.ledger.choices import RuleKind, TierBasis
 
 ONE = Decimal(1)
 PRECISION = 50

@@ -76,10 +76,10 @@ def seed(partners: int, branches: int) -> None:
     from django.core.management import call_command
 
     from core.periods import CHINA_TZ
+    from demo.revenue import revenue_demo_setup
     from onboarding.models import AdmissionState, Partner, PartnerActivePeriod, PartnerType
     from onboarding.validators import uscc_check_character
     from organisation.models import Branch, User
-    from revenue.services.demo import revenue_demo_setup
 
     call_command("migrate", verbosity=0)
     Branch.objects.bulk_create(Branch(code=f"B{i:02d}", name=f"第{i}分行") for i in range(branches))
@@ -130,7 +130,7 @@ def raw_copy(path: Path) -> float:
     """COPY the file into a bare table of the same columns: typed, no index, no constraint."""
     from django.db import connection
 
-    from revenue.ingestion.rows import COLUMNS
+    from revenue.ledger.ingestion.rows import COLUMNS
 
     types = {"amount": "numeric(18, 2)", "bank_revenue": "numeric(18, 2)", "occurred_at": "timestamptz"}
     columns = ", ".join(f"{c} {types.get(c, 'text')}" for c in COLUMNS)
@@ -157,7 +157,7 @@ def indexed_copy(path: Path) -> float:
     """
     from django.db import connection
 
-    from revenue.ingestion.rows import COLUMNS
+    from revenue.ledger.ingestion.rows import COLUMNS
 
     types = {"amount": "numeric(18, 2)", "bank_revenue": "numeric(18, 2)", "occurred_at": "timestamptz"}
     columns = ", ".join(f"{c} {types.get(c, 'text')}" for c in COLUMNS)
@@ -194,14 +194,14 @@ def ledger_ceiling(path: Path) -> dict:
     """
     from django.db import connection, transaction
 
-    from revenue.ingestion.rows import COLUMNS
+    from revenue.ledger.ingestion.rows import COLUMNS
 
-    ledger = ("revenue_transaction", "revenue_transactionattribution")
+    ledger = ("ledger_transaction", "ledger_transactionattribution")
     with transaction.atomic(), connection.cursor() as cursor:
         for table in ledger:
             cursor.execute(f"CREATE TEMP TABLE bench_resolved_{table} ON COMMIT DROP AS SELECT * FROM {table}")
         cursor.execute(
-            "SELECT (SELECT count(*) FROM revenue_transaction), (SELECT count(*) FROM revenue_transactionattribution)"
+            "SELECT (SELECT count(*) FROM ledger_transaction), (SELECT count(*) FROM ledger_transactionattribution)"
         )
         transactions, attributions = cursor.fetchone()
         cursor.execute(f"TRUNCATE {', '.join(ledger)}")
@@ -224,8 +224,8 @@ def ledger_ceiling(path: Path) -> dict:
     return {
         "seconds": sum(timings.values()),
         "copy_seconds": timings["copy"],
-        "insert_transactions_seconds": timings["revenue_transaction"],
-        "insert_attributions_seconds": timings["revenue_transactionattribution"],
+        "insert_transactions_seconds": timings["ledger_transaction"],
+        "insert_attributions_seconds": timings["ledger_transactionattribution"],
         "transactions": transactions,
         "attributions": attributions,
     }
@@ -236,7 +236,7 @@ def empty_ledger() -> None:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE revenue_transactionattribution, revenue_transaction, revenue_ingestionbatch")
+        cursor.execute("TRUNCATE ledger_transactionattribution, ledger_transaction, ledger_ingestionbatch")
 
 
 def product_path(path: Path, source: str, url: str, workdir: Path) -> dict:
@@ -278,13 +278,13 @@ def rest_batches(batches: int, per_request: int = 10_000) -> dict:
     from rest_framework.test import APIClient
 
     from core.periods import Period
+    from demo.generator import PartnerRef, ProductRef, generate_rows
+    from demo.revenue import demo_products_by_partner_type
     from onboarding.models import AdmissionState, Partner
     from organisation.models import User
     from organisation.roles import Role
     from organisation.services import user_create
-    from revenue.generator import PartnerRef, ProductRef, generate_rows
-    from revenue.models import Product
-    from revenue.services.demo import demo_products_by_partner_type
+    from revenue.ledger.models import Product
 
     user = User.objects.filter(username="bench-api").first() or user_create(
         username="bench-api", password=secrets.token_urlsafe(16), roles=[Role.SOURCE_SYSTEM]

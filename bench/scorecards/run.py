@@ -44,7 +44,7 @@ MONTH = dt.date(2026, 10, 1)
 
 BARE_QUERY = """
 SELECT branch_id, SUM(amount), SUM(bank_revenue), COUNT(DISTINCT sme_id)
-FROM revenue_transaction
+FROM ledger_transaction
 WHERE occurred_at >= %s AND occurred_at < %s
 GROUP BY branch_id
 """
@@ -98,7 +98,7 @@ def generate() -> None:
     from core.periods import CHINA_TZ
     from organisation.models import Branch, User
     from organisation.roles import Role
-    from revenue.models import IngestionBatch, Product
+    from revenue.ledger.models import IngestionBatch, Product
 
     with step("migrate"):
         call_command("migrate", verbosity=0)
@@ -180,7 +180,7 @@ def generate() -> None:
             cursor.execute("ANALYZE g")
             products = {code: pk for pk, code in Product.objects.values_list("pk", "code")}
             insert = """
-                INSERT INTO revenue_transaction (
+                INSERT INTO ledger_transaction (
                     source, external_id, kind, sme_id, sme_name, amount, bank_revenue, currency, occurred_at,
                     booked_at, partner_active, content_hash, batch_id, branch_id, product_id, reverses_id)
                 SELECT 'bench', 'B' || g.i, g.kind, g.sme, '', g.amount, round(g.amount * 0.006, 2), 'CNY',
@@ -196,7 +196,7 @@ def generate() -> None:
             cursor.execute(
                 insert.format(
                     reverses="o.id",
-                    join="JOIN revenue_transaction o ON o.source = 'bench' AND o.external_id = 'B' || g.reverses_i",
+                    join="JOIN ledger_transaction o ON o.source = 'bench' AND o.external_id = 'B' || g.reverses_i",
                 ),
                 {**params, "kind": "reversal"},
             )
@@ -206,9 +206,9 @@ def generate() -> None:
                 """
                 WITH t AS (
                     SELECT t.id, t.amount, t.bank_revenue, t.product_id, t.occurred_at, t.kind, g.p1, g.p2, g.co
-                    FROM g JOIN revenue_transaction t ON t.source = 'bench' AND t.external_id = 'B' || g.i
+                    FROM g JOIN ledger_transaction t ON t.source = 'bench' AND t.external_id = 'B' || g.i
                 )
-                INSERT INTO revenue_transactionattribution (
+                INSERT INTO ledger_transactionattribution (
                     occurred_at, is_reversal, weight, amount, bank_revenue, partner_active, partner_id, product_id,
                     transaction_id)
                 SELECT t.occurred_at, t.kind = 'reversal', 1, t.amount, t.bank_revenue, true, pm.id, t.product_id, t.id
@@ -239,8 +239,8 @@ def generate() -> None:
             )
     with step("vacuum analyze"), connection.cursor() as cursor:
         for table in (
-            "revenue_transaction",
-            "revenue_transactionattribution",
+            "ledger_transaction",
+            "ledger_transactionattribution",
             "onboarding_partner",
             "onboarding_partneractiveperiod",
         ):
@@ -287,15 +287,15 @@ def main() -> None:
     as_of = dt.datetime(2026, 11, 5, tzinfo=CHINA_TZ)
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*) FROM revenue_transaction WHERE occurred_at >= %s AND occurred_at < %s",
+            "SELECT count(*) FROM ledger_transaction WHERE occurred_at >= %s AND occurred_at < %s",
             [period.start_at, period.end_at],
         )
         (month_rows,) = cursor.fetchone()
-        cursor.execute("SELECT count(*) FROM revenue_transactionattribution")
+        cursor.execute("SELECT count(*) FROM ledger_transactionattribution")
         (attributions,) = cursor.fetchone()
         cursor.execute("SELECT count(*) FROM onboarding_partner")
         (partners,) = cursor.fetchone()
-        cursor.execute("SELECT count(DISTINCT sme_id) FROM revenue_transaction")
+        cursor.execute("SELECT count(DISTINCT sme_id) FROM ledger_transaction")
         (smes,) = cursor.fetchone()
         cursor.execute("SELECT version()")
         (version,) = cursor.fetchone()

@@ -71,7 +71,7 @@ REVENUE_RATES = "ARRAY[0.004, 0.02, 0.006, 0.025, 0.003]::numeric[]"
 
 BARE_QUERY = """
 SELECT partner_id, product_id, sum(bank_revenue)
-FROM revenue_transactionattribution
+FROM ledger_transactionattribution
 WHERE occurred_at >= %s AND occurred_at < %s
 GROUP BY partner_id, product_id
 """
@@ -134,11 +134,11 @@ def seed(partners: int) -> None:
     from django.core.management import call_command
     from django.db import connection, transaction
 
+    from demo.revenue import revenue_demo_setup
     from organisation.models import Branch, User
     from organisation.roles import Role
-    from revenue.models import Product
-    from revenue.services import agreement_create, agreement_version_create
-    from revenue.services.demo import revenue_demo_setup
+    from revenue.ledger.models import Product
+    from revenue.ledger.services import agreement_create, agreement_version_create
 
     with step("migrate"):
         call_command("migrate", verbosity=0)
@@ -231,13 +231,13 @@ def insert_events(cursor, *, tag: str, month: dt.date, count: int, partners: int
     cursor.execute("CREATE UNIQUE INDEX ON g (i)")
     cursor.execute("ANALYZE g")
     insert = f"""
-        INSERT INTO revenue_transaction (
+        INSERT INTO ledger_transaction (
             source, external_id, kind, sme_id, sme_name, amount, bank_revenue, currency, occurred_at,
             booked_at, partner_active, content_hash, batch_id, branch_id, product_id, reverses_id)
         SELECT 'bench', %(tag)s || g.i, g.kind, g.sme, '', g.amount,
                round(g.amount * ({REVENUE_RATES})[1 + g.product], 2), 'CNY', g.occurred_at,
                greatest(g.occurred_at, %(booked)s), g.active, md5(%(tag)s || g.i)::uuid, %(batch)s, pm.branch_id,
-               (SELECT array_agg(id ORDER BY code) FROM revenue_product)[1 + g.product], {{reverses}}
+               (SELECT array_agg(id ORDER BY code) FROM ledger_product)[1 + g.product], {{reverses}}
         FROM g JOIN pm ON pm.idx = g.p1 {{join}}
         WHERE g.kind = %(kind)s
         ORDER BY g.i
@@ -247,7 +247,7 @@ def insert_events(cursor, *, tag: str, month: dt.date, count: int, partners: int
     cursor.execute(
         insert.format(
             reverses="o.id",
-            join="JOIN revenue_transaction o ON o.source = 'bench' AND o.external_id = %(tag)s || g.reverses_i",
+            join="JOIN ledger_transaction o ON o.source = 'bench' AND o.external_id = %(tag)s || g.reverses_i",
         ),
         {**params, "kind": "reversal"},
     )
@@ -256,9 +256,9 @@ def insert_events(cursor, *, tag: str, month: dt.date, count: int, partners: int
         WITH t AS (
             SELECT t.id, t.amount, t.bank_revenue, t.product_id, t.occurred_at, t.kind, t.partner_active,
                    g.p1, g.p2, g.co
-            FROM g JOIN revenue_transaction t ON t.source = 'bench' AND t.external_id = %(tag)s || g.i
+            FROM g JOIN ledger_transaction t ON t.source = 'bench' AND t.external_id = %(tag)s || g.i
         )
-        INSERT INTO revenue_transactionattribution (
+        INSERT INTO ledger_transactionattribution (
             occurred_at, is_reversal, weight, amount, bank_revenue, partner_active, partner_id, product_id,
             transaction_id)
         SELECT t.occurred_at, t.kind = 'reversal', 1, t.amount, t.bank_revenue, t.partner_active, pm.id,
@@ -283,13 +283,13 @@ def late_reversals(cursor, *, count: int, batch_id: int, booked) -> None:
     cursor.execute(
         """
         WITH o AS (
-            SELECT t.* FROM revenue_transaction t
+            SELECT t.* FROM ledger_transaction t
             WHERE t.source = 'bench' AND t.external_id LIKE 'S%%' AND t.kind = 'normal'
-              AND NOT EXISTS (SELECT 1 FROM revenue_transaction r WHERE r.reverses_id = t.id)
+              AND NOT EXISTS (SELECT 1 FROM ledger_transaction r WHERE r.reverses_id = t.id)
               AND t.occurred_at < '2026-09-29T00:00:00+08:00'
             ORDER BY t.id DESC LIMIT %(n)s
         ), ins AS (
-            INSERT INTO revenue_transaction (
+            INSERT INTO ledger_transaction (
                 source, external_id, kind, sme_id, sme_name, amount, bank_revenue, currency, occurred_at,
                 booked_at, partner_active, content_hash, batch_id, branch_id, product_id, reverses_id)
             SELECT 'bench', 'LR' || o.id, 'reversal', o.sme_id, '', -o.amount, -o.bank_revenue, 'CNY',
@@ -298,12 +298,12 @@ def late_reversals(cursor, *, count: int, batch_id: int, booked) -> None:
             FROM o ORDER BY o.id
             RETURNING id, reverses_id, amount, bank_revenue, occurred_at
         )
-        INSERT INTO revenue_transactionattribution (
+        INSERT INTO ledger_transactionattribution (
             occurred_at, is_reversal, weight, amount, bank_revenue, partner_active, partner_id, product_id,
             transaction_id)
         SELECT ins.occurred_at, true, a.weight, -a.amount, -a.bank_revenue, a.partner_active, a.partner_id,
                a.product_id, ins.id
-        FROM ins JOIN revenue_transactionattribution a ON a.transaction_id = ins.reverses_id
+        FROM ins JOIN ledger_transactionattribution a ON a.transaction_id = ins.reverses_id
         ORDER BY ins.id
         """,
         {"n": count, "batch": batch_id, "booked": booked},
@@ -314,7 +314,7 @@ def generate(size: int, partners: int) -> dict:
     from django.db import connection, transaction
 
     from core.periods import CHINA_TZ, Period
-    from revenue.models import IngestionBatch
+    from revenue.ledger.models import IngestionBatch
     from revenue.settlement.choices import RunKind, RunTrigger
     from revenue.settlement.services import settlement_run_start
 
@@ -366,10 +366,10 @@ def vacuum() -> None:
 
     with connection.cursor() as cursor:
         for table in (
-            "revenue_transaction",
-            "revenue_transactionattribution",
-            "revenue_settlement",
-            "revenue_settlementline",
+            "ledger_transaction",
+            "ledger_transactionattribution",
+            "settlement_settlement",
+            "settlement_settlementline",
             "onboarding_partner",
         ):
             cursor.execute(f"VACUUM ANALYZE {table}")
@@ -384,28 +384,28 @@ def reset_october() -> None:
 
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL session_replication_role = replica")
-        cursor.execute("SELECT id FROM revenue_settlementperiod WHERE start = %s", [OCTOBER])
+        cursor.execute("SELECT id FROM settlement_settlementperiod WHERE start = %s", [OCTOBER])
         found = cursor.fetchone()
         if not found:
             return
         period_id = found[0]
         cursor.execute(
-            "DELETE FROM revenue_settlementline WHERE settlement_id IN "
-            "(SELECT id FROM revenue_settlement WHERE period_id = %s)",
+            "DELETE FROM settlement_settlementline WHERE settlement_id IN "
+            "(SELECT id FROM settlement_settlement WHERE period_id = %s)",
             [period_id],
         )
-        cursor.execute("DELETE FROM revenue_settlement WHERE period_id = %s", [period_id])
-        runs = "(SELECT id FROM revenue_settlementrun WHERE period_id = %s)"
-        cursor.execute(f"DELETE FROM revenue_settlementrunfigure WHERE run_id IN {runs}", [period_id])
-        cursor.execute(f"DELETE FROM revenue_settlementrunchunk WHERE run_id IN {runs}", [period_id])
-        cursor.execute("DELETE FROM revenue_settlementrun WHERE period_id = %s", [period_id])
+        cursor.execute("DELETE FROM settlement_settlement WHERE period_id = %s", [period_id])
+        runs = "(SELECT id FROM settlement_settlementrun WHERE period_id = %s)"
+        cursor.execute(f"DELETE FROM settlement_settlementrunfigure WHERE run_id IN {runs}", [period_id])
+        cursor.execute(f"DELETE FROM settlement_settlementrunchunk WHERE run_id IN {runs}", [period_id])
+        cursor.execute("DELETE FROM settlement_settlementrun WHERE period_id = %s", [period_id])
         cursor.execute(
-            "UPDATE revenue_settlementperiod SET state = 'open', close_watermark = NULL, closed_at = NULL, "
+            "UPDATE settlement_settlementperiod SET state = 'open', close_watermark = NULL, closed_at = NULL, "
             "closed_by_id = NULL, lower_watermark = NULL WHERE id = %s",
             [period_id],
         )
     with connection.cursor() as cursor:
-        for table in ("revenue_settlement", "revenue_settlementline", "revenue_settlementrunfigure"):
+        for table in ("settlement_settlement", "settlement_settlementline", "settlement_settlementrunfigure"):
             cursor.execute(f"VACUUM ANALYZE {table}")
 
 
@@ -461,24 +461,24 @@ def floor_writes(run) -> dict[str, float]:
             cursor.execute("SET LOCAL enable_nestloop = off")
             started = time.perf_counter()
             cursor.execute(
-                f"INSERT INTO revenue_settlement (period_id, state, {', '.join(settlement_columns)}) "
-                f"SELECT %s, 'draft', {', '.join(settlement_columns)} FROM revenue_settlement WHERE run_id = %s",
+                f"INSERT INTO settlement_settlement (period_id, state, {', '.join(settlement_columns)}) "
+                f"SELECT %s, 'draft', {', '.join(settlement_columns)} FROM settlement_settlement WHERE run_id = %s",
                 [scratch.pk, run.pk],
             )
             times["settlements"] = time.perf_counter() - started
             started = time.perf_counter()
             cursor.execute(
-                f"INSERT INTO revenue_settlementline (settlement_id, {', '.join(line_columns)}) "
-                f"SELECT n.id, {', '.join('l.' + c for c in line_columns)} FROM revenue_settlementline l "
-                "JOIN revenue_settlement o ON o.id = l.settlement_id "
-                "JOIN revenue_settlement n ON n.partner_id = o.partner_id AND n.period_id = %s "
+                f"INSERT INTO settlement_settlementline (settlement_id, {', '.join(line_columns)}) "
+                f"SELECT n.id, {', '.join('l.' + c for c in line_columns)} FROM settlement_settlementline l "
+                "JOIN settlement_settlement o ON o.id = l.settlement_id "
+                "JOIN settlement_settlement n ON n.partner_id = o.partner_id AND n.period_id = %s "
                 "WHERE o.run_id = %s",
                 [scratch.pk, run.pk],
             )
             times["lines"] = time.perf_counter() - started
             started = time.perf_counter()
             cursor.execute(
-                "UPDATE revenue_settlement SET state = 'closed', closed_at = now() WHERE period_id = %s",
+                "UPDATE settlement_settlement SET state = 'closed', closed_at = now() WHERE period_id = %s",
                 [scratch.pk],
             )
             times["freeze"] = time.perf_counter() - started
@@ -582,11 +582,11 @@ def measure(size: int, args, url: str) -> dict:
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*) FROM revenue_transactionattribution WHERE occurred_at >= %s AND occurred_at < %s",
+            "SELECT count(*) FROM ledger_transactionattribution WHERE occurred_at >= %s AND occurred_at < %s",
             ["2026-10-01T00:00:00+08:00", "2026-11-01T00:00:00+08:00"],
         )
         (october,) = cursor.fetchone()
-        cursor.execute("SELECT count(*) FROM revenue_transactionattribution")
+        cursor.execute("SELECT count(*) FROM ledger_transactionattribution")
         (total,) = cursor.fetchone()
     print(f"data: {october:,} attributions in October 2026, {total:,} in all")
     bare_query()  # warm-up

@@ -117,7 +117,7 @@ def generate(partners: int) -> None:
     from core.periods import CHINA_TZ
     from organisation.models import Branch, User
     from organisation.roles import Role
-    from revenue.models import Product
+    from revenue.ledger.models import Product
 
     with step("migrate"):
         call_command("migrate", verbosity=0)
@@ -154,10 +154,10 @@ def generate(partners: int) -> None:
             )
         with step("closed 2026-10: settlements and lines"):
             cursor.execute(
-                "INSERT INTO revenue_settlementperiod (start, state) VALUES ('2026-09-01', 'open'), "
+                "INSERT INTO settlement_settlementperiod (start, state) VALUES ('2026-09-01', 'open'), "
                 "('2026-10-01', 'open')"
             )
-            cursor.execute("SELECT id FROM revenue_settlementperiod WHERE start = '2026-10-01'")
+            cursor.execute("SELECT id FROM settlement_settlementperiod WHERE start = '2026-10-01'")
             period_id = cursor.fetchone()[0]
             cursor.execute(
                 "CREATE TEMP TABLE rules (position int, code text, rate numeric) ON COMMIT DROP; "
@@ -173,18 +173,18 @@ def generate(partners: int) -> None:
                        NULL::date AS corrects, 10 + (p.id * 7 + r.position * 13) % 400 AS cnt,
                        round((100 + (p.id * 7919 + r.position * 104729) % 5000000 / 100.0)::numeric, 2) AS br,
                        r.rate
-                FROM onboarding_partner p CROSS JOIN rules r JOIN revenue_product pr ON pr.code = r.code
+                FROM onboarding_partner p CROSS JOIN rules r JOIN ledger_product pr ON pr.code = r.code
                 UNION ALL
                 SELECT p.id, 6, 'adjustment', pr.id, DATE '2026-09-01', -1 - p.id % 3,
                        round(-(10 + (p.id * 31) % 20000 / 100.0)::numeric, 2), 0.3
-                FROM onboarding_partner p JOIN revenue_product pr ON pr.code = 'PAY_SETTLE'
+                FROM onboarding_partner p JOIN ledger_product pr ON pr.code = 'PAY_SETTLE'
                 WHERE p.id % 3 = 0
                 """
             )
             cursor.execute("ALTER TABLE bl ADD COLUMN share numeric; UPDATE bl SET share = round(br * rate, 2)")
             cursor.execute(
                 """
-                INSERT INTO revenue_settlement (
+                INSERT INTO settlement_settlement (
                     partner_id, period_id, state, watermark_from, watermark_to, transaction_count, bank_revenue,
                     share_total, adjustment_total, carried_in, net, vat_rate, vat, payable, carried_forward,
                     computed_at, closed_at, payment_reference)
@@ -201,20 +201,20 @@ def generate(partners: int) -> None:
             )
             cursor.execute(
                 """
-                INSERT INTO revenue_settlementline (
+                INSERT INTO settlement_settlementline (
                     settlement_id, position, kind, product_id, corrects_period, transaction_count, net_count, volume,
                     bank_revenue, rule_description, effective_rate, share, description)
                 SELECT s.id, bl.position, bl.kind, bl.product_id, bl.corrects, bl.cnt, bl.cnt, bl.br * 160,
                        bl.br, (bl.rate * 100)::numeric(5, 2) || '%% of bank revenue', bl.rate, bl.share, ''
-                FROM bl JOIN revenue_settlement s ON s.partner_id = bl.partner_id AND s.period_id = %s
+                FROM bl JOIN settlement_settlement s ON s.partner_id = bl.partner_id AND s.period_id = %s
                 ORDER BY s.id, bl.position
                 """,
                 [period_id],
             )
             # As the close does: the drafts become closed, then the period.
-            cursor.execute("UPDATE revenue_settlement SET state = 'closed' WHERE period_id = %s", [period_id])
+            cursor.execute("UPDATE settlement_settlement SET state = 'closed' WHERE period_id = %s", [period_id])
             cursor.execute(
-                "UPDATE revenue_settlementperiod SET state = 'closed', lower_watermark = 0, close_watermark = 0, "
+                "UPDATE settlement_settlementperiod SET state = 'closed', lower_watermark = 0, close_watermark = 0, "
                 "closed_at = %s WHERE id = %s",
                 [closed_at, period_id],
             )
@@ -224,11 +224,12 @@ def generate(partners: int) -> None:
 def clear_statements() -> None:
     from django.db import connection
 
-    # Statements refuse deletion through the ORM: the benchmark's own tables are emptied directly.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "TRUNCATE revenue_webhookdelivery, revenue_partnerevent, revenue_downloadevent, revenue_statement"
-        )
+    from core.migrations_sql import guards_suspended
+
+    # Issued statements are guarded by the database: the benchmark empties its own tables past the guard.
+    tables = "statements_webhookdelivery, statements_partnerevent, statements_downloadevent, statements_statement"
+    with guards_suspended(), connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {tables}")
 
 
 # ---- the bare document ------------------------------------------------------------------------------------

@@ -42,8 +42,12 @@ INSTALLED_APPS = [
     "core",
     "organisation",
     "onboarding",
-    "revenue",
+    "revenue.ledger",
+    "revenue.settlement",
+    "revenue.statements",
+    "portal",
     "performance",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -230,16 +234,16 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # and a second accrual while one runs is refused (revenue.settlement.services.runs).
 CELERY_BEAT_SCHEDULE: dict = {
     "settlement-nightly-accrual": {
-        "task": "revenue.settlement_accrual_nightly",
+        "task": "settlement.accrual_nightly",
         "schedule": crontab(hour=1, minute=0),
     },
     "settlement-month-end-close": {
-        "task": "revenue.settlement_close_monthly",
+        "task": "settlement.close_monthly",
         "schedule": crontab(hour=2, minute=0, day_of_month=1),
     },
     # Statements not issued, e-mails not sent and webhook deliveries no longer retried are queued again.
     "statements-sweep": {
-        "task": "revenue.statements_sweep",
+        "task": "statements.sweep",
         "schedule": crontab(minute="*/15"),
     },
 }
@@ -248,15 +252,25 @@ CELERY_BEAT_SCHEDULE: dict = {
 # partners are settled in chunks of this many per task.
 SETTLEMENT_MINIMUM_PAYOUT = Decimal(env.str("SETTLEMENT_MINIMUM_PAYOUT", default="100.00"))  # bad text fails here
 SETTLEMENT_CHUNK_PARTNERS = env.int("SETTLEMENT_CHUNK_PARTNERS", default=1000)
+if SETTLEMENT_CHUNK_PARTNERS < 1:
+    raise ValueError("SETTLEMENT_CHUNK_PARTNERS must be at least 1")
 # On PostgreSQL, how many connections one process uses side by side for a run: the aggregation's two halves
 # of the partners (1: one connection) and, when tasks run in the process itself (no workers), its chunks.
-SETTLEMENT_CONNECTIONS = env.int("SETTLEMENT_CONNECTIONS", default=2)
+SETTLEMENT_CONNECTIONS = max(1, env.int("SETTLEMENT_CONNECTIONS", default=2))
 # After a month-end close: issue every settlement's statement and build the month's scorecards (tasks, on commit).
 SETTLEMENT_ISSUE_STATEMENTS = env.bool("SETTLEMENT_ISSUE_STATEMENTS", default=True)
 SETTLEMENT_BUILD_SCORECARDS = env.bool("SETTLEMENT_BUILD_SCORECARDS", default=True)
 
 # Partner-facing links in statements and e-mails are absolute when this is set (e.g. https://partners.bank.example).
 PARTNER_PORTAL_BASE_URL = env.str("PARTNER_PORTAL_BASE_URL", default="")
+# The bank's name on statements, in Chinese and English.
+STATEMENT_BANK_NAME = env.str("STATEMENT_BANK_NAME", default="开放联盟银行")
+STATEMENT_BANK_NAME_EN = env.str("STATEMENT_BANK_NAME_EN", default="Open Alliance Bank")
+# Public statement verification (/verify/): lookups per client address and window, counted in CACHES["default"].
+STATEMENT_VERIFY_MAX_LOOKUPS = env.int("STATEMENT_VERIFY_MAX_LOOKUPS", default=20)
+STATEMENT_VERIFY_WINDOW_SECONDS = env.int("STATEMENT_VERIFY_WINDOW_SECONDS", default=600)
+# Webhook URLs may point into private networks only when this is set (a test or an internal deployment).
+WEBHOOK_ALLOW_PRIVATE_NETWORKS = env.bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", default=False)
 # Requests per partner API token (per user for a portal session); counted in CACHES["default"].
 PARTNER_API_THROTTLE_RATE = env.str("PARTNER_API_THROTTLE_RATE", default="120/minute")
 

@@ -111,7 +111,7 @@ def verify_code(data: Mapping[str, object], code: str, *, purpose: str) -> bool:
     wanted = normalize_code(code)
     if wanted is None:
         return False
-    secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+    secrets = [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
     # Compare against every key without short-circuiting on the first match.
     matches = [hmac.compare_digest(_code_with(secret, data, purpose), wanted) for secret in secrets]
     return any(matches)

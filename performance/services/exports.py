@@ -7,10 +7,10 @@ from django.utils.translation import gettext as _
 from import_export.formats.base_formats import CSV, XLSX
 
 from core.errors import NotPermitted
+from core.spreadsheets import formula_safe
 from organisation.models import User
 from performance.models import KPI
 from performance.periods import ReportingPeriod
-from performance.resources import neutralise_formula
 from performance.selectors import scorecard_lines_for_export
 from performance.services.targets import CSV_EXPORT_ENCODING, FileFormat
 
@@ -61,7 +61,7 @@ def scorecards_export(*, by: User, period: ReportingPeriod, file_format: FileFor
             str(line.weighted_score),
             card.as_of.isoformat(),
         ]
-        dataset.append([neutralise_formula(value) for value in values])
+        dataset.append([formula_safe(value) for value in values])
     if file_format == "csv":
         return CSV().export_data(dataset).encode(CSV_EXPORT_ENCODING)
     if file_format == "xlsx":

@@ -12,9 +12,6 @@
 
 from __future__ import annotations
 
-import csv
-from decimal import Decimal
-
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -27,11 +24,13 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from core.admin import ReadOnlyAdminMixin, error_text
 from core.errors import ApplicationError
-from core.periods import CHINA_TZ, Period
+from core.periods import Period
+from core.spreadsheets import CSV_CONTENT_TYPE, csv_stream
 from onboarding.selectors import partner_list
 from organisation.services import user_sees_all_branches
-from revenue.models import AgreementVersion
+from revenue.ledger.models import AgreementVersion
 from revenue.settlement import services
 from revenue.settlement.choices import DisputeState, LineKind, RunKind, RunTrigger
 from revenue.settlement.models import (
@@ -51,25 +50,6 @@ from revenue.settlement.selectors import (
 )
 
 
-def error_text(exc: Exception) -> str:
-    if isinstance(exc, ApplicationError):
-        return str(exc.message)
-    if isinstance(exc, ValidationError):
-        return " ".join(exc.messages)
-    return str(exc)
-
-
-class ReadOnly:
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 def _money(value) -> str:
     return "—" if value is None else f"{value:,.2f}"
 
@@ -78,7 +58,7 @@ def _money(value) -> str:
 
 
 @admin.register(SettlementPeriod)
-class SettlementPeriodAdmin(ReadOnly, admin.ModelAdmin):
+class SettlementPeriodAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("__str__", "state", "lower_watermark", "close_watermark", "closed_at", "closed_by")
     list_filter = ("state",)
     readonly_fields = list_display[1:]
@@ -88,7 +68,7 @@ class SettlementPeriodAdmin(ReadOnly, admin.ModelAdmin):
         return qs if user_sees_all_branches(request.user) else qs.none()
 
 
-class ChunkInline(ReadOnly, admin.TabularInline):
+class ChunkInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = SettlementRunChunk
     fields = ("number", "after_partner_id", "upto_partner_id", "partners", "done", "settlements", "lines")
     fields += ("seconds", "attempts", "error")
@@ -117,7 +97,7 @@ class DryRunForm(forms.Form):
 
 
 @admin.register(SettlementRun)
-class SettlementRunAdmin(ReadOnly, admin.ModelAdmin):
+class SettlementRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("pk", "period", "kind", "state", "progress_bar", "partners_count", "settlements_count")
     list_display += ("lines_count", "attributions_count", "share_total", "retained_total", "started_at", "took")
     list_filter = ("kind", "state", "period")
@@ -174,10 +154,10 @@ class SettlementRunAdmin(ReadOnly, admin.ModelAdmin):
         return f"{duration.total_seconds():.1f} s" if duration else "—"
 
     def _can_run(self, request) -> bool:
-        return request.user.has_perm("revenue.run_settlement")
+        return request.user.has_perm("settlement.run_settlement")
 
     def _can_preview(self, request) -> bool:
-        return request.user.has_perm("revenue.preview_settlement")
+        return request.user.has_perm("settlement.preview_settlement")
 
     def get_actions(self, request):
         actions = super().get_actions(request)
@@ -205,8 +185,8 @@ class SettlementRunAdmin(ReadOnly, admin.ModelAdmin):
 
     def get_urls(self):
         return [
-            path("start/", self.admin_site.admin_view(self.start_view), name="revenue_settlementrun_start"),
-            path("dry-run/", self.admin_site.admin_view(self.dry_run_view), name="revenue_settlementrun_dry_run"),
+            path("start/", self.admin_site.admin_view(self.start_view), name="settlement_settlementrun_start"),
+            path("dry-run/", self.admin_site.admin_view(self.dry_run_view), name="settlement_settlementrun_dry_run"),
             *super().get_urls(),
         ]
 
@@ -231,9 +211,9 @@ class SettlementRunAdmin(ReadOnly, admin.ModelAdmin):
                 self.message_user(
                     request, _("Run #%(id)s started: %(run)s.") % {"id": run.pk, "run": run}, messages.SUCCESS
                 )
-                return HttpResponseRedirect(reverse("admin:revenue_settlementrun_change", args=[run.pk]))
+                return HttpResponseRedirect(reverse("admin:settlement_settlementrun_change", args=[run.pk]))
         return TemplateResponse(
-            request, "admin/revenue/settlementrun/start.html", self._context(request, _("Start a run"), form=form)
+            request, "admin/settlement/settlementrun/start.html", self._context(request, _("Start a run"), form=form)
         )
 
     def dry_run_view(self, request):
@@ -267,7 +247,7 @@ class SettlementRunAdmin(ReadOnly, admin.ModelAdmin):
                 )
         return TemplateResponse(
             request,
-            "admin/revenue/settlementrun/dry_run.html",
+            "admin/settlement/settlementrun/dry_run.html",
             self._context(request, _("Dry run of a close"), form=form, result=result, rows=rows),
         )
 
@@ -275,7 +255,7 @@ class SettlementRunAdmin(ReadOnly, admin.ModelAdmin):
 # ---- settlements -----------------------------------------------------------------------------
 
 
-class LineInline(ReadOnly, admin.TabularInline):
+class LineInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = SettlementLine
     fk_name = "settlement"
     fields = ("position", "kind", "product", "corrects_period", "transaction_count", "net_count", "volume")
@@ -295,7 +275,7 @@ class LineInline(ReadOnly, admin.TabularInline):
     def transactions(self, line: SettlementLine):
         if line.kind not in (LineKind.PRODUCT, LineKind.ADJUSTMENT):
             return "—"
-        url = reverse("admin:revenue_settlement_line", args=[line.settlement_id, line.pk])
+        url = reverse("admin:settlement_settlement_line", args=[line.settlement_id, line.pk])
         return format_html('<a href="{}">{}</a> · <a href="{}csv/">CSV</a>', url, _("list"), url)
 
 
@@ -304,7 +284,7 @@ class MarkPaidForm(forms.Form):
 
 
 @admin.register(Settlement)
-class SettlementAdmin(ReadOnly, admin.ModelAdmin):
+class SettlementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("partner", "period", "state", "transaction_count", "bank_revenue", "share_total")
     list_display += ("adjustment_total", "carried_in", "net", "vat", "payable", "carried_forward", "open_disputes")
     list_filter = ("state", "carried_forward", "period")
@@ -343,9 +323,9 @@ class SettlementAdmin(ReadOnly, admin.ModelAdmin):
 
     def get_actions(self, request):
         actions = super().get_actions(request)
-        if not request.user.has_perm("revenue.approve_settlement"):
+        if not request.user.has_perm("settlement.approve_settlement"):
             actions.pop("approve_settlements", None)
-        if not request.user.has_perm("revenue.pay_settlement"):
+        if not request.user.has_perm("settlement.pay_settlement"):
             actions.pop("mark_paid", None)
         return actions
 
@@ -385,24 +365,24 @@ class SettlementAdmin(ReadOnly, admin.ModelAdmin):
             "settlements": queryset,
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
         }
-        return TemplateResponse(request, "admin/revenue/settlement/mark_paid.html", context)
+        return TemplateResponse(request, "admin/settlement/settlement/mark_paid.html", context)
 
     def get_urls(self):
         return [
             path(
                 "<int:settlement_id>/line/<int:line_id>/",
                 self.admin_site.admin_view(self.line_view),
-                name="revenue_settlement_line",
+                name="settlement_settlement_line",
             ),
             path(
                 "<int:settlement_id>/line/<int:line_id>/csv/",
                 self.admin_site.admin_view(self.line_csv_view),
-                name="revenue_settlement_line_csv",
+                name="settlement_settlement_line_csv",
             ),
             path(
                 "<int:settlement_id>/transactions.csv",
                 self.admin_site.admin_view(self.settlement_csv_view),
-                name="revenue_settlement_csv",
+                name="settlement_settlement_csv",
             ),
             *super().get_urls(),
         ]
@@ -432,7 +412,7 @@ class SettlementAdmin(ReadOnly, admin.ModelAdmin):
             "line": line,
             "page": page,
         }
-        return TemplateResponse(request, "admin/revenue/settlement/line_transactions.html", context)
+        return TemplateResponse(request, "admin/settlement/settlement/line_transactions.html", context)
 
     def line_csv_view(self, request, settlement_id: int, line_id: int):
         line = self._line(request, settlement_id, line_id)
@@ -447,27 +427,8 @@ class SettlementAdmin(ReadOnly, admin.ModelAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = extra_context or {}
         if str(object_id).isdigit():
-            extra_context["csv_url"] = reverse("admin:revenue_settlement_csv", args=[int(object_id)])
+            extra_context["csv_url"] = reverse("admin:settlement_settlement_csv", args=[int(object_id)])
         return super().change_view(request, object_id, form_url, extra_context)
-
-
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def _safe(value) -> str:
-    text = "" if value is None else str(value)
-    # A spreadsheet must not run a cell as a formula.
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not _is_number(text) else text
-
-
-def _is_number(text: str) -> bool:
-    try:
-        Decimal(text)
-    except ArithmeticError:
-        return False
-    return True
 
 
 CSV_HEADER = (
@@ -486,34 +447,25 @@ CSV_HEADER = (
 )
 
 
-def _csv_rows(attributions):
-    writer = csv.writer(_Echo())
-    yield "\ufeff" + writer.writerow(CSV_HEADER)
-    for a in attributions.iterator(chunk_size=2000):
-        t = a.transaction
-        yield writer.writerow(
-            [
-                _safe(v)
-                for v in (
-                    a.pk,
-                    a.occurred_at.astimezone(CHINA_TZ).isoformat(),
-                    t.source,
-                    t.external_id,
-                    t.kind,
-                    t.reverses.external_id if t.reverses_id else "",
-                    a.product.code,
-                    t.sme_id,
-                    t.sme_name,
-                    a.weight,
-                    a.amount,
-                    a.bank_revenue,
-                )
-            ]
-        )
-
-
 def _csv_response(attributions, filename: str) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(_csv_rows(attributions), content_type="text/csv; charset=utf-8")
+    rows = (
+        (
+            a.pk,
+            a.occurred_at,
+            a.transaction.source,
+            a.transaction.external_id,
+            a.transaction.kind,
+            a.transaction.reverses.external_id if a.transaction.reverses_id else "",
+            a.product.code,
+            a.transaction.sme_id,
+            a.transaction.sme_name,
+            a.weight,
+            a.amount,
+            a.bank_revenue,
+        )
+        for a in attributions.iterator(chunk_size=2000)
+    )
+    response = StreamingHttpResponse(csv_stream(CSV_HEADER, rows), content_type=CSV_CONTENT_TYPE)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
@@ -536,7 +488,7 @@ class RejectForm(forms.Form):
 
 
 @admin.register(SettlementDispute)
-class SettlementDisputeAdmin(ReadOnly, admin.ModelAdmin):
+class SettlementDisputeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("pk", "settlement", "line", "state", "raised_by", "raised_at", "resolution_amount")
     list_display += ("adjust_period", "resolved_by", "decide")
     list_filter = ("state",)
@@ -551,7 +503,7 @@ class SettlementDisputeAdmin(ReadOnly, admin.ModelAdmin):
         return super().get_queryset(request).filter(settlement__in=visible)
 
     def _can_decide(self, request) -> bool:
-        return request.user.has_perm("revenue.resolve_settlement_dispute")
+        return request.user.has_perm("settlement.resolve_settlement_dispute")
 
     @admin.display(description=_("decide"))
     def decide(self, obj: SettlementDispute):
@@ -559,9 +511,9 @@ class SettlementDisputeAdmin(ReadOnly, admin.ModelAdmin):
             return "—"
         return format_html(
             '<a href="{}">{}</a> · <a href="{}">{}</a>',
-            reverse("admin:revenue_settlementdispute_resolve", args=[obj.pk]),
+            reverse("admin:settlement_settlementdispute_resolve", args=[obj.pk]),
             _("resolve"),
-            reverse("admin:revenue_settlementdispute_reject", args=[obj.pk]),
+            reverse("admin:settlement_settlementdispute_reject", args=[obj.pk]),
             _("reject"),
         )
 
@@ -570,12 +522,12 @@ class SettlementDisputeAdmin(ReadOnly, admin.ModelAdmin):
             path(
                 "<int:dispute_id>/resolve/",
                 self.admin_site.admin_view(self.resolve_view),
-                name="revenue_settlementdispute_resolve",
+                name="settlement_settlementdispute_resolve",
             ),
             path(
                 "<int:dispute_id>/reject/",
                 self.admin_site.admin_view(self.reject_view),
-                name="revenue_settlementdispute_reject",
+                name="settlement_settlementdispute_reject",
             ),
             *super().get_urls(),
         ]
@@ -592,7 +544,7 @@ class SettlementDisputeAdmin(ReadOnly, admin.ModelAdmin):
                 self.message_user(request, error_text(exc), messages.ERROR)
             else:
                 self.message_user(request, _("Dispute #%(id)s decided.") % {"id": dispute.pk}, messages.SUCCESS)
-                return HttpResponseRedirect(reverse("admin:revenue_settlementdispute_changelist"))
+                return HttpResponseRedirect(reverse("admin:settlement_settlementdispute_changelist"))
         context = {
             **self.admin_site.each_context(request),
             "title": title,
@@ -600,7 +552,7 @@ class SettlementDisputeAdmin(ReadOnly, admin.ModelAdmin):
             "form": form,
             "dispute": dispute,
         }
-        return TemplateResponse(request, "admin/revenue/settlementdispute/decide.html", context)
+        return TemplateResponse(request, "admin/settlement/settlementdispute/decide.html", context)
 
     def resolve_view(self, request, dispute_id: int):
         return self._decide(

@@ -27,7 +27,7 @@ from django.db import connection, transaction
 
 from core.periods import Period
 from onboarding.models import Partner
-from revenue.models import TransactionAttribution
+from revenue.ledger.models import TransactionAttribution
 from revenue.settlement.models import Settlement, SettlementLine, SettlementPeriod, SettlementRunFigure
 
 ATTRIBUTIONS = TransactionAttribution._meta.db_table
@@ -92,12 +92,12 @@ class LedgerTotals:
 def _sql() -> dict[str, str]:
     """Vendor SQL: sums over the attributions' integer columns, and decimal sums of settlement lines as integers."""
     if connection.vendor == "postgresql":
-        # revenue_int_sum (migration 0017): a bigint sum in a bigint, which fails on overflow where
+        # ledger_int_sum (see the ledger migrations): a bigint sum in a bigint, which fails on overflow where
         # sum(bigint) would carry a 128-bit state into a numeric: a quarter of the aggregation's time.
         return {
-            "revenue": "revenue_int_sum(bank_revenue_fen)",
-            "volume": "revenue_int_sum(amount_fen)",
-            "net_count": "revenue_int_sum(net_count_micro)",
+            "revenue": "ledger_int_sum(bank_revenue_fen)",
+            "volume": "ledger_int_sum(amount_fen)",
+            "net_count": "ledger_int_sum(net_count_micro)",
             "fen": "(sum({}) * 100)::bigint",
             "micro": "(sum({}) * 1000000)::bigint",
             "month": "(date_trunc('month', occurred_at AT TIME ZONE 'Asia/Shanghai'))::date",

@@ -40,7 +40,7 @@ from django.utils.translation import gettext as _
 from core.money import ZERO, round_money
 from core.periods import Period
 from revenue.calculations import LineFigures, ShareRule, partner_shares_compute
-from revenue.choices import RuleKind, TierBasis
+from revenue.ledger.choices import RuleKind, TierBasis
 from revenue.settlement.choices import LineKind
 
 RATE_PLACES = Decimal("0.00000001")

@@ -1,4 +1,4 @@
-"""Settlement models (registered in the ``revenue`` app, imported at the end of ``revenue/models.py``).
+"""Settlement models: periods, runs, settlements, their lines and disputes.
 
 Periods and watermarks
     A :class:`SettlementPeriod` is a calendar month (China time). Its close
@@ -25,7 +25,7 @@ Settlements
     (frozen at month end) → approved (maker-checker) → paid. Its lines
     (:class:`SettlementLine`) are per product, adjustments, carried-forward
     balances and dispute resolutions. A closed settlement is never edited
-    (services refuse, the admin is read-only, and on PostgreSQL a trigger);
+    (services refuse, the admin is read-only, and a database trigger);
     a :class:`SettlementDispute` on one of its lines is resolved into an
     adjustment of the next open period.
 """
@@ -95,12 +95,12 @@ class SettlementPeriod(models.Model):
         ordering = ["-start"]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(state__in=PeriodState.values), name="revenue_settlementperiod_state_valid"
+                condition=models.Q(state__in=PeriodState.values), name="settlement_settlementperiod_state_valid"
             ),
             models.CheckConstraint(
                 condition=~models.Q(state=PeriodState.CLOSED)
                 | (models.Q(close_watermark__isnull=False) & models.Q(closed_at__isnull=False)),
-                name="revenue_settlementperiod_closed_has_watermark",
+                name="settlement_settlementperiod_closed_has_watermark",
             ),
         ]
 
@@ -159,21 +159,23 @@ class SettlementRun(models.Model):
         verbose_name_plural = _("settlement runs")
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(kind__in=RunKind.values), name="revenue_settlementrun_kind"),
-            models.CheckConstraint(condition=models.Q(state__in=RunState.values), name="revenue_settlementrun_state"),
+            models.CheckConstraint(condition=models.Q(kind__in=RunKind.values), name="settlement_settlementrun_kind"),
+            models.CheckConstraint(
+                condition=models.Q(state__in=RunState.values), name="settlement_settlementrun_state"
+            ),
             # Two beat schedulers or two clicks: the second close of a period fails on this.
             models.UniqueConstraint(
                 fields=["period"],
                 condition=models.Q(
                     kind=RunKind.CLOSE, state__in=[RunState.PENDING, RunState.RUNNING, RunState.COMPLETED]
                 ),
-                name="revenue_settlementrun_one_close_per_period",
+                name="settlement_settlementrun_one_close_per_period",
                 violation_error_message=_("This period already has a month-end close."),
             ),
             models.UniqueConstraint(
                 fields=["period", "kind"],
                 condition=models.Q(state__in=list(ACTIVE_RUN_STATES)),
-                name="revenue_settlementrun_one_active_per_kind",
+                name="settlement_settlementrun_one_active_per_kind",
                 violation_error_message=_("A run of this kind is already in progress for this period."),
             ),
         ]
@@ -229,7 +231,7 @@ class SettlementRunChunk(models.Model):
         verbose_name = _("settlement run chunk")
         verbose_name_plural = _("settlement run chunks")
         ordering = ["run_id", "number"]
-        constraints = [models.UniqueConstraint(fields=["run", "number"], name="revenue_settlementrunchunk_unique")]
+        constraints = [models.UniqueConstraint(fields=["run", "number"], name="settlement_settlementrunchunk_unique")]
 
     def __str__(self) -> str:
         return f"{self.run_id}/{self.number}"
@@ -243,14 +245,9 @@ class SettlementRunFigure(models.Model):
     the net count is in millionths, so the sums are exact on every database.
     """
 
-    # No database constraint: the rows are written only by their own run's aggregation, in the
-    # transaction that holds the run's row lock, and a deferred check of each of tens of thousands
-    # of rows at commit cost more than the aggregation's copy itself.
-    run = models.ForeignKey(
-        SettlementRun, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
-    )
-    partner_id = models.BigIntegerField()
-    product_id = models.BigIntegerField()
+    run = models.ForeignKey(SettlementRun, on_delete=models.CASCADE, related_name="+", db_index=False)
+    partner = models.ForeignKey("onboarding.Partner", on_delete=models.CASCADE, related_name="+", db_index=False)
+    product = models.ForeignKey("ledger.Product", on_delete=models.CASCADE, related_name="+", db_index=False)
     # Null: the run's own period (regular lines); else the first day of the corrected month.
     corrects_period = models.DateField(null=True)
     partner_active = models.BooleanField()
@@ -262,7 +259,7 @@ class SettlementRunFigure(models.Model):
     class Meta:
         verbose_name = _("settlement run figure")
         verbose_name_plural = _("settlement run figures")
-        indexes = [models.Index(fields=["run", "partner_id"], name="revenue_runfigure_run_partner")]
+        indexes = [models.Index(fields=["run", "partner_id"], name="settlement_figure_run_partner")]
 
     def __str__(self) -> str:
         return f"{self.run_id}: {self.partner_id} × {self.product_id} {self.corrects_period or ''}"
@@ -287,16 +284,14 @@ class Settlement(ConcurrentTransitionMixin, models.Model):
     """
 
     # No single-column indexes of their own: the (partner, period) unique constraint and the
-    # (period, state) index lead with them, and every index is written again when a close freezes
-    # the month's settlements. A run writes a thousand settlements per statement, so partner,
-    # period and run are checked per statement on PostgreSQL (migration 0013), not per row.
+    # period index lead with them, and every index is written again when a close freezes the
+    # month's settlements.
     partner = models.ForeignKey(
         "onboarding.Partner",
         verbose_name=_("partner"),
         on_delete=models.PROTECT,
         related_name="settlements",
         db_index=False,
-        db_constraint=False,
     )
     period = models.ForeignKey(
         SettlementPeriod,
@@ -304,7 +299,6 @@ class Settlement(ConcurrentTransitionMixin, models.Model):
         on_delete=models.PROTECT,
         related_name="settlements",
         db_index=False,
-        db_constraint=False,
     )
     run = models.ForeignKey(
         SettlementRun,
@@ -313,7 +307,6 @@ class Settlement(ConcurrentTransitionMixin, models.Model):
         null=True,
         blank=True,
         related_name="settlements",
-        db_constraint=False,
     )
     state = FSMField(
         _("state"), max_length=16, choices=SettlementState.choices, default=SettlementState.DRAFT, protected=True
@@ -373,16 +366,17 @@ class Settlement(ConcurrentTransitionMixin, models.Model):
         ordering = ["-period__start", "partner_id"]
         indexes = [
             # Not on state, nor on closed_at: a close freezes its ten thousand drafts in one update, and
-            # with no indexed column changing (and room on the page, see migration 0016) each new row
-            # version stays on its page without new index entries (a HOT update).
-            models.Index(fields=["period"], name="revenue_settle_period"),
+            # with no indexed column changing (and room on the page: PostgreSQL's fillfactor, see
+            # revenue/settlement/sql) each new row version stays on its page without new index
+            # entries (a HOT update).
+            models.Index(fields=["period"], name="settlement_settle_period"),
             # Who closed, approved or paid: empty on the drafts a run writes by the thousand, so
             # indexed only where set.
             *(
                 models.Index(
                     fields=[f"{step}_by"],
                     condition=models.Q(**{f"{step}_by__isnull": False}),
-                    name=f"revenue_settle_{step}_by",
+                    name=f"settlement_settle_{step}_by",
                 )
                 for step in ("closed", "approved", "paid")
             ),
@@ -390,11 +384,11 @@ class Settlement(ConcurrentTransitionMixin, models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["partner", "period"],
-                name="revenue_settlement_one_per_partner_period",
+                name="settlement_settlement_one_per_partner_period",
                 violation_error_message=_("This partner already has a settlement for this period."),
             ),
             models.CheckConstraint(
-                condition=models.Q(state__in=SettlementState.values), name="revenue_settlement_state_valid"
+                condition=models.Q(state__in=SettlementState.values), name="settlement_settlement_state_valid"
             ),
             # Within half a fen rather than equal: exact on PostgreSQL (numeric), and SQLite computes
             # decimal columns as floating point, where 300.33 + 18.02 is not exactly 318.35.
@@ -408,7 +402,7 @@ class Settlement(ConcurrentTransitionMixin, models.Model):
                     ),
                     HALF_FEN,
                 ),
-                name="revenue_settlement_net_adds_up",
+                name="settlement_settlement_net_adds_up",
             ),
             models.CheckConstraint(
                 condition=models.Q(
@@ -416,22 +410,22 @@ class Settlement(ConcurrentTransitionMixin, models.Model):
                     carried_forward=False,
                 )
                 | models.Q(carried_forward=True, payable=0, vat=0),
-                name="revenue_settlement_payable_adds_up",
+                name="settlement_settlement_payable_adds_up",
             ),
             models.CheckConstraint(
-                condition=models.Q(vat_rate__gte=0) & models.Q(vat_rate__lt=1), name="revenue_settlement_vat_rate"
+                condition=models.Q(vat_rate__gte=0) & models.Q(vat_rate__lt=1), name="settlement_settlement_vat_rate"
             ),
             models.CheckConstraint(
                 condition=~models.Q(state=SettlementState.PAID)
                 | (models.Q(paid_at__isnull=False) & ~models.Q(payment_reference="")),
-                name="revenue_settlement_paid_has_reference",
+                name="settlement_settlement_paid_has_reference",
             ),
             # Maker-checker, also in the database: whoever closed it cannot approve it.
             models.CheckConstraint(
                 condition=models.Q(approved_by__isnull=True)
                 | models.Q(closed_by__isnull=True)
                 | ~models.Q(approved_by=models.F("closed_by")),
-                name="revenue_settlement_maker_checker",
+                name="settlement_settlement_maker_checker",
             ),
         ]
         permissions = [
@@ -475,10 +469,8 @@ class SettlementLine(models.Model):
     * ``carry_forward``: the net of ``carried_from``, a settlement not paid;
     * ``dispute_resolution``: the amount of ``dispute``, resolved by the bank.
 
-    A close writes tens of thousands of lines in one go, so their references are
-    checked per statement rather than per row (``db_constraint=False``; on
-    PostgreSQL a statement-level trigger checks every inserted or updated set and
-    a settlement cannot be deleted while lines name it, see migration 0010).
+    Lines of a settlement that left ``draft`` are frozen with it (a database
+    trigger refuses their insert, update and delete).
     """
 
     settlement = models.ForeignKey(
@@ -486,19 +478,17 @@ class SettlementLine(models.Model):
         verbose_name=_("settlement"),
         on_delete=models.CASCADE,
         related_name="lines",
-        db_constraint=False,
         db_index=False,  # led by the (settlement, position) index
     )
     position = models.PositiveIntegerField(_("position"), default=0)
     kind = models.CharField(_("kind"), max_length=24, choices=LineKind.choices)
     product = models.ForeignKey(
-        "revenue.Product",
+        "ledger.Product",
         verbose_name=_("product"),
         on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="+",
-        db_constraint=False,
         db_index=False,  # see Meta.indexes
     )
     corrects_period = models.DateField(_("corrects period"), null=True, blank=True)
@@ -509,17 +499,15 @@ class SettlementLine(models.Model):
         null=True,
         blank=True,
         related_name="carried_into_lines",
-        db_constraint=False,
         db_index=False,  # a partial index: few lines carry a balance
     )
     dispute = models.ForeignKey(
-        "revenue.SettlementDispute",
+        "settlement.SettlementDispute",
         verbose_name=_("dispute"),
         on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="resolution_lines",
-        db_constraint=False,
         db_index=False,  # a partial index: few lines resolve a dispute
     )
     transaction_count = models.BigIntegerField(_("transactions"), default=0)
@@ -533,13 +521,12 @@ class SettlementLine(models.Model):
     volume = money_field(_("volume"), default=Decimal("0.00"))
     bank_revenue = money_field(_("bank revenue"), default=Decimal("0.00"))
     agreement_version = models.ForeignKey(
-        "revenue.AgreementVersion",
+        "ledger.AgreementVersion",
         verbose_name=_("agreement version"),
         on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="settlement_lines",
-        db_constraint=False,
         db_index=False,
     )
     rule_description = models.CharField(_("rule"), max_length=255, blank=True)
@@ -553,7 +540,7 @@ class SettlementLine(models.Model):
         verbose_name_plural = _("settlement lines")
         ordering = ["settlement_id", "position", "id"]
         indexes = [
-            models.Index(fields=["settlement", "position"], name="revenue_settleline_pos"),
+            models.Index(fields=["settlement", "position"], name="settlement_settleline_pos"),
             # Every index costs on each of the tens of thousands of lines a close writes. Lines are
             # read by settlement; product and agreement version are not indexed (only deleting a
             # product or a version looks lines up by them, and a version a close used is locked);
@@ -561,20 +548,20 @@ class SettlementLine(models.Model):
             models.Index(
                 fields=["carried_from"],
                 condition=models.Q(carried_from__isnull=False),
-                name="revenue_settleline_carried",
+                name="settlement_settleline_carried",
             ),
             models.Index(
-                fields=["dispute"], condition=models.Q(dispute__isnull=False), name="revenue_settleline_dispute"
+                fields=["dispute"], condition=models.Q(dispute__isnull=False), name="settlement_settleline_dispute"
             ),
         ]
         constraints = [
-            models.CheckConstraint(condition=models.Q(kind__in=LineKind.values), name="revenue_settlementline_kind"),
+            models.CheckConstraint(condition=models.Q(kind__in=LineKind.values), name="settlement_settlementline_kind"),
             models.CheckConstraint(
                 condition=models.Q(kind=LineKind.PRODUCT, product__isnull=False, corrects_period__isnull=True)
                 | models.Q(kind=LineKind.ADJUSTMENT, product__isnull=False, corrects_period__isnull=False)
                 | models.Q(kind=LineKind.CARRY_FORWARD, carried_from__isnull=False)
                 | models.Q(kind=LineKind.DISPUTE_RESOLUTION, dispute__isnull=False),
-                name="revenue_settlementline_shape",
+                name="settlement_settlementline_shape",
             ),
         ]
 
@@ -630,19 +617,19 @@ class SettlementDispute(ConcurrentTransitionMixin, models.Model):
         verbose_name = _("settlement dispute")
         verbose_name_plural = _("settlement disputes")
         ordering = ["-raised_at", "-id"]
-        indexes = [models.Index(fields=["adjust_period", "state"], name="revenue_dispute_adjust_period")]
+        indexes = [models.Index(fields=["adjust_period", "state"], name="settlement_dispute_adjust")]
         constraints = [
-            models.CheckConstraint(condition=models.Q(state__in=DisputeState.values), name="revenue_dispute_state"),
+            models.CheckConstraint(condition=models.Q(state__in=DisputeState.values), name="settlement_dispute_state"),
             models.UniqueConstraint(
                 fields=["line"],
                 condition=models.Q(state=DisputeState.OPEN),
-                name="revenue_dispute_one_open_per_line",
+                name="settlement_dispute_one_open_per_line",
                 violation_error_message=_("This line already has an open dispute."),
             ),
             models.CheckConstraint(
                 condition=~models.Q(state=DisputeState.RESOLVED)
                 | (models.Q(resolution_amount__isnull=False) & models.Q(adjust_period__isnull=False)),
-                name="revenue_dispute_resolution_has_amount",
+                name="settlement_dispute_resolution_has_amount",
             ),
         ]
         permissions = [

@@ -12,7 +12,7 @@ from core.money import MoneySum
 from core.periods import Period
 from organisation.models import User
 from organisation.services import user_sees_all_branches
-from revenue.models import TransactionAttribution
+from revenue.ledger.models import TransactionAttribution
 from revenue.settlement import aggregation
 from revenue.settlement.choices import FROZEN_SETTLEMENT_STATES, LineKind, PeriodState
 from revenue.settlement.models import Settlement, SettlementLine, SettlementPeriod, SettlementRun

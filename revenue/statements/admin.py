@@ -22,14 +22,14 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import ApplicationError
+from portal.apis import detail_file_response, pdf_response
 from revenue.settlement.models import Settlement
 from revenue.statements import selectors
-from revenue.statements.apis import detail_file_response, pdf_response
 from revenue.statements.choices import DownloadChannel, DownloadKind
 from revenue.statements.models import DownloadEvent, PartnerEvent, PartnerWebhook, Statement, WebhookDelivery
 from revenue.statements.services import download_event_record, statement_get_or_generate, statement_pdf
 
-VIEW_PERMISSION = "revenue.view_settlement"
+VIEW_PERMISSION = "settlement.view_settlement"
 
 
 def statement_admin_links(settlement: Settlement) -> str:
@@ -38,10 +38,10 @@ def statement_admin_links(settlement: Settlement) -> str:
         return ""
     return format_html(
         '<a href="{}">{}</a> · <a href="{}">CSV</a> · <a href="{}">XLSX</a>',
-        reverse("admin:revenue_statement_pdf", args=[settlement.pk]),
+        reverse("admin:statements_statement_pdf", args=[settlement.pk]),
         _("Statement (PDF)"),
-        reverse("admin:revenue_statement_detail_csv", args=[settlement.pk]),
-        reverse("admin:revenue_statement_detail_xlsx", args=[settlement.pk]),
+        reverse("admin:statements_statement_detail_csv", args=[settlement.pk]),
+        reverse("admin:statements_statement_detail_xlsx", args=[settlement.pk]),
     )
 
 
@@ -120,18 +120,18 @@ class StatementAdmin(StaffScopedReadOnly, admin.ModelAdmin):
     def get_urls(self):
         wrap = self.admin_site.admin_view
         return [
-            path("settlement/<int:settlement_id>/pdf/", wrap(self.pdf_view), name="revenue_statement_pdf"),
+            path("settlement/<int:settlement_id>/pdf/", wrap(self.pdf_view), name="statements_statement_pdf"),
             path(
                 "settlement/<int:settlement_id>/transactions.csv",
                 wrap(self.detail_view),
                 {"kind": DownloadKind.CSV},
-                name="revenue_statement_detail_csv",
+                name="statements_statement_detail_csv",
             ),
             path(
                 "settlement/<int:settlement_id>/transactions.xlsx",
                 wrap(self.detail_view),
                 {"kind": DownloadKind.XLSX},
-                name="revenue_statement_detail_xlsx",
+                name="statements_statement_detail_xlsx",
             ),
             *super().get_urls(),
         ]
@@ -154,7 +154,7 @@ class StatementAdmin(StaffScopedReadOnly, admin.ModelAdmin):
             content = statement_pdf(statement=statement)
         except ApplicationError as exc:
             self.message_user(request, str(exc.message), messages.ERROR)
-            return HttpResponseRedirect(reverse("admin:revenue_statement_changelist"))
+            return HttpResponseRedirect(reverse("admin:statements_statement_changelist"))
         download_event_record(
             user=request.user,
             settlement=settlement,

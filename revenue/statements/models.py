@@ -1,4 +1,4 @@
-"""Statement models (registered in the ``revenue`` app, imported at the end of ``revenue/models.py``).
+"""Statement models: statements, their downloads, partner webhooks and the events partners are told about.
 
 :class:`Statement`
     The PDF of one closed settlement, issued once and never changed: the
@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from revenue.errors import ImmutableRecord
+from revenue.ledger.errors import ImmutableRecord
 from revenue.statements.choices import DeliveryState, DownloadChannel, DownloadKind, EventKind
 
 __all__ = ["DownloadEvent", "PartnerEvent", "PartnerWebhook", "Statement", "WebhookDelivery"]
@@ -52,7 +52,7 @@ class Statement(models.Model):
     """The issued PDF statement of one closed settlement (immutable)."""
 
     settlement = models.OneToOneField(
-        "revenue.Settlement", verbose_name=_("settlement"), on_delete=models.PROTECT, related_name="statement"
+        "settlement.Settlement", verbose_name=_("settlement"), on_delete=models.PROTECT, related_name="statement"
     )
     number = models.CharField(_("statement number"), max_length=32, unique=True)
     code = models.CharField(_("verification code"), max_length=19, unique=True)
@@ -74,7 +74,7 @@ class Statement(models.Model):
         verbose_name_plural = _("statements")
         ordering = ["-period_label", "number"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(size__gt=0), name="revenue_statement_not_empty"),
+            models.CheckConstraint(condition=models.Q(size__gt=0), name="statements_statement_not_empty"),
         ]
 
     def __str__(self) -> str:
@@ -97,7 +97,7 @@ class DownloadEvent(models.Model):
         "onboarding.Partner", verbose_name=_("partner"), on_delete=models.PROTECT, related_name="+"
     )
     settlement = models.ForeignKey(
-        "revenue.Settlement", verbose_name=_("settlement"), on_delete=models.PROTECT, related_name="downloads"
+        "settlement.Settlement", verbose_name=_("settlement"), on_delete=models.PROTECT, related_name="downloads"
     )
     kind = models.CharField(_("file"), max_length=8, choices=DownloadKind.choices)
     channel = models.CharField(_("channel"), max_length=8, choices=DownloadChannel.choices)
@@ -108,11 +108,11 @@ class DownloadEvent(models.Model):
         verbose_name = _("download event")
         verbose_name_plural = _("download events")
         ordering = ["-at", "-id"]
-        indexes = [models.Index(fields=["settlement", "at"], name="revenue_download_settlement")]
+        indexes = [models.Index(fields=["settlement", "at"], name="statements_download_settlement")]
         constraints = [
-            models.CheckConstraint(condition=models.Q(kind__in=DownloadKind.values), name="revenue_download_kind"),
+            models.CheckConstraint(condition=models.Q(kind__in=DownloadKind.values), name="statements_download_kind"),
             models.CheckConstraint(
-                condition=models.Q(channel__in=DownloadChannel.values), name="revenue_download_channel"
+                condition=models.Q(channel__in=DownloadChannel.values), name="statements_download_channel"
             ),
         ]
 
@@ -139,7 +139,7 @@ class PartnerWebhook(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(url__startswith="https://") | models.Q(url__startswith="http://"),
-                name="revenue_webhook_http_url",
+                name="statements_webhook_http_url",
                 violation_error_message=_("A webhook URL starts with https:// or http://."),
             ),
         ]
@@ -157,10 +157,10 @@ class PartnerEvent(models.Model):
     kind = models.CharField(_("event"), max_length=32, choices=EventKind.choices)
     key = models.CharField(_("key"), max_length=64, unique=True, help_text=_("The same event is recorded once."))
     settlement = models.ForeignKey(
-        "revenue.Settlement", verbose_name=_("settlement"), on_delete=models.PROTECT, related_name="+"
+        "settlement.Settlement", verbose_name=_("settlement"), on_delete=models.PROTECT, related_name="+"
     )
     dispute = models.ForeignKey(
-        "revenue.SettlementDispute",
+        "settlement.SettlementDispute",
         verbose_name=_("dispute"),
         on_delete=models.PROTECT,
         null=True,
@@ -177,7 +177,7 @@ class PartnerEvent(models.Model):
         verbose_name_plural = _("partner events")
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(kind__in=EventKind.values), name="revenue_partnerevent_kind"),
+            models.CheckConstraint(condition=models.Q(kind__in=EventKind.values), name="statements_partnerevent_kind"),
         ]
 
     def __str__(self) -> str:
@@ -205,15 +205,11 @@ class WebhookDelivery(models.Model):
         verbose_name_plural = _("webhook deliveries")
         ordering = ["-id"]
         constraints = [
-            models.UniqueConstraint(fields=["event", "webhook"], name="revenue_webhookdelivery_once"),
+            models.UniqueConstraint(fields=["event", "webhook"], name="statements_webhookdelivery_once"),
             models.CheckConstraint(
-                condition=models.Q(state__in=DeliveryState.values), name="revenue_webhookdelivery_state"
+                condition=models.Q(state__in=DeliveryState.values), name="statements_webhookdelivery_state"
             ),
         ]
 
     def __str__(self) -> str:
         return f"{self.event} → {self.webhook}"
-
-
-# Statements hear of dispute decisions through django-fsm's transition signal (see the module).
-from revenue.statements import receivers  # noqa: E402, F401

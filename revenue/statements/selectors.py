@@ -18,7 +18,7 @@ from django.urls import reverse
 from core.periods import Period
 from organisation.models import User
 from organisation.services import user_sees_all_branches
-from revenue.models import TransactionAttribution
+from revenue.ledger.models import TransactionAttribution
 from revenue.settlement.choices import FROZEN_SETTLEMENT_STATES, LineKind
 from revenue.settlement.models import Settlement, SettlementDispute, SettlementLine
 from revenue.settlement.selectors import settlement_attributions as settled_attributions
@@ -26,19 +26,18 @@ from revenue.statements.documents import LAYOUT_VERSION, StatementData, Statemen
 from revenue.statements.models import DownloadEvent, PartnerWebhook, Statement
 
 # Printed on every statement; the bank's name can be set per deployment.
-DEFAULT_BANK_NAME = ("开放联盟银行", "Open Alliance Bank")
 
 
 def bank_name() -> tuple[str, str]:
     return (
-        getattr(settings, "STATEMENT_BANK_NAME", DEFAULT_BANK_NAME[0]),
-        getattr(settings, "STATEMENT_BANK_NAME_EN", DEFAULT_BANK_NAME[1]),
+        settings.STATEMENT_BANK_NAME,
+        settings.STATEMENT_BANK_NAME_EN,
     )
 
 
 def verify_url() -> str:
     """Where a statement's code is checked: the public page's absolute URL when the portal's base URL is set."""
-    base = getattr(settings, "PARTNER_PORTAL_BASE_URL", "").rstrip("/")
+    base = settings.PARTNER_PORTAL_BASE_URL.rstrip("/")
     return f"{base}{reverse('statement-verify')}"
 
 
@@ -255,7 +254,7 @@ def settlement_is_final(settlement: Settlement) -> bool:
 
 def staff_settlements(*, user: User) -> QuerySet[Settlement]:
     """Settlements a member of staff may see: all for head office and finance, their branch's partners' otherwise."""
-    if not (user.is_active and user.has_perm("revenue.view_settlement")):
+    if not (user.is_active and user.has_perm("settlement.view_settlement")):
         return Settlement.objects.none()
     qs = Settlement.objects.all()
     if user_sees_all_branches(user):

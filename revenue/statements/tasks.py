@@ -32,7 +32,7 @@ WEBHOOK_BACKOFF_MAX = 600
 
 
 @shared_task(
-    name="revenue.statement_generate",
+    name="statements.statement_generate",
     autoretry_for=(OperationalError,),
     retry_backoff=True,
     max_retries=3,
@@ -44,7 +44,7 @@ def statement_generate_task(settlement_id: int) -> int:
     return statement_generate(settlement=Settlement.objects.get(pk=settlement_id)).pk
 
 
-@shared_task(name="revenue.statements_generate_for_period")
+@shared_task(name="statements.generate_for_period")
 def statements_generate_for_period_task(period_id: int) -> int:
     """Queue one ``statement_generate_task`` per final settlement of the period without a statement."""
     missing = (
@@ -62,7 +62,7 @@ def statements_generate_for_period_task(period_id: int) -> int:
 
 
 @shared_task(
-    name="revenue.partner_event_email",
+    name="statements.partner_event_email",
     autoretry_for=(smtplib.SMTPException, ConnectionError, TimeoutError),
     retry_backoff=True,
     max_retries=5,
@@ -75,7 +75,7 @@ def partner_event_email_task(event_id: int) -> int:
 
 @shared_task(
     bind=True,
-    name="revenue.webhook_deliver",
+    name="statements.webhook_deliver",
     autoretry_for=(WebhookDeliveryFailed,),
     retry_backoff=True,
     retry_backoff_max=WEBHOOK_BACKOFF_MAX,
@@ -94,7 +94,7 @@ def webhook_deliver_task(self, delivery_id: int) -> bool:
         raise
 
 
-@shared_task(name="revenue.statements_sweep")
+@shared_task(name="statements.sweep")
 def statements_sweep_task() -> dict[str, int]:
     from revenue.statements.services import statements_sweep
 

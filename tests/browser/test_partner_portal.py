@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from revenue.choices import RevenueKind
+from revenue.ledger.choices import RevenueKind
 from tests.revenue.factories import ProductFactory
 from tests.revenue.statements.factories import LineSpec, make_settlement
 

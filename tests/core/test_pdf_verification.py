@@ -11,7 +11,7 @@ import pytest
 
 from core.pdf import canonical_json, normalize_code, verification_code, verify_code
 
-PURPOSE = "revenue.statement"
+PURPOSE = "statements.statement"
 
 
 def statement_data(**changes) -> dict:

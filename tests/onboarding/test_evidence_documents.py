@@ -8,7 +8,6 @@ sniffs, and every download it gives (and only those) is recorded.
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,6 @@ from django.urls import reverse
 from django.utils import translation
 from django.views.static import serve
 
-from core.storage import private_storage
 from onboarding import services
 from onboarding.documents import DocumentType, detect_document_type, evidence_document_name
 from onboarding.errors import NotPermitted
@@ -431,35 +429,3 @@ def test_the_download_record_is_read_only_and_scoped(as_user, with_pdf, partner_
     assert client.get(reverse("admin:onboarding_evidencedownload_add")).status_code == 403
     assert client.post(reverse("admin:onboarding_evidencedownload_change", args=[download.pk]), {}).status_code == 403
     assert client.post(reverse("admin:onboarding_evidencedownload_delete", args=[download.pk])).status_code == 403
-
-
-# ---- documents uploaded before they were private ----------------------------------------------------------
-
-
-def test_the_migration_moves_public_documents_to_private_storage_and_drops_others(partner_x, rm_a):
-    from django.apps import apps
-
-    migration = importlib.import_module("onboarding.migrations.0005_evidence_documents_private")
-    pdf_item = record(partner_x, rm_a, code="software_copyright")
-    html_item = record(partner_x, rm_a, code="mlps_certificate")
-    public = Path(settings.MEDIA_ROOT) / "evidence" / str(partner_x.pk)
-    public.mkdir(parents=True)
-    (public / "执照.pdf").write_bytes(PDF)
-    (public / "page.png").write_bytes(HTML)
-    # As the rows were: a public name (the type is set only to satisfy today's constraint).
-    EvidenceItem.objects.filter(pk=pdf_item.pk).update(
-        document=f"evidence/{partner_x.pk}/执照.pdf", document_type=DocumentType.PDF
-    )
-    EvidenceItem.objects.filter(pk=html_item.pk).update(
-        document=f"evidence/{partner_x.pk}/page.png", document_type=DocumentType.PNG
-    )
-
-    migration.move_documents_to_private_storage(apps, None)
-
-    pdf_item.refresh_from_db()
-    html_item.refresh_from_db()
-    assert (pdf_item.document_type, pdf_item.document_name) == (DocumentType.PDF, "执照.pdf")
-    assert private_storage().open(pdf_item.document.name).read() == PDF
-    assert Path(pdf_item.document.name).parent == Path(f"evidence/{partner_x.pk}/software_copyright")
-    assert (html_item.document.name, html_item.document_name, html_item.document_type) == ("", "", "")
-    assert stored_files(settings.MEDIA_ROOT) == []

@@ -47,7 +47,7 @@ def make_target():
 
 @pytest.fixture
 def pay(db):
-    from revenue.choices import RevenueKind
+    from revenue.ledger.choices import RevenueKind
     from tests.revenue.factories import ProductFactory
 
     return ProductFactory(code="PAY_SETTLE", name="支付结算", revenue_kind=RevenueKind.FEE)

@@ -6,8 +6,8 @@ import datetime as dt
 from unittest import mock
 
 from core.periods import CHINA_TZ
-from revenue.services import transactions_ingest
-from tests.revenue.factories import reversal_row, txn_row
+from revenue.ledger.services import transactions_ingest
+from tests.revenue.factories import registered, reversal_row, txn_row
 
 __all__ = ["at", "book", "reversal_row", "txn_row"]
 
@@ -21,4 +21,4 @@ def book(rows: list[dict], *, booked_at: dt.datetime, source: str = "payments"):
     """Book ``rows`` as if the source system had sent them at ``booked_at`` (the ledger's booking time)."""
     # Ingestion stamps a batch (and its transactions) with the time it is received.
     with mock.patch("django.utils.timezone.now", return_value=booked_at):
-        return transactions_ingest(rows=rows, source=source, by=None)
+        return transactions_ingest(rows=rows, source=registered(source), by=None)

@@ -117,7 +117,7 @@ def test_after_month_close_queues_the_builds_on_commit(targets, make_target, dja
 
 
 def test_demo_targets_make_a_scorable_period(alliance):
-    from performance.demo import demo_targets_create
+    from demo.performance import demo_targets_create
     from performance.models import BranchTarget
 
     count = demo_targets_create(period=ReportingPeriod.parse("2026-10"), as_of=at(2026, 11, 5))

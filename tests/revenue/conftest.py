@@ -8,7 +8,8 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from organisation.roles import Role
-from revenue.choices import RevenueKind
+from revenue.ledger.choices import RevenueKind
+from revenue.ledger.models import SourceSystem
 from tests.factories import UserFactory
 from tests.revenue.factories import ProductFactory, make_active
 
@@ -43,7 +44,10 @@ def active_y(partner_y):
 
 @pytest.fixture
 def source_system(db):
-    return UserFactory(username="payments", is_staff=False, roles=[Role.SOURCE_SYSTEM])
+    """The payments system's API account, registered as the source system ``payments``."""
+    user = UserFactory(username="payments", is_staff=False, roles=[Role.SOURCE_SYSTEM])
+    SourceSystem.objects.update_or_create(code="payments", defaults={"name": "支付系统", "user": user})
+    return user
 
 
 def token_client(user) -> APIClient:

@@ -9,8 +9,8 @@ import factory
 
 from core.periods import CHINA_TZ
 from onboarding.models import AdmissionState, Partner, PartnerActivePeriod, PartnerType
-from revenue.choices import RevenueKind, RuleKind
-from revenue.models import Agreement, AgreementTier, AgreementVersion, Product
+from revenue.ledger.choices import RevenueKind, RuleKind
+from revenue.ledger.models import Agreement, AgreementTier, AgreementVersion, Product, SourceSystem
 from tests.factories import PartnerFactory
 
 
@@ -22,6 +22,20 @@ class ProductFactory(factory.django.DjangoModelFactory):
     code = factory.Sequence(lambda n: f"PROD_{n}")
     name = factory.Sequence(lambda n: f"产品{n}")
     revenue_kind = RevenueKind.FEE
+
+
+class SourceSystemFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SourceSystem
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"source{n}")
+    name = factory.LazyAttribute(lambda o: f"源系统 {o.code}")
+
+
+def registered(source: str) -> str:
+    """The code of a registered source system (registered now if it was not)."""
+    return SourceSystemFactory(code=source).code
 
 
 class AgreementFactory(factory.django.DjangoModelFactory):

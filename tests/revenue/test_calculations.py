@@ -19,7 +19,7 @@ from revenue.calculations import (
     tier_brackets_problems,
     weights_problems,
 )
-from revenue.choices import RuleKind, TierBasis
+from revenue.ledger.choices import RuleKind, TierBasis
 
 D = Decimal
 # [0, 100 000) at 10%, [100 000, 500 000) at 20%, from 500 000 at 30%.

@@ -76,7 +76,7 @@ def _apply(obj, method: str, *, by: User, description: str) -> None:
 
 def settlement_approve(*, settlement: Settlement, by: User, comment: str = "") -> Settlement:
     """closed → approved (finance). Maker-checker: whoever closed it, or triggered its close, cannot approve it."""
-    _require(by, "revenue.approve_settlement", _("Only finance approves settlements."))
+    _require(by, "settlement.approve_settlement", _("Only finance approves settlements."))
     with transaction.atomic():
         current = _lock_settlement(settlement)
         if current.state != SettlementState.CLOSED:
@@ -99,7 +99,7 @@ def settlement_mark_paid(
     *, settlement: Settlement, by: User, payment_reference: str, paid_at: dt.datetime | None = None
 ) -> Settlement:
     """approved → paid, with the bank's payment reference. Nothing payable (carried forward, zero) is never paid."""
-    _require(by, "revenue.pay_settlement", _("Only finance records payments."))
+    _require(by, "settlement.pay_settlement", _("Only finance records payments."))
     reference = (payment_reference or "").strip()
     if not reference:
         raise ValidationError({"payment_reference": _("Enter the payment reference.")})
@@ -125,7 +125,7 @@ def settlement_mark_paid(
 
 def settlement_dispute_raise(*, line: SettlementLine, by: User, comment: str) -> SettlementDispute:
     """A partner user disputes a line of their own partner's closed (approved, paid) settlement."""
-    _require(by, "revenue.raise_settlement_dispute", _("Only a partner's own users dispute its settlements."))
+    _require(by, "settlement.raise_settlement_dispute", _("Only a partner's own users dispute its settlements."))
     text = (comment or "").strip()
     if not text:
         raise ValidationError({"comment": _("Say what is wrong with this line.")})
@@ -164,7 +164,7 @@ def next_open_period(after: Period) -> SettlementPeriod:
         candidate = latest_closed.period.next()
     while True:
         row, _created = SettlementPeriod.objects.get_or_create(start=candidate.first_day)
-        row = SettlementPeriod.objects.select_for_update().get(pk=row.pk)
+        row = SettlementPeriod.objects.select_for_update(no_key=True).get(pk=row.pk)
         if row.state == PeriodState.OPEN:
             return row
         candidate = candidate.next()
@@ -184,7 +184,7 @@ def settlement_dispute_resolve(
     *, dispute: SettlementDispute, by: User, amount: Decimal, comment: str
 ) -> SettlementDispute:
     """Accept a dispute: ``amount`` (positive: owed to the partner; negative: recovered) settles next open period."""
-    _require(by, "revenue.resolve_settlement_dispute", _("Only finance and head office decide disputes."))
+    _require(by, "settlement.resolve_settlement_dispute", _("Only finance and head office decide disputes."))
     amount = _amount(amount)
     text = (comment or "").strip()
     if not text:
@@ -202,7 +202,7 @@ def settlement_dispute_resolve(
 
 def settlement_dispute_reject(*, dispute: SettlementDispute, by: User, comment: str) -> SettlementDispute:
     """Reject a dispute, saying why (nothing is adjusted)."""
-    _require(by, "revenue.resolve_settlement_dispute", _("Only finance and head office decide disputes."))
+    _require(by, "settlement.resolve_settlement_dispute", _("Only finance and head office decide disputes."))
     text = (comment or "").strip()
     if not text:
         raise ValidationError({"comment": _("Explain the decision to the partner.")})

@@ -23,8 +23,8 @@ from django.utils.translation import gettext_lazy as _
 from core.money import ZERO
 from core.periods import Period
 from onboarding.models import Partner
-from revenue.models import AgreementVersion, Product
-from revenue.selectors import agreement_versions_by_owner, share_rule_from_version
+from revenue.ledger.models import AgreementVersion, Product
+from revenue.ledger.selectors import agreement_versions_by_owner, share_rule_from_version
 from revenue.settlement import aggregation
 from revenue.settlement.aggregation import Window
 from revenue.settlement.choices import (
@@ -69,7 +69,7 @@ class PartnerRange:
 
 
 def minimum_payout() -> Decimal:
-    return Decimal(str(getattr(settings, "SETTLEMENT_MINIMUM_PAYOUT", "100.00")))
+    return Decimal(str(settings.SETTLEMENT_MINIMUM_PAYOUT))
 
 
 def last_day(period: Period) -> dt.date:

@@ -28,7 +28,7 @@ from core.periods import Period
 from onboarding.models import Partner
 from organisation.models import User
 from organisation.services import user_sees_all_branches
-from revenue.models import AgreementVersion, Product, TransactionAttribution
+from revenue.ledger.models import AgreementVersion, Product, TransactionAttribution
 from revenue.settlement import aggregation
 from revenue.settlement.aggregation import LedgerTotals, Window
 from revenue.settlement.choices import PeriodState
@@ -116,7 +116,7 @@ def settlement_dry_run(
     Branch staff preview their own branch's partners one at a time; head office and finance preview all.
     """
     if by is not None:
-        if not by.has_perm("revenue.preview_settlement"):
+        if not by.has_perm("settlement.preview_settlement"):
             raise NotPermitted(_("You may not preview settlements."))
         if not user_sees_all_branches(by) and (partner is None or partner.branch_id != by.branch_id):
             raise NotPermitted(_("Preview a partner of your own branch."))

@@ -73,8 +73,8 @@ from django.utils.translation import gettext_lazy as _
 from core.money import MoneySum, from_fen
 from core.periods import Period
 from organisation.models import User
-from revenue.models import AgreementVersion
-from revenue.services.agreements import agreement_versions_lock
+from revenue.ledger.models import AgreementVersion
+from revenue.ledger.services.agreements import agreement_versions_lock
 from revenue.settlement import aggregation
 from revenue.settlement.aggregation import LedgerTotals, Window
 from revenue.settlement.choices import (
@@ -118,10 +118,10 @@ FROZEN = (SettlementState.CLOSED, SettlementState.APPROVED, SettlementState.PAID
 
 
 def chunk_size() -> int:
-    return int(getattr(settings, "SETTLEMENT_CHUNK_PARTNERS", 1000))
+    return settings.SETTLEMENT_CHUNK_PARTNERS
 
 
-def _require(by: User | None, perm: str = "revenue.run_settlement") -> None:
+def _require(by: User | None, perm: str = "settlement.run_settlement") -> None:
     if by is not None and not by.has_perm(perm):
         raise NotPermitted(_("Only finance and head office run settlements."))
 
@@ -231,7 +231,7 @@ def settlement_run_start(
     with transaction.atomic():
         row = _period_row(period)
         # The period row lock serialises starts: a second close waits here, then sees "closing".
-        row = SettlementPeriod.objects.select_for_update().get(pk=row.pk)
+        row = SettlementPeriod.objects.select_for_update(no_key=True).get(pk=row.pk)
         if kind == RunKind.CLOSE:
             if row.state == PeriodState.CLOSING:
                 current = row.runs.filter(kind=RunKind.CLOSE).order_by("-pk").first()
@@ -287,7 +287,9 @@ def settlement_run_resume(*, run: SettlementRun, by: User | None) -> SettlementR
     """
     _require(by)
     with transaction.atomic():
-        current = SettlementRun.objects.select_for_update().select_related("period").get(pk=run.pk)
+        current = (
+            SettlementRun.objects.select_for_update(no_key=True, of=("self",)).select_related("period").get(pk=run.pk)
+        )
         if current.state == RunState.COMPLETED:
             raise InvalidState(_("Run #%(id)s has already completed.") % {"id": current.pk})
         if current.kind == RunKind.CLOSE and current.period.state == PeriodState.CLOSED:
@@ -296,7 +298,7 @@ def settlement_run_resume(*, run: SettlementRun, by: User | None) -> SettlementR
 
 
 def _dispatch_prepare(run: SettlementRun) -> None:
-    from revenue.tasks import settlement_run_prepare_task
+    from revenue.settlement.tasks import settlement_run_prepare_task
 
     run_id, attempt = run.pk, run.attempt
 
@@ -351,7 +353,7 @@ def _connections() -> int:
     """How many connections this process may use side by side for a run (PostgreSQL; see the setting)."""
     if connection.vendor != "postgresql":
         return 1
-    return max(1, int(getattr(settings, "SETTLEMENT_CONNECTIONS", 2)))
+    return settings.SETTLEMENT_CONNECTIONS
 
 
 def _aggregate_on_two_connections() -> bool:
@@ -382,8 +384,14 @@ def settlement_run_prepare(*, run_id: int, attempt: int) -> bool:
     if not run.chunks.exists():
         aggregated = time.monotonic()
         with transaction.atomic():
-            # Two deliveries of this task: the second waits here and then finds the chunks.
-            run = SettlementRun.objects.select_for_update().select_related("period").get(pk=run_id)
+            # Two deliveries of this task: the second waits here and then finds the chunks. A no-key lock:
+            # the aggregation's second connection writes figure rows whose foreign key to the run takes a
+            # key-share lock on it, which a plain FOR UPDATE held here would block for good.
+            run = (
+                SettlementRun.objects.select_for_update(no_key=True, of=("self",))
+                .select_related("period")
+                .get(pk=run_id)
+            )
             if not run.chunks.exists():
                 SettlementRunFigure.objects.filter(run=run).delete()
                 aggregation.figures_insert(
@@ -406,7 +414,7 @@ def settlement_run_prepare(*, run_id: int, attempt: int) -> bool:
 def _dispatch_chunks(run_id: int, attempt: int) -> None:
     from celery import chord, group
 
-    from revenue.tasks import settlement_run_chunk_task, settlement_run_finish_task
+    from revenue.settlement.tasks import settlement_run_chunk_task, settlement_run_finish_task
 
     numbers = list(SettlementRunChunk.objects.filter(run_id=run_id, done=False).values_list("number", flat=True))
     _timings(run_id, chunks_queued_at=time.time())
@@ -431,7 +439,7 @@ def _dispatch_chunks(run_id: int, attempt: int) -> None:
 
 def _chunk_on_own_connection(run_id: int, number: int) -> None:
     """One chunk task, run in this thread on the thread's own connection, which is closed afterwards."""
-    from revenue.tasks import settlement_run_chunk_task
+    from revenue.settlement.tasks import settlement_run_chunk_task
 
     try:
         settlement_run_chunk_task.apply(args=(run_id, number))
@@ -669,7 +677,7 @@ def settlement_run_chunk_execute(*, run_id: int, number: int) -> bool:
             # the final step's own (synchronous) commit makes every earlier chunk durable.
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit = off")
-        chunk = SettlementRunChunk.objects.select_for_update().get(run_id=run_id, number=number)
+        chunk = SettlementRunChunk.objects.select_for_update(no_key=True).get(run_id=run_id, number=number)
         if chunk.done:
             return False
         run = SettlementRun.objects.select_related("period").get(pk=run_id)
@@ -873,7 +881,7 @@ def _fail(run_id: int, attempt: int, message: str) -> None:
 
 def _after_close(period: Period, period_id: int) -> None:
     """Queue, on commit, the period's statements (one task per settlement) and the month's scorecards."""
-    if getattr(settings, "SETTLEMENT_ISSUE_STATEMENTS", True):
+    if settings.SETTLEMENT_ISSUE_STATEMENTS:
         from revenue.statements.tasks import statements_generate_for_period_task
 
         transaction.on_commit(lambda: statements_generate_for_period_task.delay(period_id))
@@ -881,7 +889,7 @@ def _after_close(period: Period, period_id: int) -> None:
         from performance.tasks import performance_after_month_close
     except ImportError:  # pragma: no cover - performance control is optional for settlement
         return
-    if getattr(settings, "SETTLEMENT_BUILD_SCORECARDS", True):
+    if settings.SETTLEMENT_BUILD_SCORECARDS:
         performance_after_month_close(month=period.first_day)
 
 
@@ -913,7 +921,7 @@ def settlement_run_finish(*, run_id: int, attempt: int) -> SettlementRun | None:
         _fail(run_id, attempt, str(_("Conservation check failed: ")) + " ".join(report.problems))
         return SettlementRun.objects.get(pk=run_id)
     with transaction.atomic():
-        current = SettlementRun.objects.select_for_update().get(pk=run_id)
+        current = SettlementRun.objects.select_for_update(no_key=True).get(pk=run_id)
         if current.attempt != attempt or current.state != RunState.RUNNING:
             return None  # a concurrent delivery of this step finished first
         now = timezone.now()

@@ -1,12 +1,6 @@
 """Writes of statements, partner access, events and webhooks. Import from here."""
 
-from revenue.statements.services.access import (
-    download_event_record,
-    is_partner_user,
-    partner_token_get,
-    partner_token_revoke,
-    partner_token_rotate,
-)
+from revenue.statements.services.downloads import download_event_record, is_partner_user
 from revenue.statements.services.events import (
     dispute_decided_record,
     partner_event_dispatch,
@@ -43,9 +37,6 @@ __all__ = [
     "partner_event_dispatch",
     "partner_event_email",
     "partner_event_record",
-    "partner_token_get",
-    "partner_token_revoke",
-    "partner_token_rotate",
     "statement_generate",
     "statement_get_or_generate",
     "statement_pdf",

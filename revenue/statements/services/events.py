@@ -100,7 +100,7 @@ def event_recipients(event: PartnerEvent) -> list[str]:
 
 
 def _portal_link(path: str) -> str:
-    return f"{getattr(settings, 'PARTNER_PORTAL_BASE_URL', '').rstrip('/')}{path}"
+    return f"{settings.PARTNER_PORTAL_BASE_URL.rstrip('/')}{path}"
 
 
 def event_email(event: PartnerEvent) -> tuple[str, str]:

@@ -48,7 +48,7 @@ TIMESTAMP_HEADER = "X-Partner-Timestamp"
 
 
 def _allow_private() -> bool:
-    return bool(getattr(settings, "WEBHOOK_ALLOW_PRIVATE_NETWORKS", False))
+    return settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS
 
 
 def _public(address: str) -> bool:
@@ -92,7 +92,7 @@ def webhook_url_check(url: str, *, resolve: bool) -> str:
 
 
 def _require_partner_user(by: User, partner_id: int) -> None:
-    if not (by.is_active and by.partner_id == partner_id and by.has_perm("revenue.view_partner_settlements")):
+    if not (by.is_active and by.partner_id == partner_id and by.has_perm("settlement.view_partner_settlements")):
         raise NotPermitted(_("Only the partner's own users manage its webhooks."))
 
 

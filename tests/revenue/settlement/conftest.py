@@ -14,8 +14,8 @@ import pytest
 
 from core.periods import Period
 from organisation.roles import Role
-from revenue.models import Agreement, AgreementVersion
-from revenue.services import agreement_create, agreement_version_create, transactions_ingest
+from revenue.ledger.models import Agreement, AgreementVersion
+from revenue.ledger.services import agreement_create, agreement_version_create, transactions_ingest
 from revenue.settlement.choices import RunKind, RunTrigger
 from revenue.settlement.models import (
     Settlement,
@@ -28,7 +28,7 @@ from revenue.settlement.models import (
 )
 from revenue.settlement.services import settlement_run_start
 from tests.factories import UserFactory
-from tests.revenue.factories import txn_row
+from tests.revenue.factories import registered, txn_row
 
 D = Decimal
 SETTLEMENT_MODELS = (
@@ -85,7 +85,7 @@ def pct(product, rate, **kwargs) -> AgreementVersion:
 
 
 def book(*rows, source="payments"):
-    return transactions_ingest(rows=list(rows), source=source, by=None)
+    return transactions_ingest(rows=list(rows), source=registered(source), by=None)
 
 
 def row(partner, external_id, *, revenue="6.00", amount="1000.00", at="2026-10-08T10:00:00+08:00", **fields):

@@ -26,14 +26,14 @@ def closed(pay, active_x, active_y, closer, run_settlement):
 
 def test_finance_sees_runs_with_progress_and_rms_do_not(client, finance, rm_a, closed):
     client.force_login(finance)
-    page = client.get(reverse("admin:revenue_settlementrun_changelist"))
+    page = client.get(reverse("admin:settlement_settlementrun_changelist"))
     assert page.status_code == 200
     assert b"<progress" in page.content and b"Start a run" in page.content and b"Dry run" in page.content
-    detail = client.get(reverse("admin:revenue_settlementrun_change", args=[closed.pk]))
+    detail = client.get(reverse("admin:settlement_settlementrun_change", args=[closed.pk]))
     assert detail.status_code == 200 and b"timings" in detail.content.lower()
     client.force_login(rm_a)
-    assert client.get(reverse("admin:revenue_settlementrun_changelist")).status_code == 403
-    assert client.get(reverse("admin:revenue_settlementrun_start")).status_code == 403
+    assert client.get(reverse("admin:settlement_settlementrun_changelist")).status_code == 403
+    assert client.get(reverse("admin:settlement_settlementrun_start")).status_code == 403
 
 
 def test_starting_a_run_from_the_admin(client, finance, pay, active_x, django_capture_on_commit_callbacks):
@@ -41,7 +41,9 @@ def test_starting_a_run_from_the_admin(client, finance, pay, active_x, django_ca
     book(row(active_x, "AS1"))
     client.force_login(finance)
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(reverse("admin:revenue_settlementrun_start"), {"period": "2026-10", "kind": "accrual"})
+        response = client.post(
+            reverse("admin:settlement_settlementrun_start"), {"period": "2026-10", "kind": "accrual"}
+        )
     run = SettlementRun.objects.get()
     assert response.status_code == 302 and response["Location"].endswith(f"/{run.pk}/change/")
     assert (run.kind, run.state, run.trigger, run.triggered_by) == (
@@ -51,7 +53,7 @@ def test_starting_a_run_from_the_admin(client, finance, pay, active_x, django_ca
         finance,
     )
     refused = client.post(
-        reverse("admin:revenue_settlementrun_start"), {"period": "2999-01", "kind": "close"}, follow=True
+        reverse("admin:settlement_settlementrun_start"), {"period": "2999-01", "kind": "close"}, follow=True
     )
     assert b"has not ended yet" in refused.content
 
@@ -59,7 +61,7 @@ def test_starting_a_run_from_the_admin(client, finance, pay, active_x, django_ca
 def test_the_dry_run_page_writes_nothing(client, finance, closed):
     client.force_login(finance)
     before = table_counts()
-    page = client.get(reverse("admin:revenue_settlementrun_dry_run"), {"period": "2026-10"})
+    page = client.get(reverse("admin:settlement_settlementrun_dry_run"), {"period": "2026-10"})
     assert page.status_code == 200
     assert b"nothing was written" in page.content and b"holds" in page.content
     assert table_counts() == before
@@ -67,29 +69,29 @@ def test_the_dry_run_page_writes_nothing(client, finance, closed):
 
 def test_settlements_are_read_only_with_lines_and_branch_scoped(client, closed, finance, rm_a, rm_b, active_x):
     settlement = settlement_of(active_x, "2026-10")
-    url = reverse("admin:revenue_settlement_change", args=[settlement.pk])
+    url = reverse("admin:settlement_settlement_change", args=[settlement.pk])
     client.force_login(rm_a)
     page = client.get(url)
     assert page.status_code == 200
     assert b"Save" not in page.content  # read-only
     assert b"30% of bank revenue" in page.content
-    pdf_url = reverse("admin:revenue_statement_pdf", args=[settlement.pk])
+    pdf_url = reverse("admin:statements_statement_pdf", args=[settlement.pk])
     assert pdf_url.encode() in page.content  # the statement is one click away
     download = client.get(pdf_url)
     assert download.status_code == 200
     assert b"".join(download.streaming_content if download.streaming else [download.content]).startswith(b"%PDF")
     client.force_login(rm_b)
     assert client.get(url).status_code == 302  # not in RM B's scope: back to the list
-    listing = client.get(reverse("admin:revenue_settlement_changelist"))
+    listing = client.get(reverse("admin:settlement_settlement_changelist"))
     assert active_x.legal_name.encode() not in listing.content
     client.force_login(finance)
-    assert active_x.legal_name.encode() in client.get(reverse("admin:revenue_settlement_changelist")).content
+    assert active_x.legal_name.encode() in client.get(reverse("admin:settlement_settlement_changelist")).content
 
 
 def test_a_line_drills_down_to_its_transactions_and_exports_them(client, closed, rm_a, rm_b, active_y):
     settlement = settlement_of(active_y, "2026-10")
     (line,) = lines_of(settlement)
-    url = reverse("admin:revenue_settlement_line", args=[settlement.pk, line.pk])
+    url = reverse("admin:settlement_settlement_line", args=[settlement.pk, line.pk])
     client.force_login(rm_b)
     page = client.get(url)
     assert page.status_code == 200
@@ -101,7 +103,7 @@ def test_a_line_drills_down_to_its_transactions_and_exports_them(client, closed,
     assert lines[0].lstrip("\ufeff").startswith("attribution_id,occurred_at")
     assert len(lines) == 1 + line.transaction_count
     assert "'=HYPERLINK(1)" in body  # formula-safe
-    whole = client.get(reverse("admin:revenue_settlement_csv", args=[settlement.pk]))
+    whole = client.get(reverse("admin:settlement_settlement_csv", args=[settlement.pk]))
     assert len(b"".join(whole.streaming_content).decode().splitlines()) == 3
     client.force_login(rm_a)
     assert client.get(url).status_code == 404
@@ -109,7 +111,7 @@ def test_a_line_drills_down_to_its_transactions_and_exports_them(client, closed,
 
 def test_approve_and_mark_paid_actions_go_through_the_services(client, closed, closer, finance, active_x):
     settlement = settlement_of(active_x, "2026-10")
-    changelist = reverse("admin:revenue_settlement_changelist")
+    changelist = reverse("admin:settlement_settlement_changelist")
     client.force_login(closer)
     refused = client.post(
         changelist, {"action": "approve_settlements", ACTION_CHECKBOX_NAME: [settlement.pk]}, follow=True
@@ -134,9 +136,9 @@ def test_disputes_are_decided_in_the_admin(client, closed, partner_user_x, finan
     (line,) = lines_of(settlement_of(active_x, "2026-10"))
     dispute = settlement_dispute_raise(line=line, by=partner_user_x, comment="AD9 is missing")
     client.force_login(rm_a)
-    assert client.get(reverse("admin:revenue_settlementdispute_resolve", args=[dispute.pk])).status_code == 403
+    assert client.get(reverse("admin:settlement_settlementdispute_resolve", args=[dispute.pk])).status_code == 403
     client.force_login(finance)
-    url = reverse("admin:revenue_settlementdispute_resolve", args=[dispute.pk])
+    url = reverse("admin:settlement_settlementdispute_resolve", args=[dispute.pk])
     assert b"AD9 is missing" in client.get(url).content
     response = client.post(url, {"amount": "12.34", "comment": "Accepted"})
     assert response.status_code == 302

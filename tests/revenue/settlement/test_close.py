@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from core.periods import Period
-from revenue.models import AgreementVersion
+from revenue.ledger.models import AgreementVersion
 from revenue.settlement.choices import LineKind, PeriodState, RunKind, RunState, SettlementState
 from revenue.settlement.errors import PeriodLocked, PeriodNotReady, RunInProgress
 from revenue.settlement.models import Settlement, SettlementPeriod, SettlementRun
@@ -304,7 +304,7 @@ def test_the_close_freezes_its_settlements_in_place(pay, run_settlement):
         # This transaction's own counts so far (the test runs inside one).
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relname = 'revenue_settlement'"
+                "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relname = 'settlement_settlement'"
             )
             found = cursor.fetchone()
         return (found[0], found[1]) if found else (0, 0)

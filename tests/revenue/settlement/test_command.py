@@ -8,8 +8,8 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 
-from revenue.models import Agreement
-from revenue.services import agreement_version_supersede
+from revenue.ledger.models import Agreement
+from revenue.ledger.services import agreement_version_supersede
 from revenue.settlement.choices import RunState, SettlementState
 from revenue.settlement.models import Settlement, SettlementRun
 from tests.revenue.settlement.conftest import D, book, pct, row, table_counts

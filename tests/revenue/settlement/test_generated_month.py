@@ -19,7 +19,7 @@ import pytest
 from core.periods import Period
 from onboarding.models import PartnerType
 from organisation.roles import Role
-from revenue.choices import RuleKind, TierBasis
+from revenue.ledger.choices import RuleKind, TierBasis
 from revenue.settlement.choices import RunKind, RunState, SettlementState
 from revenue.settlement.models import Settlement, SettlementLine
 from revenue.settlement.services import settlement_dispute_raise, settlement_dispute_resolve

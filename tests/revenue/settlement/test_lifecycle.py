@@ -192,20 +192,18 @@ def test_drafts_cannot_be_disputed(pay, active_x, partner_user_x, run_settlement
 
 @pytest.mark.postgres
 def test_plain_sql_cannot_change_a_closed_settlement(closed_september):
-    if connection.vendor != "postgresql":
-        pytest.skip("the frozen-settlement triggers are PostgreSQL's; elsewhere the services and admin refuse")
     from django.db.utils import DatabaseError
 
     (line,) = lines_of(closed_september)
     statements = [
         (
-            "UPDATE revenue_settlement SET net = net + 1, share_total = share_total + 1 WHERE id = %s",
+            "UPDATE settlement_settlement SET net = net + 1, share_total = share_total + 1 WHERE id = %s",
             closed_september.pk,
         ),
-        ("UPDATE revenue_settlement SET state = 'draft' WHERE id = %s", closed_september.pk),
-        ("DELETE FROM revenue_settlement WHERE id = %s", closed_september.pk),
-        ("UPDATE revenue_settlementline SET share = share + 1 WHERE id = %s", line.pk),
-        ("DELETE FROM revenue_settlementline WHERE id = %s", line.pk),
+        ("UPDATE settlement_settlement SET state = 'draft' WHERE id = %s", closed_september.pk),
+        ("DELETE FROM settlement_settlement WHERE id = %s", closed_september.pk),
+        ("UPDATE settlement_settlementline SET share = share + 1 WHERE id = %s", line.pk),
+        ("DELETE FROM settlement_settlementline WHERE id = %s", line.pk),
     ]
     for sql, pk in statements:
         with pytest.raises(DatabaseError, match="closed"), transaction.atomic(), connection.cursor() as cursor:
@@ -215,12 +213,9 @@ def test_plain_sql_cannot_change_a_closed_settlement(closed_september):
 
 @pytest.mark.postgres
 def test_plain_sql_cannot_make_a_line_name_a_missing_row_or_orphan_lines(pay, active_x, run_settlement):
-    """Lines' references are checked per statement (migration 0010), as strictly as per-row foreign keys."""
-    if connection.vendor != "postgresql":
-        pytest.skip("the statement-level reference checks are PostgreSQL's; elsewhere the ORM writes every line")
-    from django.db.utils import DatabaseError
-
+    """Lines' references are foreign keys: the database refuses a line naming nothing, and orphaned lines."""
     from revenue.settlement.choices import RunKind as Kind
+    from tests.revenue.ledger.test_schema_guards import refused
 
     pct(pay, "0.300000")
     book(row(active_x, "D1", revenue="1000.00", at="2026-10-10T10:00:00+08:00"))
@@ -228,21 +223,19 @@ def test_plain_sql_cannot_make_a_line_name_a_missing_row_or_orphan_lines(pay, ac
     draft = settlement_of(active_x, "2026-10")
     (line,) = lines_of(draft)
     statements = [
-        ("UPDATE revenue_settlementline SET product_id = -1 WHERE id = %s", line.pk),
-        ("UPDATE revenue_settlementline SET agreement_version_id = -1 WHERE id = %s", line.pk),
-        ("UPDATE revenue_settlementline SET settlement_id = -1 WHERE id = %s", line.pk),
+        ("UPDATE settlement_settlementline SET product_id = -1 WHERE id = %s", line.pk),
+        ("UPDATE settlement_settlementline SET agreement_version_id = -1 WHERE id = %s", line.pk),
+        ("UPDATE settlement_settlementline SET settlement_id = -1 WHERE id = %s", line.pk),
         (
-            "INSERT INTO revenue_settlementline (settlement_id, position, kind, product_id, transaction_count, "
+            "INSERT INTO settlement_settlementline (settlement_id, position, kind, product_id, transaction_count, "
             "net_count, volume, bank_revenue, rule_description, share, description) "
-            "SELECT settlement_id, 9, kind, -1, 0, 0, 0, 0, '', 0, '' FROM revenue_settlementline WHERE id = %s",
+            "SELECT settlement_id, 9, kind, -1, 0, 0, 0, 0, '', 0, '' FROM settlement_settlementline WHERE id = %s",
             line.pk,
         ),
-        ("DELETE FROM revenue_settlement WHERE id = %s", draft.pk),
+        ("DELETE FROM settlement_settlement WHERE id = %s", draft.pk),
     ]
     for sql, pk in statements:
-        with pytest.raises(DatabaseError, match=r"does not exist|still name"), transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute(sql, [pk])
+        assert refused(sql, [pk]), sql
     assert lines_of(settlement_of(active_x, "2026-10")) == [line]
 
 
@@ -250,35 +243,30 @@ def test_plain_sql_cannot_make_a_line_name_a_missing_row_or_orphan_lines(pay, ac
 def test_plain_sql_cannot_make_a_settlement_name_a_missing_row_or_delete_what_one_names(
     pay, active_x, active_y, run_settlement
 ):
-    """A settlement's partner, period and run are checked per statement (migration 0013), as foreign keys would."""
-    if connection.vendor != "postgresql":
-        pytest.skip("the statement-level reference checks are PostgreSQL's; elsewhere foreign keys check every row")
-    from django.db.utils import DatabaseError
-
+    """A settlement's partner, period and run are foreign keys: naming nothing, or deleting what one names, fails."""
     from revenue.settlement.choices import RunKind as Kind
+    from tests.revenue.ledger.test_schema_guards import refused
 
     pct(pay, "0.300000")
     book(row(active_x, "D1", revenue="1000.00", at="2026-10-10T10:00:00+08:00"))
     run_settlement("2026-10", kind=Kind.ACCRUAL)
     draft = settlement_of(active_x, "2026-10")
     copy = (
-        "INSERT INTO revenue_settlement (partner_id, period_id, run_id, state, watermark_from, watermark_to, "
+        "INSERT INTO settlement_settlement (partner_id, period_id, run_id, state, watermark_from, watermark_to, "
         "transaction_count, bank_revenue, share_total, adjustment_total, carried_in, net, vat_rate, vat, payable, "
         "carried_forward, computed_at, payment_reference) "
-        "SELECT {}, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, false, now(), '' FROM revenue_settlement WHERE id = %s"
+        "SELECT {}, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, false, computed_at, '' FROM settlement_settlement WHERE id = %s"
     )
     statements = [
         (copy.format("-1, period_id, run_id, 'draft'"), draft.pk),
         (copy.format("partner_id, -1, run_id, 'draft'"), draft.pk),
         (copy.format(f"{active_y.pk}, period_id, -1, 'draft'"), draft.pk),
-        ("UPDATE revenue_settlement SET partner_id = -1 WHERE id = %s", draft.pk),
-        ("UPDATE revenue_settlement SET run_id = -1 WHERE id = %s", draft.pk),
+        ("UPDATE settlement_settlement SET partner_id = -1 WHERE id = %s", draft.pk),
+        ("UPDATE settlement_settlement SET run_id = -1 WHERE id = %s", draft.pk),
         ("DELETE FROM onboarding_partner WHERE id = %s", active_x.pk),
-        ("DELETE FROM revenue_settlementperiod WHERE id = %s", draft.period_id),
-        ("DELETE FROM revenue_settlementrun WHERE id = %s", draft.run_id),
+        ("DELETE FROM settlement_settlementperiod WHERE id = %s", draft.period_id),
+        ("DELETE FROM settlement_settlementrun WHERE id = %s", draft.run_id),
     ]
     for sql, pk in statements:
-        with pytest.raises(DatabaseError, match=r"does not exist|still name"), transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute(sql, [pk])
+        assert refused(sql, [pk]), sql
     assert settlement_of(active_x, "2026-10") == draft

@@ -20,12 +20,12 @@ from hypothesis import strategies as st
 
 from core.money import ZERO, round_money
 from core.periods import Period
+from demo.generator import PartnerRef, ProductRef, generate_rows
+from demo.revenue import demo_products_by_partner_type, revenue_demo_setup
 from onboarding.models import AdmissionState, Partner, PartnerType
 from revenue.calculations import LineFigures, partner_shares_compute
-from revenue.generator import PartnerRef, ProductRef, generate_rows
-from revenue.models import Product, TransactionAttribution
-from revenue.selectors import agreement_versions_for_partners, share_rule_from_version
-from revenue.services.demo import demo_products_by_partner_type, revenue_demo_setup
+from revenue.ledger.models import Product, TransactionAttribution
+from revenue.ledger.selectors import agreement_versions_for_partners, share_rule_from_version
 from revenue.settlement.choices import LineKind, RunState
 from revenue.settlement.models import Settlement, SettlementLine
 from revenue.settlement.selectors import settlement_period_conservation

@@ -12,9 +12,9 @@ from django.db import connection, connections
 from django.db.models import F, Sum
 
 from core.periods import CHINA_TZ, Period
-from revenue.models import Agreement, AgreementVersion
-from revenue.services import agreement_version_supersede
-from revenue.settlement.choices import PeriodState, RunKind, RunState, SettlementState
+from revenue.ledger.models import Agreement, AgreementVersion
+from revenue.ledger.services import agreement_version_supersede
+from revenue.settlement.choices import PeriodState, RunKind, RunState, RunTrigger, SettlementState
 from revenue.settlement.errors import PeriodLocked, RunInProgress
 from revenue.settlement.models import (
     Settlement,
@@ -31,7 +31,7 @@ from revenue.settlement.services import (
     settlement_run_resume,
     settlement_run_start,
 )
-from revenue.tasks import settlement_accrual_nightly_task, settlement_close_monthly_task
+from revenue.settlement.tasks import settlement_accrual_nightly_task, settlement_close_monthly_task
 from tests.revenue.factories import active_partner
 from tests.revenue.settlement.conftest import D, agreement, book, pct, row, table_counts
 
@@ -343,9 +343,9 @@ def test_the_schedules_are_declared_in_code(settings):
     schedule = settings.CELERY_BEAT_SCHEDULE
     accrual = schedule["settlement-nightly-accrual"]
     close = schedule["settlement-month-end-close"]
-    assert accrual["task"] == "revenue.settlement_accrual_nightly"
+    assert accrual["task"] == "settlement.accrual_nightly"
     assert (accrual["schedule"].hour, accrual["schedule"].minute) == ({1}, {0})
-    assert close["task"] == "revenue.settlement_close_monthly"
+    assert close["task"] == "settlement.close_monthly"
     assert (close["schedule"].day_of_month, close["schedule"].hour) == ({1}, {2})
     assert settings.CELERY_TIMEZONE == "Asia/Shanghai"
 
@@ -386,7 +386,7 @@ def test_the_aggregation_on_two_connections_writes_the_figures_of_one(month):
     """Two halves of the partners side by side: the same figure rows as one connection, every attribution once."""
     if connection.vendor != "postgresql":
         pytest.skip("a second connection sees committed rows only: PostgreSQL's path")
-    from revenue.models import TransactionAttribution
+    from revenue.ledger.models import TransactionAttribution
     from revenue.settlement import aggregation
 
     def backends() -> int:
@@ -400,17 +400,24 @@ def test_the_aggregation_on_two_connections_writes_the_figures_of_one(month):
     before = backends()
     upper = TransactionAttribution.objects.order_by("-id").values_list("id", flat=True).first()
     window = aggregation.Window(period=Period(2026, 10), lower=0, upper=upper, adjust_before=None)
-    written_one = aggregation.figures_insert(run_id=-1, window=window)
-    written_two = aggregation.figures_insert(run_id=-2, window=window, two_connections=True)
+    period = SettlementPeriod.objects.create(start=dt.date(2026, 10, 1))
+    one, two = (
+        SettlementRun.objects.create(
+            period=period, kind=RunKind.ACCRUAL, state=RunState.FAILED, trigger=RunTrigger.COMMAND
+        )
+        for _ in range(2)
+    )
+    written_one = aggregation.figures_insert(run_id=one.pk, window=window)
+    written_two = aggregation.figures_insert(run_id=two.pk, window=window, two_connections=True)
 
-    assert written_one == written_two == len(figures(-1)) == 14
-    assert figures(-2) == figures(-1)
+    assert written_one == written_two == len(figures(one.pk)) == 14
+    assert figures(two.pk) == figures(one.pk)
     middle = aggregation._partner_id_middle()
-    partners = {row[0] for row in figures(-2)}
+    partners = {row[0] for row in figures(two.pk)}
     assert min(partners) <= middle < max(partners)  # both connections had partners to aggregate
     month_rows = TransactionAttribution.objects.filter(occurred_at__gte=Period(2026, 10).start)
-    assert sum(row[4] for row in figures(-2)) == month_rows.count()
-    assert sum(row[7] for row in figures(-2)) == sum(int(a.bank_revenue * 100) for a in month_rows)
+    assert sum(row[4] for row in figures(two.pk)) == month_rows.count()
+    assert sum(row[7] for row in figures(two.pk)) == sum(int(a.bank_revenue * 100) for a in month_rows)
     for _ in range(50):  # the second connection was closed (its server process ends a moment later)
         if backends() <= before:
             break

@@ -19,7 +19,7 @@ from core.periods import Period
 from revenue.settlement.choices import RunKind, RunState, SettlementState
 from revenue.settlement.models import Settlement, SettlementRun
 from revenue.settlement.services import settlement_dry_run, settlement_run_start
-from revenue.tasks import settlement_run_chunk_task
+from revenue.settlement.tasks import settlement_run_chunk_task
 from tests.revenue.factories import active_partner
 from tests.revenue.settlement.conftest import agreement, book, pct, row
 
@@ -119,10 +119,10 @@ def test_a_worker_killed_mid_chunk_and_the_run_completes_with_the_clean_totals(c
     )
     try:
         # Hold the lines table: the chunk computes its settlements and then waits, mid-transaction, to write them.
-        blocker.execute("LOCK TABLE revenue_settlementline IN SHARE MODE")
+        blocker.execute("LOCK TABLE settlement_settlementline IN SHARE MODE")
         run = settlement_run_start(period=Period(2026, 10), kind=RunKind.CLOSE, by=None)
         deadline = time.monotonic() + 60
-        while not _blocked_on("revenue_settlementline"):
+        while not _blocked_on("settlement_settlementline"):
             assert time.monotonic() < deadline, "the chunk never reached the lines table"
             time.sleep(0.1)
         # Kill every pool process of the worker: the one in the chunk dies mid-transaction.

@@ -15,7 +15,7 @@ from decimal import Decimal
 from core.money import round_money
 from core.periods import CHINA_TZ, Period
 from onboarding.models import Partner
-from revenue.models import Product
+from revenue.ledger.models import Product
 from revenue.settlement.choices import LineKind, PeriodState, SettlementState
 from revenue.settlement.models import Settlement, SettlementLine, SettlementPeriod
 

@@ -17,11 +17,11 @@ import pytest
 from openpyxl import load_workbook
 
 from core.periods import Period
-from revenue.services import agreement_create, agreement_version_create, transactions_ingest
+from core.spreadsheets import csv_stream, formula_safe
+from revenue.ledger.services import agreement_create, agreement_version_create, transactions_ingest
 from revenue.settlement.choices import RunKind, RunTrigger
 from revenue.settlement.models import Settlement
 from revenue.settlement.services import settlement_run_start
-from revenue.statements.detail import csv_stream, formula_safe
 from revenue.statements.selectors import DETAIL_COLUMNS, settlement_detail_rows
 from tests.revenue.factories import txn_row
 from tests.revenue.statements.pdftext import pdf_text

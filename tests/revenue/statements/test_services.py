@@ -9,7 +9,7 @@ import pytest
 from django.core import mail
 from django.core.files.storage import default_storage
 
-from revenue.errors import ImmutableRecord
+from revenue.ledger.errors import ImmutableRecord
 from revenue.settlement.models import Settlement
 from revenue.statements.errors import StatementNotAvailable
 from revenue.statements.models import PartnerEvent, Statement
@@ -137,11 +137,17 @@ def test_stored_data_altered_in_the_database_no_longer_verifies(settlement_x):
     statement = statement_generate(settlement=settlement_x)
     altered = statement.data.replace('"payable":"835.28"', '"payable":"935.28"')
     assert altered != statement.data
-    # Behind the application's back (plain SQL): the code no longer matches the data.
-    from django.db import connection
+    from django.db import IntegrityError, InternalError, connection, transaction
 
-    with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {Statement._meta.db_table} SET data = %s WHERE id = %s", [altered, statement.pk])
+    from core.migrations_sql import guards_suspended
+
+    sql = f"UPDATE {Statement._meta.db_table} SET data = %s WHERE id = %s"
+    # Plain SQL is refused by the database's guard...
+    with pytest.raises((IntegrityError, InternalError)), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, [altered, statement.pk])
+    # ...and were it forced past the guard, the code would no longer match the data.
+    with guards_suspended(), connection.cursor() as cursor:
+        cursor.execute(sql, [altered, statement.pk])
     assert statement_verify(code=statement.code) is None
 
 

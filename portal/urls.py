@@ -1,0 +1,33 @@
+"""URLs of the partner portal (included under /portal/ in config/urls.py); names in the ``portal`` namespace."""
+
+from django.urls import path
+
+from portal import views
+from revenue.statements.choices import DownloadKind
+
+app_name = "portal"
+
+urlpatterns = [
+    path("", views.settlement_list, name="settlements"),
+    path("login/", views.PortalLoginView.as_view(), name="login"),
+    path("logout/", views.PortalLogoutView.as_view(), name="logout"),
+    path("settlements/<int:pk>/", views.settlement_detail, name="settlement"),
+    path("settlements/<int:pk>/statement.pdf", views.settlement_pdf, name="statement-pdf"),
+    path(
+        "settlements/<int:pk>/transactions.csv",
+        views.settlement_detail_file,
+        {"kind": DownloadKind.CSV},
+        name="detail-csv",
+    ),
+    path(
+        "settlements/<int:pk>/transactions.xlsx",
+        views.settlement_detail_file,
+        {"kind": DownloadKind.XLSX},
+        name="detail-xlsx",
+    ),
+    path("settlements/<int:pk>/lines/<int:line_pk>/dispute/", views.dispute_raise, name="dispute-raise"),
+    path("api-access/", views.api_access, name="api-access"),
+    path("webhooks/", views.webhooks, name="webhooks"),
+    path("webhooks/<int:pk>/toggle/", views.webhook_toggle, name="webhook-toggle"),
+    path("webhooks/<int:pk>/remove/", views.webhook_remove, name="webhook-remove"),
+]

@@ -1,0 +1,290 @@
+"""Booking transactions from source systems: one service behind the REST API, the admin import and the command.
+
+Guarantees, whatever the way in and the database:
+
+* **All or nothing.** A batch with any bad row is rejected whole with every
+  bad row's number and reason (:class:`~revenue.ledger.errors.IngestionRejected`);
+  nothing is written, not even the batch record.
+* **Idempotent.** A row whose (source, external id) is already booked with
+  the same content is counted as a duplicate and not booked again; with
+  different content it is a bad row ("already received with different content").
+* **One engine.** Every row, whatever the way in and the database, is read
+  and checked by :func:`revenue.ledger.ingestion.rows.row_parse` and booked by
+  :class:`revenue.ledger.ingestion.processor.ChunkProcessor`; a file is read with
+  Python's csv module, never handed to the database as text.
+* **Set-based.** References (partners, products, branches, booked ids,
+  reversed originals, active periods) are looked up in bulk per chunk, never
+  per row; the writes are bulk (``COPY`` on PostgreSQL). Memory does not grow
+  with the batch.
+
+Rows are mappings of the columns in :mod:`revenue.ledger.ingestion.rows`, numbered
+as the sender sees them: the position in a request (from 1), the line of a
+file (the header is line 1, so data starts at 2).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import itertools
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import IO, Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from organisation.models import User
+from revenue.ledger.choices import IngestionChannel
+from revenue.ledger.errors import IngestionRejected, NotPermitted, SameFileIngested, UnknownSource
+from revenue.ledger.ingestion.processor import ChunkProcessor
+from revenue.ledger.ingestion.rows import COLUMNS, MALFORMED, REQUIRED_COLUMNS, RowError
+from revenue.ledger.models import IngestionBatch, SourceSystem
+
+CHUNK_SIZE = 2_000
+BOM = codecs.BOM_UTF8
+
+
+@dataclass(frozen=True)
+class IngestionResult:
+    """What an accepted batch did."""
+
+    batch: IngestionBatch
+    received: int
+    created: int
+    duplicates: int
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "batch": self.batch.pk,
+            "received": self.received,
+            "created": self.created,
+            "duplicates": self.duplicates,
+        }
+
+
+def _authorise(by: User | None, channel: str) -> None:
+    if by is None:  # the system itself: the large-file command, the generator, demo data
+        return
+    perm = "ledger.ingest_transactions" if channel == IngestionChannel.API else "ledger.import_transactions"
+    if not by.has_perm(perm):
+        raise NotPermitted(_("You may not book transactions this way."))
+
+
+def _check_source(source: str) -> str:
+    """The code of a registered, active source system; refused otherwise."""
+    code = (source or "").strip()
+    system = SourceSystem.objects.filter(code=code).first()
+    if system is None:
+        raise UnknownSource(
+            _("Unknown source system “%(code)s”: head office registers source systems before they send data.")
+            % {"code": code}
+        )
+    if not system.is_active:
+        raise UnknownSource(_("Source system “%(code)s” is no longer active.") % {"code": code})
+    return system.code
+
+
+@transaction.atomic
+def source_system_register(*, code: str, name: str, user: User | None = None, by: User | None) -> SourceSystem:
+    """Register a system that reports transactions (head office); ``user`` is the API account it posts with."""
+    if by is not None and not by.has_perm("ledger.add_sourcesystem"):
+        raise NotPermitted(_("Only head office registers source systems."))
+    system = SourceSystem(code=code.strip(), name=name.strip(), user=user)
+    system.full_clean()
+    system.save()
+    return system
+
+
+def file_sha256(stream: IO[bytes]) -> str:
+    """The SHA-256 of a seekable file, which is left rewound to where it was."""
+    start = stream.tell()
+    digest = hashlib.sha256()
+    while block := stream.read(1 << 20):
+        digest.update(block)
+    stream.seek(start)
+    return digest.hexdigest()
+
+
+def _check_same_file(sha256: str, *, allow_same_file: bool) -> None:
+    if not sha256 or allow_same_file:
+        return
+    earlier = IngestionBatch.objects.filter(sha256=sha256).order_by("pk").first()
+    if earlier is not None:
+        raise SameFileIngested(
+            _(
+                "This file was already booked as batch %(batch)s (%(source)s, %(date)s). Its rows would only be "
+                "duplicates; to book it again anyway, say so explicitly."
+            )
+            % {
+                "batch": earlier.pk,
+                "source": earlier.source_id,
+                "date": timezone.localtime(earlier.received_at).strftime("%Y-%m-%d %H:%M"),
+            }
+        )
+
+
+def _new_batch(*, source: str, channel: str, filename: str, by: User | None, sha256: str) -> IngestionBatch:
+    return IngestionBatch.objects.create(
+        source_id=source,
+        channel=channel,
+        filename=filename[:255],
+        sha256=sha256,
+        received_by=by,
+        received_at=timezone.now(),
+    )
+
+
+def _finish(batch: IngestionBatch, *, received: int, created: int, duplicates: int) -> IngestionResult:
+    batch.rows_received, batch.rows_created, batch.rows_duplicate = received, created, duplicates
+    batch.save(update_fields=["rows_received", "rows_created", "rows_duplicate"])
+    return IngestionResult(batch=batch, received=received, created=created, duplicates=duplicates)
+
+
+def _reject(errors: list[RowError], error_count: int) -> None:
+    raise IngestionRejected(sorted(errors, key=lambda e: e.row), error_count=error_count)
+
+
+def transactions_ingest(
+    *,
+    rows: Iterable[Mapping[str, Any]],
+    source: str,
+    by: User | None,
+    channel: str = IngestionChannel.API,
+    filename: str = "",
+    first_row: int = 1,
+    sha256: str = "",
+    allow_same_file: bool = False,
+) -> IngestionResult:
+    """Book a batch of rows (mappings of column → text), numbered from ``first_row``.
+
+    Raises :class:`~revenue.ledger.errors.IngestionRejected` (nothing written) when
+    any row is bad, ``NotPermitted`` when ``by`` may not book this way.
+    """
+    return transactions_ingest_numbered(
+        rows=zip(itertools.count(first_row), rows),
+        source=source,
+        by=by,
+        channel=channel,
+        filename=filename,
+        sha256=sha256,
+        allow_same_file=allow_same_file,
+    )
+
+
+def transactions_ingest_numbered(
+    *,
+    rows: Iterable[tuple[int, Mapping[str, Any]]],
+    source: str,
+    by: User | None,
+    channel: str = IngestionChannel.API,
+    filename: str = "",
+    sha256: str = "",
+    allow_same_file: bool = False,
+) -> IngestionResult:
+    """:func:`transactions_ingest` for rows that carry their own numbers, as ``(number, row)``.
+
+    ``sha256`` is the file's, when the rows come from a file: a file booked before is refused
+    (:class:`~revenue.ledger.errors.SameFileIngested`) unless ``allow_same_file``.
+    """
+    _authorise(by, channel)
+    source = _check_source(source)
+    _check_same_file(sha256, allow_same_file=allow_same_file)
+    with transaction.atomic():
+        batch = _new_batch(source=source, channel=channel, filename=filename, by=by, sha256=sha256)
+        processor = ChunkProcessor(source=source, batch=batch)
+        received = 0
+        for chunk in _chunks(rows, CHUNK_SIZE):
+            received += len(chunk)
+            processor.process(chunk)
+        if processor.rejected:
+            _reject(processor.errors, processor.error_count)
+        return _finish(batch, received=received, created=processor.created, duplicates=processor.duplicates)
+
+
+def transactions_ingest_csv(
+    *,
+    stream: IO[bytes],
+    source: str,
+    by: User | None,
+    channel: str = IngestionChannel.FILE,
+    filename: str = "",
+    allow_same_file: bool = False,
+) -> IngestionResult:
+    """Book a CSV file (UTF-8, a header row naming the columns), streamed.
+
+    Read with the csv module chunk by chunk on every database. Line numbers in
+    errors are the file's (the header is line 1; a row that spans lines is
+    numbered by its first). A file booked before (same SHA-256) is refused
+    unless ``allow_same_file``.
+    """
+    _authorise(by, channel)
+    source = _check_source(source)
+    sha256 = file_sha256(stream) if stream.seekable() else ""
+    header_line = stream.readline()
+    if header_line.startswith(BOM):
+        header_line = header_line[len(BOM) :]
+    try:
+        header = next(csv.reader([header_line.decode("utf-8")]), [])
+    except UnicodeDecodeError as exc:
+        raise IngestionRejected([RowError(1, "", "malformed", {"detail": str(exc)})]) from exc
+    columns = [c.strip(" ").lower() for c in header]
+    problems = header_problems(columns)
+    if problems:
+        raise IngestionRejected(problems)
+    text = io.TextIOWrapper(stream, encoding="utf-8", newline="")
+    return transactions_ingest_numbered(
+        rows=_csv_rows(text, columns),
+        source=source,
+        by=by,
+        channel=channel,
+        filename=filename,
+        sha256=sha256,
+        allow_same_file=allow_same_file,
+    )
+
+
+def header_problems(columns: list[str]) -> list[RowError]:
+    """A header must name known columns, each once, including the required ones."""
+    problems = [
+        RowError(1, column or "?", "unknown_column", {"column": column or "''", "columns": ", ".join(COLUMNS)})
+        for column in columns
+        if column not in COLUMNS
+    ]
+    problems += [
+        RowError(1, column, "malformed", {"detail": _("column %(column)s appears twice") % {"column": column}})
+        for column in sorted({c for c in columns if columns.count(c) > 1})
+    ]
+    problems += [
+        RowError(1, column, "missing_column", {"column": column})
+        for column in REQUIRED_COLUMNS
+        if column not in columns
+    ]
+    return problems
+
+
+def _csv_rows(text: IO[str], columns: list[str]) -> Iterator[tuple[int, dict[str, str | None]]]:
+    """Rows of a CSV body as ``(line, row)``; a row with the wrong number of fields is reported, not guessed."""
+    reader = csv.reader(text, strict=True)
+    while True:
+        line = reader.line_num + 2  # the header was line 1, read before this reader
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except (csv.Error, UnicodeDecodeError) as exc:
+            yield line, {MALFORMED: str(exc)}
+            return
+        if len(values) != len(columns):
+            yield line, {MALFORMED: f"{len(values)} fields where the header has {len(columns)}"}
+            continue
+        yield line, dict(zip(columns, values, strict=True))
+
+
+def _chunks(rows: Iterable[tuple[int, Mapping[str, Any]]], size: int) -> Iterator[list[tuple[int, Mapping[str, Any]]]]:
+    iterator = iter(rows)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk

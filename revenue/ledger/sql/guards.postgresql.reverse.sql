@@ -1,0 +1,10 @@
+DROP AGGREGATE IF EXISTS ledger_int_sum(bigint);
+DROP INDEX IF EXISTS ledger_attr_occurred_at;
+DROP TRIGGER IF EXISTS ledger_attribution_inserted ON ledger_transactionattribution;
+DROP FUNCTION IF EXISTS ledger_attribution_inserted();
+DROP TRIGGER IF EXISTS ledger_transaction_inserted ON ledger_transaction;
+DROP FUNCTION IF EXISTS ledger_transaction_inserted();
+DROP TRIGGER IF EXISTS ledger_attribution_append_only ON ledger_transactionattribution;
+DROP TRIGGER IF EXISTS ledger_transaction_append_only ON ledger_transaction;
+DROP FUNCTION IF EXISTS ledger_append_only();
+ALTER TABLE ledger_agreementversion DROP CONSTRAINT IF EXISTS ledger_version_no_overlap;

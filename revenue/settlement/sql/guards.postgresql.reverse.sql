@@ -1,0 +1,13 @@
+ALTER TABLE settlement_settlement RESET (fillfactor);
+DROP TRIGGER IF EXISTS settlement_period_no_truncate ON settlement_settlementperiod;
+DROP TRIGGER IF EXISTS settlement_line_no_truncate ON settlement_settlementline;
+DROP TRIGGER IF EXISTS settlement_settlement_no_truncate ON settlement_settlement;
+DROP FUNCTION IF EXISTS settlement_no_truncate();
+DROP TRIGGER IF EXISTS settlement_period_closed ON settlement_settlementperiod;
+DROP FUNCTION IF EXISTS settlement_period_closed();
+DROP TRIGGER IF EXISTS settlement_line_frozen_delete ON settlement_settlementline;
+DROP TRIGGER IF EXISTS settlement_line_frozen_update ON settlement_settlementline;
+DROP TRIGGER IF EXISTS settlement_line_frozen_insert ON settlement_settlementline;
+DROP FUNCTION IF EXISTS settlement_line_frozen();
+DROP TRIGGER IF EXISTS settlement_settlement_frozen ON settlement_settlement;
+DROP FUNCTION IF EXISTS settlement_settlement_frozen();

@@ -1,0 +1,95 @@
+"""Celery tasks of the revenue app: thin wrappers around the settlement services, safe to deliver twice.
+
+Reliability comes from the settings (``config.settings.base``: late
+acknowledgement, requeue when a worker process dies, prefetch of one, a
+visibility timeout longer than the longest task) together with idempotent
+steps: a chunk writes its rows and marks itself done in one transaction, and
+the final step of a superseded dispatch does nothing. Work is queued with
+``transaction.on_commit`` by the services, so a task never runs before the
+rows it reads are committed.
+
+Schedules (``CELERY_BEAT_SCHEDULE``): the nightly accrual at 01:00 China time
+and the month-end close at 02:00 on the 1st.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from celery import shared_task
+from django.db import OperationalError
+from django.utils import timezone
+
+from core.errors import ApplicationError
+from core.periods import Period
+from revenue.settlement.choices import RunKind, RunTrigger
+from revenue.settlement.services import (
+    settlement_run_chunk_execute,
+    settlement_run_chunk_failed,
+    settlement_run_finish,
+    settlement_run_prepare,
+    settlement_run_start,
+)
+
+logger = logging.getLogger(__name__)
+
+TRANSIENT_RETRIES = 3
+
+
+@shared_task(name="settlement.run_prepare", bind=True, max_retries=TRANSIENT_RETRIES)
+def settlement_run_prepare_task(self, run_id: int, attempt: int) -> bool:
+    try:
+        return settlement_run_prepare(run_id=run_id, attempt=attempt)
+    except OperationalError as exc:  # a deadlock or a lost connection: try again shortly
+        raise self.retry(exc=exc, countdown=2) from exc
+
+
+@shared_task(name="settlement.run_chunk", bind=True, max_retries=TRANSIENT_RETRIES)
+def settlement_run_chunk_task(self, run_id: int, number: int) -> bool:
+    """One chunk. A business or program error is recorded on the chunk (the final step then fails the run)
+    rather than raised, so that the chord always reaches its final step."""
+    try:
+        return settlement_run_chunk_execute(run_id=run_id, number=number)
+    except OperationalError as exc:
+        if self.request.retries < TRANSIENT_RETRIES:
+            raise self.retry(exc=exc, countdown=2) from exc
+        settlement_run_chunk_failed(run_id=run_id, number=number, error=str(exc))
+    except ApplicationError as exc:
+        settlement_run_chunk_failed(run_id=run_id, number=number, error=str(exc.message))
+    except Exception as exc:
+        logger.exception("settlement run %s chunk %s failed", run_id, number)
+        settlement_run_chunk_failed(run_id=run_id, number=number, error=f"{type(exc).__name__}: {exc}")
+    return False
+
+
+@shared_task(name="settlement.run_finish", bind=True, max_retries=TRANSIENT_RETRIES)
+def settlement_run_finish_task(self, run_id: int, attempt: int) -> str | None:
+    try:
+        run = settlement_run_finish(run_id=run_id, attempt=attempt)
+    except OperationalError as exc:
+        raise self.retry(exc=exc, countdown=2) from exc
+    return run.state if run else None
+
+
+def _start(kind: str, period: Period) -> int | None:
+    try:
+        run = settlement_run_start(period=period, kind=kind, by=None, trigger=RunTrigger.SCHEDULE)
+    except ApplicationError as exc:
+        # A second beat scheduler, or a period that cannot be settled now: say why, do not retry.
+        logger.warning("scheduled %s of %s not started: %s", kind, period, exc.message)
+        return None
+    return run.pk
+
+
+@shared_task(name="settlement.accrual_nightly")
+def settlement_accrual_nightly_task() -> int | None:
+    """Accrue the month to date of yesterday (China time): on the 1st that is the month about to close."""
+    yesterday = timezone.now() - dt.timedelta(days=1)
+    return _start(RunKind.ACCRUAL, Period.containing(yesterday))
+
+
+@shared_task(name="settlement.close_monthly")
+def settlement_close_monthly_task() -> int | None:
+    """Close the previous month (China time)."""
+    return _start(RunKind.CLOSE, Period.containing(timezone.now()).previous())

@@ -1,0 +1,2 @@
+DROP TRIGGER IF EXISTS statements_statement_no_delete;
+DROP TRIGGER IF EXISTS statements_statement_no_update;
