@@ -19,9 +19,14 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-DEBUG = env.bool("DJANGO_DEBUG", default=True)
-# The default key only serves the embedded local set-up; production requires one.
-SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="insecure-local-development-key-not-for-production")
+# Off unless turned on explicitly (DJANGO_DEBUG=true, as bin/demo does for the development server).
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+# Required unless DEBUG is on: the development key below is public, so it only ever serves a debug set-up.
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("Set DJANGO_SECRET_KEY (or DJANGO_DEBUG=true for a local development set-up).")
+    SECRET_KEY = "insecure-local-development-key-not-for-production"  # noqa: S105 - public by design, DEBUG only
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 
 INSTALLED_APPS = [

@@ -91,6 +91,17 @@ def share_rule_from_version(version: AgreementVersion) -> ShareRule:
     )
 
 
+def agreement_version_list(*, user: User) -> QuerySet[AgreementVersion]:
+    """Agreement versions a member of staff may see: the partner types' defaults, and partners' own agreements
+    for the partners the user sees (every branch's for head office and finance, their branch's otherwise)."""
+    from onboarding.selectors import partner_list
+
+    qs = AgreementVersion.objects.select_related("agreement__product", "agreement__partner")
+    if user_sees_all_branches(user):
+        return qs
+    return qs.filter(Q(agreement__partner__isnull=True) | Q(agreement__partner__in=partner_list(user=user)))
+
+
 def transaction_list(*, user: User) -> QuerySet[Transaction]:
     """Transactions a member of staff may see: every branch's for head office and finance, their own otherwise."""
     qs = Transaction.objects.all()

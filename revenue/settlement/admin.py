@@ -31,6 +31,7 @@ from core.spreadsheets import CSV_CONTENT_TYPE, csv_stream
 from onboarding.selectors import partner_list
 from organisation.services import user_sees_all_branches
 from revenue.ledger.models import AgreementVersion
+from revenue.ledger.selectors import agreement_version_list
 from revenue.settlement import services
 from revenue.settlement.choices import DisputeState, LineKind, RunKind, RunTrigger
 from revenue.settlement.models import (
@@ -86,7 +87,7 @@ class DryRunForm(forms.Form):
     partner = forms.ModelChoiceField(label=_("partner"), queryset=None, required=False)
     proposed_version = forms.ModelChoiceField(
         label=_("proposed agreement version"),
-        queryset=AgreementVersion.objects.select_related("agreement__product", "agreement__partner"),
+        queryset=AgreementVersion.objects.none(),
         required=False,
         help_text=_("Compute the period under this version where its agreement applies (e.g. one not yet in force)."),
     )
@@ -94,6 +95,8 @@ class DryRunForm(forms.Form):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["partner"].queryset = partner_list(user=user).order_by("legal_name")
+        # Another branch's partner-specific terms are not shown to a branch's staff.
+        self.fields["proposed_version"].queryset = agreement_version_list(user=user)
 
 
 @admin.register(SettlementRun)

@@ -67,20 +67,43 @@ def test_production_settings_refuse_to_start_without_a_shared_cache():
     assert "CACHE_URL" in result.stderr
 
 
+LOCAL_KEY = {"DJANGO_SECRET_KEY": "a-local-key-for-these-checks-only-0123456789abcdef"}
+
+
+def test_debug_is_off_unless_turned_on_and_a_key_is_required_without_it():
+    refused = _manage("check", DJANGO_SETTINGS_MODULE="config.settings.base")
+    assert refused.returncode != 0
+    assert "DJANGO_SECRET_KEY" in refused.stderr
+    probe = "from django.conf import settings as s; print(s.DEBUG)"
+    default = _manage("shell", "--no-imports", "-c", probe, DJANGO_SETTINGS_MODULE="config.settings.base", **LOCAL_KEY)
+    assert default.stdout.split() == ["False"], default.stderr
+    debug = _manage(
+        "shell", "--no-imports", "-c", probe, DJANGO_SETTINGS_MODULE="config.settings.base", DJANGO_DEBUG="1"
+    )
+    assert debug.stdout.split() == ["True"], debug.stderr
+    for entry_point in ("manage.py", "config/wsgi.py", "config/celery.py"):
+        text = (ROOT / entry_point).read_text()
+        assert '"config.settings.base"' in text  # which now has DEBUG off and no usable default key
+
+
 def test_the_default_settings_pass_the_checks_without_warnings():
-    result = _manage("check", "--fail-level", "WARNING", DJANGO_SETTINGS_MODULE="config.settings.base")
+    result = _manage("check", "--fail-level", "WARNING", DJANGO_SETTINGS_MODULE="config.settings.base", **LOCAL_KEY)
     assert result.returncode == 0, result.stderr
     assert "no issues" in result.stdout
 
 
 def test_a_sign_in_limit_below_one_fails_loudly():
-    result = _manage("check", DJANGO_SETTINGS_MODULE="config.settings.base", SIGN_IN_ACCOUNT_FAILURE_LIMIT="0")
+    result = _manage(
+        "check", DJANGO_SETTINGS_MODULE="config.settings.base", SIGN_IN_ACCOUNT_FAILURE_LIMIT="0", **LOCAL_KEY
+    )
     assert result.returncode != 0
     assert "SIGN_IN_ACCOUNT_FAILURE_LIMIT" in result.stderr
 
 
 def test_a_malformed_value_fails_loudly():
-    result = _manage("check", DJANGO_SETTINGS_MODULE="config.settings.base", CELERY_LONGEST_TASK_SECONDS="an hour")
+    result = _manage(
+        "check", DJANGO_SETTINGS_MODULE="config.settings.base", CELERY_LONGEST_TASK_SECONDS="an hour", **LOCAL_KEY
+    )
     assert result.returncode != 0
     assert "an hour" in result.stderr
 
@@ -88,6 +111,6 @@ def test_a_malformed_value_fails_loudly():
 def test_default_settings_are_sqlite_with_in_process_celery():
     probe = "from django.conf import settings as s; d = s.DATABASES['default']['ENGINE']; "
     probe += "print(d, s.CELERY_TASK_ALWAYS_EAGER, s.TIME_ZONE, s.LANGUAGE_CODE)"
-    result = _manage("shell", "--no-imports", "-c", probe, DJANGO_SETTINGS_MODULE="config.settings.base")
+    result = _manage("shell", "--no-imports", "-c", probe, DJANGO_SETTINGS_MODULE="config.settings.base", **LOCAL_KEY)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["django.db.backends.sqlite3", "True", "Asia/Shanghai", "zh-hans"]

@@ -1,8 +1,8 @@
 """The product is Chinese first: every message has a zh-hans translation, and the installed catalogue is current.
 
 The catalogues are updated with
-    manage.py makemessages -l zh_Hans -l en --ignore=.venv --ignore=tests --ignore=bench
-and compiled with ``manage.py compilemessages --ignore=.venv`` (bin/setup does the latter).
+    DJANGO_DEBUG=true manage.py makemessages -l zh_Hans -l en --ignore=.venv --ignore=tests --ignore=bench
+and compiled with ``django-admin compilemessages --ignore=.venv`` (bin/setup does the latter).
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ from onboarding.models import Partner
 from organisation.models import User
 from organisation.services import user_sees_all_branches
 from revenue.ledger.models import AgreementVersion, Product, TransactionAttribution
+from revenue.ledger.selectors import agreement_version_list
 from revenue.settlement import aggregation
 from revenue.settlement.aggregation import LedgerTotals, Window
 from revenue.settlement.choices import PeriodState
@@ -120,6 +121,8 @@ def settlement_dry_run(
             raise NotPermitted(_("You may not preview settlements."))
         if not user_sees_all_branches(by) and (partner is None or partner.branch_id != by.branch_id):
             raise NotPermitted(_("Preview a partner of your own branch."))
+        if proposed_version is not None and not agreement_version_list(user=by).filter(pk=proposed_version.pk).exists():
+            raise NotPermitted(_("Preview a proposed version of your own branch's partners or of a partner type."))
     with transaction.atomic():
         notes: list[str] = []
         row = SettlementPeriod.objects.filter(start=period.first_day).first()

@@ -148,3 +148,28 @@ def test_disputes_are_decided_in_the_admin(client, closed, partner_user_x, finan
         "12.34",
         "2026-11",
     )
+
+
+def test_a_branch_rm_is_offered_and_allowed_only_their_own_partners_terms_in_a_dry_run(
+    client, rm_a, pay, active_x, active_y
+):
+    from core.periods import Period
+    from revenue.settlement.admin import DryRunForm
+    from revenue.settlement.errors import NotPermitted
+    from revenue.settlement.services import settlement_dry_run
+
+    own = pct(pay, "0.100000", partner=active_x)
+    other_branch = pct(pay, "0.200000", partner=active_y)
+    default = pct(pay, "0.300000")
+
+    offered = set(DryRunForm(user=rm_a).fields["proposed_version"].queryset)
+    assert own in offered and default in offered
+    assert other_branch not in offered
+    client.force_login(rm_a)
+    page = client.get(reverse("admin:settlement_settlementrun_dry_run"), {"period": "2026-10", "partner": active_x.pk})
+    assert page.status_code in (200, 403)
+    assert f'value="{other_branch.pk}"'.encode() not in page.content
+
+    with pytest.raises(NotPermitted):
+        settlement_dry_run(period=Period(2026, 10), by=rm_a, partner=active_x, proposed_version=other_branch)
+    assert settlement_dry_run(period=Period(2026, 10), by=rm_a, partner=active_x, proposed_version=own).proposed == own
