@@ -5,8 +5,9 @@ run) and load, per partner, the few rows this needs; everything here works on
 plain values so that the production run, the dry run and the tests share it.
 
 Lines
-    * a ``product`` line per product with business in the period: the share from
-      :func:`revenue.calculations.partner_shares_compute` under the version in force;
+    * a ``product`` line per product with business in the period: the share (and
+      effective rate) of :func:`revenue.calculations.partner_shares_compute`, as
+      :func:`~revenue.calculations.partner_share_amounts` gives them, under the version in force;
     * an ``adjustment`` line per product of a corrected period Q that received
       late events or reversals: Q's share recomputed on everything of Q
       settled so far plus the new attributions, minus what earlier closes
@@ -28,7 +29,7 @@ Totals and the one rounding boundary
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
@@ -39,7 +40,7 @@ from django.utils.translation import gettext as _
 
 from core.money import ZERO, round_money
 from core.periods import Period
-from revenue.calculations import LineFigures, ShareRule, partner_shares_compute
+from revenue.calculations import LineFigures, ShareRule, partner_share_amounts
 from revenue.choices import RuleKind, TierBasis
 from revenue.settlement.choices import LineKind
 
@@ -76,6 +77,11 @@ class Figures(NamedTuple):
 
     def line_figures(self) -> LineFigures:
         return LineFigures(bank_revenue=self.bank_revenue, volume=self.volume, count=self.net_count)
+
+    @property
+    def count(self) -> Decimal:  # type: ignore[override]
+        """The net count, by the name the share computation gives it (:class:`revenue.calculations.ShareFigures`)."""
+        return self.net_count
 
 
 NO_FIGURES = Figures()
@@ -226,11 +232,16 @@ def _rate(value: Decimal | None) -> Decimal | None:
     return None if value is None else value.quantize(RATE_PLACES, rounding=ROUND_HALF_UP)
 
 
-def _shares(rules: Mapping[int, RuleChoice], figures: Mapping[int, Figures]):
-    return partner_shares_compute(
-        rules={product: choice.rule for product, choice in rules.items()},
-        figures={product: f.line_figures() for product, f in figures.items()},
-    )
+def _shares(rules: Mapping[int, RuleChoice], figures: Mapping[int, Figures]) -> dict[int, tuple]:
+    """``(share, effective rate)`` per product, from the pure share function."""
+    return partner_share_amounts(rules={product: choice.rule for product, choice in rules.items()}, figures=figures)
+
+
+def _in_order(products, order: Mapping[int, int]) -> list[int]:
+    """Products in the catalogue's order (by code), any unknown product after them by id."""
+    if len(products) == 1:
+        return list(products)
+    return sorted(products, key=lambda p: (order.get(p, p), p))
 
 
 @lru_cache(maxsize=512)
@@ -249,6 +260,11 @@ def texts_in_language(language: str | None) -> dict[str, str]:
     }
 
 
+@lru_cache(maxsize=16)
+def _no_rule(language: str | None) -> RuleChoice:
+    return RuleChoice(None, None, texts_in_language(language)["no_rule"])
+
+
 def settlement_compute(
     *, partner: PartnerInput, minimum_payout: Decimal, product_order: Mapping[int, int] | None = None
 ) -> SettlementDraft | None:
@@ -260,25 +276,37 @@ def settlement_compute(
     if partner.is_empty:
         return None
     order = product_order or {}
+    language = get_language()
+    texts = texts_in_language(language)
+    no_rule = _no_rule(language)
     lines: list[LineDraft] = []
-    texts = texts_in_language(get_language())
-    no_rule = RuleChoice(None, None, texts["no_rule"])
+    # The totals, summed as the lines are made (exact: whole fen).
+    share_total = adjustment_total = carried_in = bank_revenue = ZERO
+    transaction_count = 0
 
-    shares = _shares(partner.regular_rules, partner.regular)
-    for product_id in sorted(partner.regular, key=lambda p: (order.get(p, p), p)):
-        result = shares[product_id]
-        choice = partner.regular_rules.get(product_id) or no_rule
-        lines.append(
-            LineDraft(
-                kind=LineKind.PRODUCT,
-                product_id=product_id,
-                figures=partner.regular[product_id],
-                version_id=choice.version_id,
-                rule_description=choice.text,
-                effective_rate=_rate(result.effective_rate),
-                share=result.share,
+    regular = partner.regular
+    if regular:
+        rules = partner.regular_rules
+        shares = _shares(rules, regular)
+        for product_id in _in_order(regular, order):
+            share, rate = shares[product_id]
+            choice = rules.get(product_id) or no_rule
+            figures = regular[product_id]
+            lines.append(
+                LineDraft(
+                    kind=LineKind.PRODUCT,
+                    product_id=product_id,
+                    figures=figures,
+                    version_id=choice.version_id,
+                    rule_description=choice.text,
+                    effective_rate=_rate(rate),
+                    share=share,
+                    position=len(lines) + 1,
+                )
             )
-        )
+            share_total += share
+            transaction_count += figures.transaction_count
+            bank_revenue += figures.bank_revenue
 
     for period in sorted(partner.adjustments):
         deltas = partner.adjustments[period]
@@ -289,28 +317,35 @@ def settlement_compute(
         for product_id, delta in deltas.items():
             combined[product_id] = combined.get(product_id, NO_FIGURES).plus(delta)
         recomputed = _shares(rules, combined)
-        for product_id in sorted(combined, key=lambda p: (order.get(p, p), p)):
+        for product_id in _in_order(combined, order):
             before = previous[product_id].share if product_id in previous else ZERO
-            result = recomputed[product_id]
-            change = result.share - before
-            if product_id not in deltas and change == 0:
-                continue
+            share, rate = recomputed[product_id]
+            change = share - before
+            delta = deltas.get(product_id)
+            if delta is None:
+                if change == 0:
+                    continue
+                delta = NO_FIGURES
             choice = rules.get(product_id) or no_rule
             lines.append(
                 LineDraft(
                     kind=LineKind.ADJUSTMENT,
                     product_id=product_id,
                     corrects_period=period,
-                    figures=deltas.get(product_id, NO_FIGURES),
+                    figures=delta,
                     version_id=choice.version_id,
                     rule_description=choice.text,
-                    effective_rate=_rate(result.effective_rate),
+                    effective_rate=_rate(rate),
                     previous_share=before,
                     share=change,
                     description=texts["adjustment"]
-                    % {"period": _period_text(period), "new": _amount_text(result.share), "old": _amount_text(before)},
+                    % {"period": _period_text(period), "new": _amount_text(share), "old": _amount_text(before)},
+                    position=len(lines) + 1,
                 )
             )
+            adjustment_total += change
+            transaction_count += delta.transaction_count
+            bank_revenue += delta.bank_revenue
 
     for carried in sorted(partner.carried, key=lambda c: (c.period, c.settlement_id)):
         lines.append(
@@ -319,8 +354,10 @@ def settlement_compute(
                 carried_from_id=carried.settlement_id,
                 share=carried.amount,
                 description=texts["carried"] % {"period": _period_text(carried.period)},
+                position=len(lines) + 1,
             )
         )
+        carried_in += carried.amount
     for dispute in sorted(partner.disputes, key=lambda d: d.dispute_id):
         lines.append(
             LineDraft(
@@ -329,22 +366,12 @@ def settlement_compute(
                 share=dispute.amount,
                 description=texts["dispute"]
                 % {"id": dispute.dispute_id, "period": _period_text(dispute.disputed_period)},
+                position=len(lines) + 1,
             )
         )
-    for position, line in enumerate(lines, start=1):
-        line.position = position
-    return _totals(partner, lines, minimum_payout)
+        adjustment_total += dispute.amount
 
-
-def _totals(partner: PartnerInput, lines: Sequence[LineDraft], minimum_payout: Decimal) -> SettlementDraft:
-    def total(*kinds: str) -> Decimal:
-        return sum((line.share for line in lines if line.kind in kinds), ZERO)
-
-    share_total = total(LineKind.PRODUCT)
-    adjustment_total = total(LineKind.ADJUSTMENT, LineKind.DISPUTE_RESOLUTION)
-    carried_in = total(LineKind.CARRY_FORWARD)
     net = share_total + adjustment_total + carried_in
-    ledger = [line for line in lines if line.kind in (LineKind.PRODUCT, LineKind.ADJUSTMENT)]
     carried_forward = net != 0 and (net < 0 or net < minimum_payout)
     if carried_forward or net == 0:
         vat, payable = ZERO, ZERO
@@ -354,9 +381,9 @@ def _totals(partner: PartnerInput, lines: Sequence[LineDraft], minimum_payout: D
     return SettlementDraft(
         partner_id=partner.partner_id,
         vat_rate=partner.vat_rate,
-        lines=list(lines),
-        transaction_count=sum(line.figures.transaction_count for line in ledger),
-        bank_revenue=sum((line.figures.bank_revenue for line in ledger), ZERO),
+        lines=lines,
+        transaction_count=transaction_count,
+        bank_revenue=bank_revenue,
         share_total=share_total,
         adjustment_total=adjustment_total,
         carried_in=carried_in,
