@@ -47,6 +47,7 @@ from revenue.settlement.choices import LineKind
 RATE_PLACES = Decimal("0.00000001")
 MICRO = Decimal(1_000_000)
 HUNDRED = Decimal(100)
+_tuple_new = tuple.__new__
 
 
 class Figures(NamedTuple):
@@ -63,9 +64,7 @@ class Figures(NamedTuple):
     @classmethod
     def from_integers(cls, *, count: int, net_count_micro: int, volume_fen: int, bank_revenue_fen: int) -> Figures:
         """From the run's integer aggregates (fen, millionths): exact on every database."""
-        return cls(
-            count, Decimal(net_count_micro) / MICRO, Decimal(volume_fen) / HUNDRED, Decimal(bank_revenue_fen) / HUNDRED
-        )
+        return figures_from_integers(count, net_count_micro, volume_fen, bank_revenue_fen)
 
     def plus(self, other: Figures) -> Figures:
         return Figures(
@@ -87,6 +86,16 @@ class Figures(NamedTuple):
 NO_FIGURES = Figures()
 
 
+def figures_from_integers(count: int, micro: int, volume_fen: int, revenue_fen: int) -> Figures:
+    """:meth:`Figures.from_integers` with positional arguments, for the loaders' inner loops.
+
+    Built with ``tuple.__new__`` as ``NamedTuple._make`` does: a chunk makes one per figure row it loads.
+    """
+    return _tuple_new(
+        Figures, (count, Decimal(micro) / MICRO, Decimal(volume_fen) / HUNDRED, Decimal(revenue_fen) / HUNDRED)
+    )
+
+
 @dataclass(frozen=True)
 class RuleChoice:
     """The rule governing a partner's product in a period, with the version it comes from."""
@@ -101,23 +110,23 @@ class RuleChoice:
         return self.description or rule_describe(self.rule)
 
 
-@dataclass(frozen=True)
-class Settled:
-    """What earlier closes settled for a partner's product of one period: summed figures and shares."""
+class Settled(NamedTuple):
+    """What earlier closes settled for a partner's product of one period: summed figures and shares.
+
+    Named tuples, here and below: a chunk loads one per partner and product of a corrected period.
+    """
 
     figures: Figures
     share: Decimal
 
 
-@dataclass(frozen=True)
-class CarriedBalance:
+class CarriedBalance(NamedTuple):
     settlement_id: int
     period: dt.date
     amount: Decimal
 
 
-@dataclass(frozen=True)
-class DisputeAdjustment:
+class DisputeAdjustment(NamedTuple):
     dispute_id: int
     disputed_period: dt.date
     amount: Decimal
@@ -130,11 +139,12 @@ class PartnerInput:
     partner_id: int
     vat_rate: Decimal
     regular: dict[int, Figures] = field(default_factory=dict)
-    regular_rules: dict[int, RuleChoice] = field(default_factory=dict)
+    # product → rule; products without figures may be named too (they earn nothing)
+    regular_rules: Mapping[int, RuleChoice] = field(default_factory=dict)
     # corrected period (first day) → product → figures of the new attributions
     adjustments: dict[dt.date, dict[int, Figures]] = field(default_factory=dict)
     previous: dict[dt.date, dict[int, Settled]] = field(default_factory=dict)
-    adjustment_rules: dict[dt.date, dict[int, RuleChoice]] = field(default_factory=dict)
+    adjustment_rules: dict[dt.date, Mapping[int, RuleChoice]] = field(default_factory=dict)
     carried: list[CarriedBalance] = field(default_factory=list)
     disputes: list[DisputeAdjustment] = field(default_factory=list)
 
