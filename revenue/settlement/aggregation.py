@@ -100,6 +100,7 @@ def _sql() -> dict[str, str]:
             "net_count": "revenue_int_sum(net_count_micro)",
             "fen": "(sum({}) * 100)::bigint",
             "micro": "(sum({}) * 1000000)::bigint",
+            "count": "sum({})::bigint",
             "month": "(date_trunc('month', occurred_at AT TIME ZONE 'Asia/Shanghai'))::date",
             "no_month": "NULL::date",
         }
@@ -111,6 +112,7 @@ def _sql() -> dict[str, str]:
         "net_count": "sum(net_count_micro)",
         "fen": "sum(CAST(ROUND({} * 100) AS INTEGER))",
         "micro": "sum(CAST(ROUND({} * 1000000) AS INTEGER))",
+        "count": "sum({})",
         "month": "date(occurred_at, '+8 hours', 'start of month')",
         "no_month": "NULL",
     }
@@ -221,8 +223,14 @@ def figures_fetch(window: Window, *, partner_id: int | None = None) -> Iterator[
         for select, params in figures_selects(window, partner_id=partner_id):
             cursor.execute(select, params)
             while rows := cursor.fetchmany(5000):
-                for row in rows:
-                    yield _normalise(row)
+                yield from _normalised(rows)
+
+
+def _normalised(rows: list[tuple]) -> list[tuple]:
+    """Figure rows with the same Python types on every database (PostgreSQL returns them so already)."""
+    if connection.vendor == "postgresql":
+        return rows
+    return [_normalise(row) for row in rows]
 
 
 def _normalise(row: tuple) -> tuple:
@@ -383,7 +391,7 @@ def run_figures_fetch(*, run_id: int, partners: tuple[str, list]) -> list[tuple]
         cursor.execute(
             f"SELECT {', '.join(FIGURE_COLUMNS)} FROM {FIGURES} WHERE run_id = %s AND {condition}", [run_id, *params]
         )
-        return [_normalise(row) for row in cursor.fetchall()]
+        return _normalised(cursor.fetchall())
 
 
 def settled_before(*, partners: tuple[str, list], months: list[dt.date], before: dt.date) -> list[tuple]:
@@ -402,7 +410,8 @@ def settled_before(*, partners: tuple[str, list], months: list[dt.date], before:
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            SELECT s.partner_id, COALESCE(l.corrects_period, p.start), l.product_id, sum(l.transaction_count),
+            SELECT s.partner_id, COALESCE(l.corrects_period, p.start), l.product_id,
+                   {sql["count"].format("l.transaction_count")},
                    {sql["micro"].format("l.net_count")}, {sql["fen"].format("l.volume")},
                    {sql["fen"].format("l.bank_revenue")}, {sql["fen"].format("l.share")}
             FROM {LINES} l
@@ -415,8 +424,11 @@ def settled_before(*, partners: tuple[str, list], months: list[dt.date], before:
             """,
             [*params, connection.ops.adapt_datefield_value(before), *days, *days],
         )
+        rows = cursor.fetchall()
+        if connection.vendor == "postgresql":
+            return rows  # dates and bigints already
         out = []
-        for partner_id, month, product_id, count, micro, volume, revenue, share in cursor.fetchall():
+        for partner_id, month, product_id, count, micro, volume, revenue, share in rows:
             if isinstance(month, str):
                 month = dt.date.fromisoformat(month)
             out.append((partner_id, month, product_id, int(count), int(micro), int(volume), int(revenue), int(share)))
