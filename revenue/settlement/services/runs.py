@@ -564,11 +564,20 @@ def _line_rows(settlement_ids, drafts: list[SettlementDraft]):
             )
 
 
-def _copy(cursor, table: str, columns: tuple[str, ...], rows) -> int:
+def _column_types(model, columns: tuple[str, ...]) -> list[str]:
+    """The database types of a model's columns, without modifiers (``numeric(18, 2)`` → ``numeric``)."""
+    fields = {f.column: f for f in model._meta.concrete_fields}
+    return [fields[column].db_type(connection).split("(")[0] for column in columns]
+
+
+def _copy(cursor, model, columns: tuple[str, ...], rows) -> int:
     count = 0
-    with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+    with cursor.cursor.copy(f"COPY {model._meta.db_table} ({', '.join(columns)}) FROM STDIN") as copy:
+        # Each column's converter chosen once from its type, rather than from each value's Python type.
+        copy.set_types(_column_types(model, columns))
+        write_row = copy.write_row
         for row in rows:
-            copy.write_row(row)
+            write_row(row)
             count += 1
     return count
 
@@ -584,24 +593,23 @@ def settlements_write(
     """
     if not drafts:
         return 0, 0
-    settlement_table, line_table = Settlement._meta.db_table, SettlementLine._meta.db_table
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                [settlement_table, len(drafts)],
+                [Settlement._meta.db_table, len(drafts)],
             )
             ids = [row[0] for row in cursor.fetchall()]
             _copy(
                 cursor,
-                settlement_table,
+                Settlement,
                 SETTLEMENT_COLUMNS,
                 (
                     _settlement_row(pk, d, run=run, window=window, computed_at=computed_at)
                     for pk, d in zip(ids, drafts, strict=True)
                 ),
             )
-            lines = _copy(cursor, line_table, LINE_COLUMNS, _line_rows(ids, drafts))
+            lines = _copy(cursor, SettlementLine, LINE_COLUMNS, _line_rows(ids, drafts))
         return len(ids), lines
     settlements = [
         Settlement(
