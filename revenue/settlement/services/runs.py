@@ -636,13 +636,14 @@ def settlements_write(
 
 @contextmanager
 def _no_cyclic_gc():
-    """Python's cycle collector paused while a chunk loads its inputs and computes its settlements.
+    """Python's cycle collector paused while settlements are loaded, computed and written.
 
     A chunk makes a few hundred thousand small values (figures, rules, lines) that live until it is
     written and form no reference cycle: their reference counts free them, and the collector,
     triggered again and again as they pile up, would only scan them and the rest of the process
-    for nothing. It is switched back on afterwards (and then collects whatever cycles were made
-    meanwhile), unless it was off already: another chunk's thread, or the process, turned it off.
+    for nothing (as it would once more on resuming, were they still alive). It is switched back on
+    afterwards, and then collects whatever cycles were made meanwhile, unless it was off already:
+    another chunk's thread, or the process, turned it off.
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -681,11 +682,14 @@ def compute_partners(
 def _chunk_settle(run: SettlementRun, window: Window, partners: PartnerRange, *, computed_at) -> tuple[int, int]:
     """Compute and write the chunk's draft settlements; returns (settlements, lines)."""
     cache_key = (run.pk, run.attempt, run.created_at)
-    rows = aggregation.run_figures_fetch(run_id=run.pk, partners=partners.sql("partner_id"))
-    drafts = compute_partners(
-        window=window, period_row=run.period, figure_rows=rows, partners=partners, cache_key=cache_key
-    )
-    return settlements_write(drafts, run=run, window=window, computed_at=computed_at)
+    with _no_cyclic_gc():
+        rows = aggregation.run_figures_fetch(run_id=run.pk, partners=partners.sql("partner_id"))
+        drafts = compute_partners(
+            window=window, period_row=run.period, figure_rows=rows, partners=partners, cache_key=cache_key
+        )
+        written = settlements_write(drafts, run=run, window=window, computed_at=computed_at)
+        del rows, drafts  # freed before the collector resumes, which then has nothing of the chunk to scan
+    return written
 
 
 def settlement_run_chunk_execute(*, run_id: int, number: int) -> bool:
