@@ -259,26 +259,37 @@ def _period_text(day: dt.date) -> str:
     return str(Period(day.year, day.month))
 
 
-@lru_cache(maxsize=16)
-def texts_in_language(language: str | None) -> dict[str, str]:
-    """The line texts in one language, translated once rather than once per line."""
-    return {
-        "no_rule": _rule_describe(None, language),
-        "adjustment": _("Late events and reversals of %(period)s: share recomputed %(new)s, settled before %(old)s"),
-        "carried": _("Carried forward from %(period)s"),
-        "dispute": _("Resolution of dispute #%(id)s on %(period)s"),
-    }
+class LineTexts(NamedTuple):
+    """The texts of a settlement's lines in one language: the choice of no agreement, and templates."""
+
+    no_rule: RuleChoice
+    adjustment: str
+    carried: str
+    dispute: str
 
 
 @lru_cache(maxsize=16)
-def _no_rule(language: str | None) -> RuleChoice:
-    return RuleChoice(None, None, texts_in_language(language)["no_rule"])
+def line_texts(language: str | None) -> LineTexts:
+    """The line texts in one language (the active one when the settlements are computed), translated once."""
+    return LineTexts(
+        no_rule=RuleChoice(None, None, _rule_describe(None, language)),
+        adjustment=_("Late events and reversals of %(period)s: share recomputed %(new)s, settled before %(old)s"),
+        carried=_("Carried forward from %(period)s"),
+        dispute=_("Resolution of dispute #%(id)s on %(period)s"),
+    )
 
 
 def settlement_compute(
-    *, partner: PartnerInput, minimum_payout: Decimal, product_order: Mapping[int, int] | None = None
+    *,
+    partner: PartnerInput,
+    minimum_payout: Decimal,
+    product_order: Mapping[int, int] | None = None,
+    texts: LineTexts | None = None,
 ) -> SettlementDraft | None:
     """The partner's settlement of the period, or ``None`` when it has nothing to settle.
+
+    ``texts``: :func:`line_texts` of the active language, which a caller settling many partners
+    passes once for all (reading the active language costs more than a line).
 
     Invariants: every line's share is a whole number of fen; ``net`` is the sum
     of the lines; ``payable == net + vat`` unless carried forward (then both 0).
@@ -286,9 +297,8 @@ def settlement_compute(
     if partner.is_empty:
         return None
     order = product_order or {}
-    language = get_language()
-    texts = texts_in_language(language)
-    no_rule = _no_rule(language)
+    texts = texts or line_texts(get_language())
+    no_rule = texts.no_rule
     lines: list[LineDraft] = []
     # The totals, summed as the lines are made (exact: whole fen).
     share_total = adjustment_total = carried_in = bank_revenue = ZERO
@@ -348,7 +358,7 @@ def settlement_compute(
                     effective_rate=_rate(rate),
                     previous_share=before,
                     share=change,
-                    description=texts["adjustment"]
+                    description=texts.adjustment
                     % {"period": _period_text(period), "new": _amount_text(share), "old": _amount_text(before)},
                     position=len(lines) + 1,
                 )
@@ -363,7 +373,7 @@ def settlement_compute(
                 kind=LineKind.CARRY_FORWARD,
                 carried_from_id=carried.settlement_id,
                 share=carried.amount,
-                description=texts["carried"] % {"period": _period_text(carried.period)},
+                description=texts.carried % {"period": _period_text(carried.period)},
                 position=len(lines) + 1,
             )
         )
@@ -374,8 +384,7 @@ def settlement_compute(
                 kind=LineKind.DISPUTE_RESOLUTION,
                 dispute_id=dispute.dispute_id,
                 share=dispute.amount,
-                description=texts["dispute"]
-                % {"id": dispute.dispute_id, "period": _period_text(dispute.disputed_period)},
+                description=texts.dispute % {"id": dispute.dispute_id, "period": _period_text(dispute.disputed_period)},
                 position=len(lines) + 1,
             )
         )

@@ -89,7 +89,7 @@ from revenue.settlement.choices import (
     RunTrigger,
     SettlementState,
 )
-from revenue.settlement.compute import SettlementDraft, settlement_compute
+from revenue.settlement.compute import SettlementDraft, line_texts, settlement_compute
 from revenue.settlement.errors import (
     InvalidState,
     NotPermitted,
@@ -675,7 +675,10 @@ def compute_partners(
         )
         order = product_order()
         payout = minimum_payout()
-        drafts = (settlement_compute(partner=item, minimum_payout=payout, product_order=order) for item in inputs)
+        texts = line_texts(translation.get_language())
+        drafts = (
+            settlement_compute(partner=item, minimum_payout=payout, product_order=order, texts=texts) for item in inputs
+        )
         return [d for d in drafts if d is not None]
 
 
