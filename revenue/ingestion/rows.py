@@ -87,9 +87,7 @@ ONE = Decimal(1)
 # Control characters (line breaks, tabs, NUL) and invisible format characters (zero-width spaces,
 # bidirectional overrides, the BOM): no code, id or name carries them, and they make ids that look
 # alike differ, or text that reads one way display another.
-_HIDDEN = "".join(
-    re.escape(chr(c)) for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)) in ("Cc", "Cf")
-)
+_HIDDEN = "".join(re.escape(chr(c)) for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)) in ("Cc", "Cf"))
 HIDDEN_CHARACTER_RE = re.compile(f"[{_HIDDEN}]")
 
 # [0-9], never \d: \d also matches other scripts' digits.
