@@ -248,7 +248,7 @@ def _shares(rules: Mapping[int, RuleChoice], figures: Mapping[int, Figures]) -> 
 
 
 def _in_order(products, order: Mapping[int, int]) -> list[int]:
-    """Products in the catalogue's order (by code), any unknown product after them by id."""
+    """Products by their rank in ``order`` (the catalogue's, by code); a product it does not rank, by its id."""
     if len(products) == 1:
         return list(products)
     return sorted(products, key=lambda p: (order.get(p, p), p))
