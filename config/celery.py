@@ -7,12 +7,27 @@ live in ``config.settings.base`` next to the broker URL they depend on.
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 
 app = Celery("partner_office")
 app.config_from_object("django.conf:settings", namespace="CELERY")
+# Imports ``<app>.tasks`` of each installed app.
 app.autodiscover_tasks()
-# Autodiscovery imports ``<app>.tasks`` of each installed app; task modules of packages inside an app are named here.
-app.autodiscover_tasks(["revenue.statements"])
+
+
+@signals.task_prerun.connect
+@signals.task_postrun.connect
+def close_old_database_connections(sender=None, **kwargs) -> None:
+    """Around each task a worker runs, close the database connections unusable or older than CONN_MAX_AGE.
+
+    What Django does around each request (see ``CELERY_DB_REUSE_MAX``): a task reuses its worker
+    process's connection, and with it the server process's warm caches. A task run in-process (eager)
+    shares its caller's connection and transaction, and is left alone.
+    """
+    if getattr(getattr(sender, "request", None), "is_eager", False):
+        return
+    from django.db import close_old_connections
+
+    close_old_connections()

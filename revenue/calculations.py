@@ -43,7 +43,7 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from itertools import pairwise
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from django.utils.translation import gettext as _
 
@@ -60,6 +60,8 @@ PERCENTAGE = RuleKind.PERCENTAGE.value
 FIXED_PER_TRANSACTION = RuleKind.FIXED_PER_TRANSACTION.value
 TIERED_PROGRESSIVE = RuleKind.TIERED_PROGRESSIVE.value
 TIERED_RETROACTIVE = RuleKind.TIERED_RETROACTIVE.value
+# Tier bases summed over all the partner's products.
+TOTAL_BASES = frozenset({TierBasis.TOTAL_VOLUME.value, TierBasis.TOTAL_REVENUE.value})
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,19 @@ class LineFigures(NamedTuple):
     bank_revenue: Decimal
     volume: Decimal = ZERO
     count: Decimal = ZERO
+
+
+class ShareFigures(Protocol):
+    """What a share is computed from: :class:`LineFigures`, or any value with these three figures."""
+
+    @property
+    def bank_revenue(self) -> Decimal: ...
+
+    @property
+    def volume(self) -> Decimal: ...
+
+    @property
+    def count(self) -> Decimal: ...
 
 
 class ShareLine(NamedTuple):
@@ -172,7 +187,7 @@ def _progressive_weighted(tiers: Sequence[TierBracket], basis: Decimal) -> Decim
     return total
 
 
-def _basis(rule: ShareRule, figures: LineFigures, totals: LineFigures) -> Decimal:
+def _basis(rule: ShareRule, figures: ShareFigures, totals: ShareFigures) -> Decimal:
     basis = rule.tier_basis
     if basis == TierBasis.PRODUCT_VOLUME:
         return figures.volume
@@ -185,16 +200,19 @@ def _basis(rule: ShareRule, figures: LineFigures, totals: LineFigures) -> Decima
     raise ValueError(basis)
 
 
-def share_compute(*, rule: ShareRule | None, figures: LineFigures, totals: LineFigures | None = None) -> ShareLine:
-    """The share of one line (partner × product × period); ``totals`` are the partner's figures over all products.
+# (basis, effective rate, unrounded, share, floor applied, cap applied, limited to the revenue): a ShareLine's terms.
+_NO_RULE = (None, None, ZERO, ZERO, False, False, False)
 
-    Without a rule (no agreement in force) the share is zero.
+
+def _share_terms(rule: ShareRule | None, figures: ShareFigures, totals: ShareFigures) -> tuple:
+    """The rule applied to one line, as the fields of :class:`ShareLine` after ``rule`` and ``figures``.
+
+    The one definition of a share; a plain tuple, because a settlement applies it tens of thousands of
+    times and most callers want only the share and the effective rate.
     """
-    totals = totals or figures
-    revenue = figures.bank_revenue
     if rule is None:
-        return ShareLine(rule=None, figures=figures, basis=None, effective_rate=None, unrounded=ZERO, share=ZERO)
-
+        return _NO_RULE
+    revenue = figures.bank_revenue
     basis: Decimal | None = None
     effective_rate: Decimal | None = None
     kind = rule.kind
@@ -230,26 +248,36 @@ def share_compute(*, rule: ShareRule | None, figures: LineFigures, totals: LineF
         value, limited = high, True
     elif value < low:
         value, limited = low, True
-    return ShareLine(
-        rule=rule,
-        figures=figures,
-        basis=basis,
-        effective_rate=effective_rate,
-        unrounded=raw,
-        share=round_money(value),
-        floor_applied=floor_applied,
-        cap_applied=cap_applied,
-        limited_to_revenue=limited,
-    )
+    return basis, effective_rate, raw, round_money(value), floor_applied, cap_applied, limited
 
 
-def figures_total(figures: Mapping[Hashable, LineFigures]) -> LineFigures:
+def share_compute(*, rule: ShareRule | None, figures: LineFigures, totals: LineFigures | None = None) -> ShareLine:
+    """The share of one line (partner × product × period); ``totals`` are the partner's figures over all products.
+
+    Without a rule (no agreement in force) the share is zero.
+    """
+    return ShareLine(rule, figures, *_share_terms(rule, figures, totals or figures))
+
+
+def figures_total(figures: Mapping[Hashable, ShareFigures]) -> LineFigures:
     """A partner's figures across all its products."""
     return LineFigures(
         bank_revenue=sum((f.bank_revenue for f in figures.values()), ZERO),
         volume=sum((f.volume for f in figures.values()), ZERO),
         count=sum((f.count for f in figures.values()), ZERO),
     )
+
+
+def _totals_if_needed(
+    rules: Mapping[Hashable, ShareRule | None], figures: Mapping[Hashable, ShareFigures]
+) -> ShareFigures | None:
+    """The partner's figures across products, when a rule of one of them is tiered on such a total."""
+    if len(figures) > 1:
+        for key in figures:
+            rule = rules.get(key)
+            if rule is not None and rule.tier_basis in TOTAL_BASES:
+                return figures_total(figures)
+    return None
 
 
 def partner_shares_compute(
@@ -261,8 +289,24 @@ def partner_shares_compute(
     the across-all-products bases are their sums; a product without a rule
     earns nothing but still counts towards those bases.
     """
-    totals = figures_total(figures) if len(figures) > 1 else None
-    return {key: share_compute(rule=rules.get(key), figures=line, totals=totals) for key, line in figures.items()}
+    totals = _totals_if_needed(rules, figures)
+    lines = {}
+    for key, line in figures.items():
+        rule = rules.get(key)
+        lines[key] = ShareLine(rule, line, *_share_terms(rule, line, totals or line))
+    return lines
+
+
+def partner_share_amounts(
+    *, rules: Mapping[Hashable, ShareRule | None], figures: Mapping[Hashable, ShareFigures]
+) -> dict[Hashable, tuple[Decimal, Decimal | None]]:
+    """``(share, effective rate)`` per product: the two fields of :func:`partner_shares_compute` a settlement keeps."""
+    totals = _totals_if_needed(rules, figures)
+    amounts = {}
+    for key, line in figures.items():
+        terms = _share_terms(rules.get(key), line, totals or line)
+        amounts[key] = (terms[3], terms[1])
+    return amounts
 
 
 def weights_problems(weights: Sequence[Decimal]) -> list[str]:

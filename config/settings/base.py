@@ -233,6 +233,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_LONGEST_TASK_SEC
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = CELERY_BROKER_TRANSPORT_OPTIONS
 CELERY_TASK_TIME_LIMIT = CELERY_LONGEST_TASK_SECONDS
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Celery's Django fixup closes the database connections before and after every task, whatever
+# CONN_MAX_AGE says, unless told to reuse them: it recycles them every thousand tasks instead, and
+# config.celery closes around each task only those unusable or older than CONN_MAX_AGE, as Django
+# does around each request. A settlement run is a dozen tasks per worker process.
+CELERY_DB_REUSE_MAX = 1000
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Periodic schedules are declared here, in code; django-celery-beat mirrors them. Times are China time
 # (CELERY_TIMEZONE). Two beat schedulers firing twice are harmless: a second close of a period is refused

@@ -5,8 +5,9 @@ run) and load, per partner, the few rows this needs; everything here works on
 plain values so that the production run, the dry run and the tests share it.
 
 Lines
-    * a ``product`` line per product with business in the period: the share from
-      :func:`revenue.calculations.partner_shares_compute` under the version in force;
+    * a ``product`` line per product with business in the period: the share (and
+      effective rate) of :func:`revenue.calculations.partner_shares_compute`, as
+      :func:`~revenue.calculations.partner_share_amounts` gives them, under the version in force;
     * an ``adjustment`` line per product of a corrected period Q that received
       late events or reversals: Q's share recomputed on everything of Q
       settled so far plus the new attributions, minus what earlier closes
@@ -28,7 +29,7 @@ Totals and the one rounding boundary
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
@@ -39,13 +40,14 @@ from django.utils.translation import gettext as _
 
 from core.money import ZERO, round_money
 from core.periods import Period
-from revenue.calculations import LineFigures, ShareRule, partner_shares_compute
+from revenue.calculations import LineFigures, ShareRule, partner_share_amounts
 from revenue.ledger.choices import RuleKind, TierBasis
 from revenue.settlement.choices import LineKind
 
 RATE_PLACES = Decimal("0.00000001")
 MICRO = Decimal(1_000_000)
 HUNDRED = Decimal(100)
+_tuple_new = tuple.__new__
 
 
 class Figures(NamedTuple):
@@ -62,9 +64,7 @@ class Figures(NamedTuple):
     @classmethod
     def from_integers(cls, *, count: int, net_count_micro: int, volume_fen: int, bank_revenue_fen: int) -> Figures:
         """From the run's integer aggregates (fen, millionths): exact on every database."""
-        return cls(
-            count, Decimal(net_count_micro) / MICRO, Decimal(volume_fen) / HUNDRED, Decimal(bank_revenue_fen) / HUNDRED
-        )
+        return figures_from_integers(count, net_count_micro, volume_fen, bank_revenue_fen)
 
     def plus(self, other: Figures) -> Figures:
         return Figures(
@@ -77,8 +77,23 @@ class Figures(NamedTuple):
     def line_figures(self) -> LineFigures:
         return LineFigures(bank_revenue=self.bank_revenue, volume=self.volume, count=self.net_count)
 
+    @property
+    def count(self) -> Decimal:  # type: ignore[override]
+        """The net count, by the name the share computation gives it (:class:`revenue.calculations.ShareFigures`)."""
+        return self.net_count
+
 
 NO_FIGURES = Figures()
+
+
+def figures_from_integers(count: int, micro: int, volume_fen: int, revenue_fen: int) -> Figures:
+    """:meth:`Figures.from_integers` with positional arguments, for the loaders' inner loops.
+
+    Built with ``tuple.__new__`` as ``NamedTuple._make`` does: a chunk makes one per figure row it loads.
+    """
+    return _tuple_new(
+        Figures, (count, Decimal(micro) / MICRO, Decimal(volume_fen) / HUNDRED, Decimal(revenue_fen) / HUNDRED)
+    )
 
 
 @dataclass(frozen=True)
@@ -95,23 +110,23 @@ class RuleChoice:
         return self.description or rule_describe(self.rule)
 
 
-@dataclass(frozen=True)
-class Settled:
-    """What earlier closes settled for a partner's product of one period: summed figures and shares."""
+class Settled(NamedTuple):
+    """What earlier closes settled for a partner's product of one period: summed figures and shares.
+
+    Named tuples, here and below: a chunk loads one per partner and product of a corrected period.
+    """
 
     figures: Figures
     share: Decimal
 
 
-@dataclass(frozen=True)
-class CarriedBalance:
+class CarriedBalance(NamedTuple):
     settlement_id: int
     period: dt.date
     amount: Decimal
 
 
-@dataclass(frozen=True)
-class DisputeAdjustment:
+class DisputeAdjustment(NamedTuple):
     dispute_id: int
     disputed_period: dt.date
     amount: Decimal
@@ -124,11 +139,12 @@ class PartnerInput:
     partner_id: int
     vat_rate: Decimal
     regular: dict[int, Figures] = field(default_factory=dict)
-    regular_rules: dict[int, RuleChoice] = field(default_factory=dict)
+    # product → rule; products without figures may be named too (they earn nothing)
+    regular_rules: Mapping[int, RuleChoice] = field(default_factory=dict)
     # corrected period (first day) → product → figures of the new attributions
     adjustments: dict[dt.date, dict[int, Figures]] = field(default_factory=dict)
     previous: dict[dt.date, dict[int, Settled]] = field(default_factory=dict)
-    adjustment_rules: dict[dt.date, dict[int, RuleChoice]] = field(default_factory=dict)
+    adjustment_rules: dict[dt.date, Mapping[int, RuleChoice]] = field(default_factory=dict)
     carried: list[CarriedBalance] = field(default_factory=list)
     disputes: list[DisputeAdjustment] = field(default_factory=list)
 
@@ -226,11 +242,16 @@ def _rate(value: Decimal | None) -> Decimal | None:
     return None if value is None else value.quantize(RATE_PLACES, rounding=ROUND_HALF_UP)
 
 
-def _shares(rules: Mapping[int, RuleChoice], figures: Mapping[int, Figures]):
-    return partner_shares_compute(
-        rules={product: choice.rule for product, choice in rules.items()},
-        figures={product: f.line_figures() for product, f in figures.items()},
-    )
+def _shares(rules: Mapping[int, RuleChoice], figures: Mapping[int, Figures]) -> dict[int, tuple]:
+    """``(share, effective rate)`` per product, from the pure share function."""
+    return partner_share_amounts(rules={product: choice.rule for product, choice in rules.items()}, figures=figures)
+
+
+def _in_order(products, order: Mapping[int, int]) -> list[int]:
+    """Products by their rank in ``order`` (the catalogue's, by code); a product it does not rank, by its id."""
+    if len(products) == 1:
+        return list(products)
+    return sorted(products, key=lambda p: (order.get(p, p), p))
 
 
 @lru_cache(maxsize=512)
@@ -238,21 +259,37 @@ def _period_text(day: dt.date) -> str:
     return str(Period(day.year, day.month))
 
 
+class LineTexts(NamedTuple):
+    """The texts of a settlement's lines in one language: the choice of no agreement, and templates."""
+
+    no_rule: RuleChoice
+    adjustment: str
+    carried: str
+    dispute: str
+
+
 @lru_cache(maxsize=16)
-def texts_in_language(language: str | None) -> dict[str, str]:
-    """The line texts in one language, translated once rather than once per line."""
-    return {
-        "no_rule": _rule_describe(None, language),
-        "adjustment": _("Late events and reversals of %(period)s: share recomputed %(new)s, settled before %(old)s"),
-        "carried": _("Carried forward from %(period)s"),
-        "dispute": _("Resolution of dispute #%(id)s on %(period)s"),
-    }
+def line_texts(language: str | None) -> LineTexts:
+    """The line texts in one language (the active one when the settlements are computed), translated once."""
+    return LineTexts(
+        no_rule=RuleChoice(None, None, _rule_describe(None, language)),
+        adjustment=_("Late events and reversals of %(period)s: share recomputed %(new)s, settled before %(old)s"),
+        carried=_("Carried forward from %(period)s"),
+        dispute=_("Resolution of dispute #%(id)s on %(period)s"),
+    )
 
 
 def settlement_compute(
-    *, partner: PartnerInput, minimum_payout: Decimal, product_order: Mapping[int, int] | None = None
+    *,
+    partner: PartnerInput,
+    minimum_payout: Decimal,
+    product_order: Mapping[int, int] | None = None,
+    texts: LineTexts | None = None,
 ) -> SettlementDraft | None:
     """The partner's settlement of the period, or ``None`` when it has nothing to settle.
+
+    ``texts``: :func:`line_texts` of the active language, which a caller settling many partners
+    passes once for all (reading the active language costs more than a line).
 
     Invariants: every line's share is a whole number of fen; ``net`` is the sum
     of the lines; ``payable == net + vat`` unless carried forward (then both 0).
@@ -260,25 +297,36 @@ def settlement_compute(
     if partner.is_empty:
         return None
     order = product_order or {}
+    texts = texts or line_texts(get_language())
+    no_rule = texts.no_rule
     lines: list[LineDraft] = []
-    texts = texts_in_language(get_language())
-    no_rule = RuleChoice(None, None, texts["no_rule"])
+    # The totals, summed as the lines are made (exact: whole fen).
+    share_total = adjustment_total = carried_in = bank_revenue = ZERO
+    transaction_count = 0
 
-    shares = _shares(partner.regular_rules, partner.regular)
-    for product_id in sorted(partner.regular, key=lambda p: (order.get(p, p), p)):
-        result = shares[product_id]
-        choice = partner.regular_rules.get(product_id) or no_rule
-        lines.append(
-            LineDraft(
-                kind=LineKind.PRODUCT,
-                product_id=product_id,
-                figures=partner.regular[product_id],
-                version_id=choice.version_id,
-                rule_description=choice.text,
-                effective_rate=_rate(result.effective_rate),
-                share=result.share,
+    regular = partner.regular
+    if regular:
+        rules = partner.regular_rules
+        shares = _shares(rules, regular)
+        for product_id in _in_order(regular, order):
+            share, rate = shares[product_id]
+            choice = rules.get(product_id) or no_rule
+            figures = regular[product_id]
+            lines.append(
+                LineDraft(
+                    kind=LineKind.PRODUCT,
+                    product_id=product_id,
+                    figures=figures,
+                    version_id=choice.version_id,
+                    rule_description=choice.text,
+                    effective_rate=_rate(rate),
+                    share=share,
+                    position=len(lines) + 1,
+                )
             )
-        )
+            share_total += share
+            transaction_count += figures.transaction_count
+            bank_revenue += figures.bank_revenue
 
     for period in sorted(partner.adjustments):
         deltas = partner.adjustments[period]
@@ -289,28 +337,35 @@ def settlement_compute(
         for product_id, delta in deltas.items():
             combined[product_id] = combined.get(product_id, NO_FIGURES).plus(delta)
         recomputed = _shares(rules, combined)
-        for product_id in sorted(combined, key=lambda p: (order.get(p, p), p)):
+        for product_id in _in_order(combined, order):
             before = previous[product_id].share if product_id in previous else ZERO
-            result = recomputed[product_id]
-            change = result.share - before
-            if product_id not in deltas and change == 0:
-                continue
+            share, rate = recomputed[product_id]
+            change = share - before
+            delta = deltas.get(product_id)
+            if delta is None:
+                if change == 0:
+                    continue
+                delta = NO_FIGURES
             choice = rules.get(product_id) or no_rule
             lines.append(
                 LineDraft(
                     kind=LineKind.ADJUSTMENT,
                     product_id=product_id,
                     corrects_period=period,
-                    figures=deltas.get(product_id, NO_FIGURES),
+                    figures=delta,
                     version_id=choice.version_id,
                     rule_description=choice.text,
-                    effective_rate=_rate(result.effective_rate),
+                    effective_rate=_rate(rate),
                     previous_share=before,
                     share=change,
-                    description=texts["adjustment"]
-                    % {"period": _period_text(period), "new": _amount_text(result.share), "old": _amount_text(before)},
+                    description=texts.adjustment
+                    % {"period": _period_text(period), "new": _amount_text(share), "old": _amount_text(before)},
+                    position=len(lines) + 1,
                 )
             )
+            adjustment_total += change
+            transaction_count += delta.transaction_count
+            bank_revenue += delta.bank_revenue
 
     for carried in sorted(partner.carried, key=lambda c: (c.period, c.settlement_id)):
         lines.append(
@@ -318,33 +373,24 @@ def settlement_compute(
                 kind=LineKind.CARRY_FORWARD,
                 carried_from_id=carried.settlement_id,
                 share=carried.amount,
-                description=texts["carried"] % {"period": _period_text(carried.period)},
+                description=texts.carried % {"period": _period_text(carried.period)},
+                position=len(lines) + 1,
             )
         )
+        carried_in += carried.amount
     for dispute in sorted(partner.disputes, key=lambda d: d.dispute_id):
         lines.append(
             LineDraft(
                 kind=LineKind.DISPUTE_RESOLUTION,
                 dispute_id=dispute.dispute_id,
                 share=dispute.amount,
-                description=texts["dispute"]
-                % {"id": dispute.dispute_id, "period": _period_text(dispute.disputed_period)},
+                description=texts.dispute % {"id": dispute.dispute_id, "period": _period_text(dispute.disputed_period)},
+                position=len(lines) + 1,
             )
         )
-    for position, line in enumerate(lines, start=1):
-        line.position = position
-    return _totals(partner, lines, minimum_payout)
+        adjustment_total += dispute.amount
 
-
-def _totals(partner: PartnerInput, lines: Sequence[LineDraft], minimum_payout: Decimal) -> SettlementDraft:
-    def total(*kinds: str) -> Decimal:
-        return sum((line.share for line in lines if line.kind in kinds), ZERO)
-
-    share_total = total(LineKind.PRODUCT)
-    adjustment_total = total(LineKind.ADJUSTMENT, LineKind.DISPUTE_RESOLUTION)
-    carried_in = total(LineKind.CARRY_FORWARD)
     net = share_total + adjustment_total + carried_in
-    ledger = [line for line in lines if line.kind in (LineKind.PRODUCT, LineKind.ADJUSTMENT)]
     carried_forward = net != 0 and (net < 0 or net < minimum_payout)
     if carried_forward or net == 0:
         vat, payable = ZERO, ZERO
@@ -354,9 +400,9 @@ def _totals(partner: PartnerInput, lines: Sequence[LineDraft], minimum_payout: D
     return SettlementDraft(
         partner_id=partner.partner_id,
         vat_rate=partner.vat_rate,
-        lines=list(lines),
-        transaction_count=sum(line.figures.transaction_count for line in ledger),
-        bank_revenue=sum((line.figures.bank_revenue for line in ledger), ZERO),
+        lines=lines,
+        transaction_count=transaction_count,
+        bank_revenue=bank_revenue,
         share_total=share_total,
         adjustment_total=adjustment_total,
         carried_in=carried_in,

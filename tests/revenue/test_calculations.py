@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.money import round_money
@@ -13,6 +13,8 @@ from revenue.calculations import (
     LineFigures,
     ShareRule,
     TierBracket,
+    figures_total,
+    partner_share_amounts,
     partner_shares_compute,
     share_compute,
     split_exact,
@@ -295,3 +297,22 @@ def test_shares_of_co_served_revenue_never_exceed_the_whole(revenue, raw_weights
     shares = [share(pct(rate), part) for part in parts]
     assert sum(shares) <= revenue
     assert all(s <= p for s, p in zip(shares, parts, strict=True))
+
+
+line_figures = st.builds(LineFigures, fen, fen, st.integers(-1000, 10**6).map(D))
+
+
+@settings(max_examples=300)
+@given(rules=st.lists(st.none() | any_rule(), max_size=4), figures=st.lists(line_figures, min_size=1, max_size=4))
+def test_a_partners_shares_are_each_line_under_its_rule_with_the_totals_of_all_products(rules, figures):
+    products = dict(enumerate(figures))
+    # Fewer rules than products, or None: those products earn nothing but count towards the totals.
+    rule_of = {key: rule for key, rule in enumerate(rules) if rule is not None}
+    totals = figures_total(products) if len(products) > 1 else None
+    expected = {k: share_compute(rule=rule_of.get(k), figures=line, totals=totals) for k, line in products.items()}
+    assert partner_shares_compute(rules=rule_of, figures=products) == expected
+    amounts = partner_share_amounts(rules=rule_of, figures=products)
+    # To the digit: the same Decimal, not merely an equal one.
+    assert {key: (str(share), str(rate)) for key, (share, rate) in amounts.items()} == {
+        key: (str(line.share), str(line.effective_rate)) for key, line in expected.items()
+    }

@@ -9,10 +9,13 @@ corrected periods, carried-forward balances and resolved disputes.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections import defaultdict
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
+from types import MappingProxyType
 from typing import Any
 
 from django.conf import settings
@@ -38,6 +41,7 @@ from revenue.settlement.compute import (
     PartnerInput,
     RuleChoice,
     Settled,
+    figures_from_integers,
     rule_describe,
 )
 from revenue.settlement.models import Settlement, SettlementDispute, SettlementPeriod
@@ -63,9 +67,14 @@ class PartnerRange:
         return aggregation.partner_range_sql(column, after=self.after, upto=self.upto, only=self.only)
 
     def contains(self, partner_id: int) -> bool:
+        low, high = self.bounds()
+        return low < partner_id <= high
+
+    def bounds(self) -> tuple[int, float]:
+        """``(low, high)``: the range holds the ids with ``low < id <= high``."""
         if self.only is not None:
-            return partner_id == self.only
-        return partner_id > self.after and (self.upto is None or partner_id <= self.upto)
+            return self.only - 1, self.only
+        return self.after, math.inf if self.upto is None else self.upto
 
 
 def minimum_payout() -> Decimal:
@@ -88,6 +97,9 @@ def previous_closed_period(period: Period) -> SettlementPeriod | None:
     )
 
 
+EMPTY_RULES: Mapping[int, RuleChoice] = MappingProxyType({})
+
+
 @dataclass(frozen=True)
 class RulesInForce:
     """The rule of every agreement version in force on a day: partner types' defaults and partners' own."""
@@ -95,9 +107,34 @@ class RulesInForce:
     defaults: dict[tuple[str, int], RuleChoice]
     own: dict[tuple[int, int], RuleChoice]
 
-    def choice(self, partner_id: int, partner_type: str, product_id: int) -> RuleChoice | None:
-        """A partner's own agreement for the product overrides its type's default; None: no share."""
-        return self.own.get((partner_id, product_id)) or self.defaults.get((partner_type, product_id))
+    @cached_property
+    def by_type(self) -> dict[str, Mapping[int, RuleChoice]]:
+        """Each partner type's defaults, product → rule (read-only: every partner of the type shares it)."""
+        return _by_owner(self.defaults)
+
+    @cached_property
+    def own_by_partner(self) -> dict[int, Mapping[int, RuleChoice]]:
+        """Each partner's own agreements, product → rule."""
+        return _by_owner(self.own)
+
+
+def _by_owner(rules: Mapping[tuple[Hashable, int], RuleChoice]) -> dict[Hashable, Mapping[int, RuleChoice]]:
+    grouped: dict[Hashable, dict[int, RuleChoice]] = defaultdict(dict)
+    for (owner, product_id), choice in rules.items():
+        grouped[owner][product_id] = choice
+    return {owner: MappingProxyType(products) for owner, products in grouped.items()}
+
+
+def _partner_rules(
+    by_type: Mapping[str, Mapping[int, RuleChoice]],
+    own: Mapping[int, Mapping[int, RuleChoice]],
+    partner_id: int,
+    partner_type: str,
+) -> Mapping[int, RuleChoice]:
+    """A partner's rules, product → rule: its own agreement for a product overrides its type's default."""
+    defaults = by_type.get(partner_type, EMPTY_RULES)
+    mine = own.get(partner_id)
+    return defaults if mine is None else MappingProxyType({**defaults, **mine})
 
 
 def rules_in_force(on: dt.date) -> RulesInForce:
@@ -134,7 +171,11 @@ def rules_for_day(on: dt.date, cache_key: Hashable | None) -> RulesInForce:
 
 
 class RuleBook:
-    """The rule of every (partner, product) for a period, resolved in bulk; a proposed version can stand in."""
+    """The rules of every partner for a period, resolved in bulk; a proposed version can stand in.
+
+    Each period's rules are grouped once by owner (partner type, partner), so that a partner's
+    rules are one or two dictionary lookups, whatever its number of products.
+    """
 
     def __init__(
         self,
@@ -148,6 +189,7 @@ class RuleBook:
         self.cache_key = cache_key
         self._by_period: dict[dt.date, RulesInForce] = {}
         self._proposed_choice: RuleChoice | None = None
+        self._with_proposed: dict[dt.date, tuple[dict, dict]] = {}
         if proposed is not None:
             rule = share_rule_from_version(proposed)
             self._proposed_choice = RuleChoice(rule=rule, version_id=proposed.pk, description=rule_describe(rule))
@@ -158,45 +200,65 @@ class RuleBook:
             self._by_period[key] = rules_for_day(last_day(period), self.cache_key)
         return self._by_period[key]
 
-    def choice(
-        self, period: Period, partner_id: int, product_id: int, *, with_proposed: bool = False
-    ) -> RuleChoice | None:
-        partner_type = self.partners[partner_id]
+    def _owners(self, period: Period, with_proposed: bool) -> tuple[Mapping, Mapping]:
         rules = self.for_period(period)
-        if with_proposed and self.proposed is not None:
-            # Where the proposed version's agreement would govern, it replaces the version in force.
+        if not with_proposed or self.proposed is None:
+            return rules.by_type, rules.own_by_partner
+        key = period.first_day
+        if key not in self._with_proposed:
+            # Where the proposed version's agreement would govern, it replaces the version in force: for
+            # its partner, or for its partner type wherever a partner has no agreement of its own.
             agreement = self.proposed.agreement
-            if agreement.product_id == product_id:
-                if agreement.partner_id is not None:
-                    if agreement.partner_id == partner_id:
-                        return self._proposed_choice
-                elif partner_type == agreement.partner_type and (partner_id, product_id) not in rules.own:
-                    return self._proposed_choice
-        return rules.choice(partner_id, partner_type, product_id)
+            by_type, own = dict(rules.by_type), dict(rules.own_by_partner)
+            if agreement.partner_id is not None:
+                owners, owner = own, agreement.partner_id
+            else:
+                owners, owner = by_type, agreement.partner_type
+            owners[owner] = MappingProxyType(
+                {**owners.get(owner, EMPTY_RULES), agreement.product_id: self._proposed_choice}
+            )
+            self._with_proposed[key] = (by_type, own)
+        return self._with_proposed[key]
+
+    def partner_rules(
+        self, period: Period, partner_id: int, *, with_proposed: bool = False
+    ) -> Mapping[int, RuleChoice]:
+        """A partner's rules for a period, product → rule (read-only; a product without one earns nothing)."""
+        by_type, own = self._owners(period, with_proposed)
+        return _partner_rules(by_type, own, partner_id, self.partners[partner_id])
 
 
 def _group_figures(rows: Iterable[tuple], partners: PartnerRange):
     """Active figures per partner: regular per product, adjustments per corrected month and product."""
-    regular: dict[int, dict[int, Figures]] = defaultdict(dict)
-    adjustments: dict[int, dict[dt.date, dict[int, Figures]]] = defaultdict(lambda: defaultdict(dict))
+    regular: dict[int, dict[int, Figures]] = {}
+    adjustments: dict[int, dict[dt.date, dict[int, Figures]]] = {}
+    low, high = partners.bounds()
     for partner_id, product_id, month, active, count, micro, volume, revenue in rows:
-        if not active or not partners.contains(partner_id):
+        if not active or not low < partner_id <= high:
             continue  # inactive partners earn nothing: retained by the bank (see the conservation check)
-        figures = Figures.from_integers(count=count, net_count_micro=micro, volume_fen=volume, bank_revenue_fen=revenue)
+        figures = figures_from_integers(count, micro, volume, revenue)
         if month is None:
-            regular[partner_id][product_id] = figures
+            per_product = regular.get(partner_id)
+            if per_product is None:
+                per_product = regular[partner_id] = {}
+            per_product[product_id] = figures
         else:
-            adjustments[partner_id][month][product_id] = figures
+            adjustments.setdefault(partner_id, {}).setdefault(month, {})[product_id] = figures
     return regular, adjustments
 
 
 def _previous_settled(partners: PartnerRange, periods: set[dt.date], before: dt.date):
     """What closed settlements before ``before`` settled per (partner, corrected month, product)."""
-    out: dict[tuple[int, dt.date], dict[int, Settled]] = defaultdict(dict)
+    out: dict[tuple[int, dt.date], dict[int, Settled]] = {}
     rows = aggregation.settled_before(partners=partners.sql("s.partner_id"), months=sorted(periods), before=before)
     for partner_id, month, product_id, count, micro, volume, revenue, share in rows:
-        figures = Figures.from_integers(count=count, net_count_micro=micro, volume_fen=volume, bank_revenue_fen=revenue)
-        out[(partner_id, month)][product_id] = Settled(figures, Decimal(share).scaleb(-2))
+        key = (partner_id, month)
+        per_product = out.get(key)
+        if per_product is None:
+            per_product = out[key] = {}
+        per_product[product_id] = Settled(
+            figures_from_integers(count, micro, volume, revenue), Decimal(share).scaleb(-2)
+        )
     return out
 
 
@@ -210,7 +272,7 @@ def _carried(period: Period, partners: PartnerRange) -> dict[int, list[CarriedBa
         "pk", "partner_id", "net"
     )
     for pk, partner_id, net in rows:
-        out[partner_id].append(CarriedBalance(settlement_id=pk, period=previous.start, amount=net))
+        out[partner_id].append(CarriedBalance(pk, previous.start, net))
     return out
 
 
@@ -225,7 +287,7 @@ def _disputes(period_row: SettlementPeriod | None, partners: PartnerRange) -> di
         .values_list("pk", "settlement__partner_id", "settlement__period__start", "resolution_amount")
     )
     for pk, partner_id, disputed, amount in rows:
-        out[partner_id].append(DisputeAdjustment(dispute_id=pk, disputed_period=disputed, amount=amount))
+        out[partner_id].append(DisputeAdjustment(pk, disputed, amount))
     return out
 
 
@@ -256,31 +318,30 @@ def partner_inputs(
     if missing:
         raise LookupError(_("Attributions name partners that do not exist: %(ids)s") % {"ids": sorted(missing)[:10]})
     book = RuleBook(partners={pk: m[0] for pk, m in meta.items()}, proposed=proposed, cache_key=cache_key)
+    period = window.period
     with_proposed = proposed is not None
-    corrected = {month for per_partner in adjustments.values() for month in per_partner}
-    previous = _previous_settled(partners, corrected, window.period.first_day)
+    corrected = {month: Period(month.year, month.month) for months in adjustments.values() for month in months}
+    previous = _previous_settled(partners, set(corrected), period.first_day)
+    no_adjustments: dict = {}
     inputs = []
     for partner_id in sorted(ids):
-        item = PartnerInput(partner_id=partner_id, vat_rate=meta[partner_id][1])
-        item.regular = regular.get(partner_id, {})
-        regular_rules = {}
-        for product_id in item.regular:
-            choice = book.choice(window.period, partner_id, product_id, with_proposed=with_proposed)
-            if choice is not None:
-                regular_rules[product_id] = choice
-        item.regular_rules = regular_rules
-        for month, deltas in adjustments.get(partner_id, {}).items():
-            corrected_period = Period(month.year, month.month)
-            item.adjustments[month] = deltas
-            before = previous.get((partner_id, month), {})
-            item.previous[month] = before
-            rules = {}
-            for product_id in set(deltas) | set(before):
-                choice = book.choice(corrected_period, partner_id, product_id)
-                if choice is not None:
-                    rules[product_id] = choice
-            item.adjustment_rules[month] = rules
-        item.carried = carried.get(partner_id, [])
-        item.disputes = disputes.get(partner_id, [])
-        inputs.append(item)
+        partner_adjustments = adjustments.get(partner_id, no_adjustments)
+        settled: dict[dt.date, dict[int, Settled]] = {}
+        adjustment_rules: dict[dt.date, Mapping[int, RuleChoice]] = {}
+        for month in partner_adjustments:
+            settled[month] = previous.get((partner_id, month), {})
+            adjustment_rules[month] = book.partner_rules(corrected[month], partner_id)
+        inputs.append(
+            PartnerInput(
+                partner_id=partner_id,
+                vat_rate=meta[partner_id][1],
+                regular=regular.get(partner_id, {}),
+                regular_rules=book.partner_rules(period, partner_id, with_proposed=with_proposed),
+                adjustments=dict(partner_adjustments),
+                previous=settled,
+                adjustment_rules=adjustment_rules,
+                carried=carried.get(partner_id, []),
+                disputes=disputes.get(partner_id, []),
+            )
+        )
     return inputs

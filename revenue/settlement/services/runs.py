@@ -55,10 +55,12 @@ partners' attributions earned and the part of active ones' not shared.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
@@ -87,7 +89,7 @@ from revenue.settlement.choices import (
     RunTrigger,
     SettlementState,
 )
-from revenue.settlement.compute import SettlementDraft, settlement_compute
+from revenue.settlement.compute import SettlementDraft, line_texts, settlement_compute
 from revenue.settlement.errors import (
     InvalidState,
     NotPermitted,
@@ -572,11 +574,20 @@ def _line_rows(settlement_ids, drafts: list[SettlementDraft]):
             )
 
 
-def _copy(cursor, table: str, columns: tuple[str, ...], rows) -> int:
+def _column_types(model, columns: tuple[str, ...]) -> list[str]:
+    """The database types of a model's columns, without modifiers (``numeric(18, 2)`` → ``numeric``)."""
+    fields = {f.column: f for f in model._meta.concrete_fields}
+    return [fields[column].db_type(connection).split("(")[0] for column in columns]
+
+
+def _copy(cursor, model, columns: tuple[str, ...], rows) -> int:
     count = 0
-    with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+    with cursor.cursor.copy(f"COPY {model._meta.db_table} ({', '.join(columns)}) FROM STDIN") as copy:
+        # Each column's converter chosen once from its type, rather than from each value's Python type.
+        copy.set_types(_column_types(model, columns))
+        write_row = copy.write_row
         for row in rows:
-            copy.write_row(row)
+            write_row(row)
             count += 1
     return count
 
@@ -592,24 +603,23 @@ def settlements_write(
     """
     if not drafts:
         return 0, 0
-    settlement_table, line_table = Settlement._meta.db_table, SettlementLine._meta.db_table
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                [settlement_table, len(drafts)],
+                [Settlement._meta.db_table, len(drafts)],
             )
             ids = [row[0] for row in cursor.fetchall()]
             _copy(
                 cursor,
-                settlement_table,
+                Settlement,
                 SETTLEMENT_COLUMNS,
                 (
                     _settlement_row(pk, d, run=run, window=window, computed_at=computed_at)
                     for pk, d in zip(ids, drafts, strict=True)
                 ),
             )
-            lines = _copy(cursor, line_table, LINE_COLUMNS, _line_rows(ids, drafts))
+            lines = _copy(cursor, SettlementLine, LINE_COLUMNS, _line_rows(ids, drafts))
         return len(ids), lines
     settlements = [
         Settlement(
@@ -632,6 +642,26 @@ def settlements_write(
     return len(settlements), len(lines)
 
 
+@contextmanager
+def _no_cyclic_gc():
+    """Python's cycle collector paused while settlements are loaded, computed and written.
+
+    A chunk makes a few hundred thousand small values (figures, rules, lines) that live until it is
+    written and form no reference cycle: their reference counts free them, and the collector,
+    triggered again and again as they pile up, would only scan them and the rest of the process
+    for nothing (as it would once more on resuming, were they still alive). It is switched back on
+    afterwards, and then collects whatever cycles were made meanwhile, unless it was off already:
+    another chunk's thread, or the process, turned it off.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def compute_partners(
     *,
     window: Window,
@@ -642,7 +672,7 @@ def compute_partners(
     cache_key=None,
 ) -> list[SettlementDraft]:
     """Load and compute the settlements of a range of partners (shared by runs and dry runs)."""
-    with translation.override(settings.LANGUAGE_CODE):
+    with translation.override(settings.LANGUAGE_CODE), _no_cyclic_gc():
         inputs = partner_inputs(
             window=window,
             period_row=period_row,
@@ -653,18 +683,24 @@ def compute_partners(
         )
         order = product_order()
         payout = minimum_payout()
-        drafts = (settlement_compute(partner=item, minimum_payout=payout, product_order=order) for item in inputs)
+        texts = line_texts(translation.get_language())
+        drafts = (
+            settlement_compute(partner=item, minimum_payout=payout, product_order=order, texts=texts) for item in inputs
+        )
         return [d for d in drafts if d is not None]
 
 
 def _chunk_settle(run: SettlementRun, window: Window, partners: PartnerRange, *, computed_at) -> tuple[int, int]:
     """Compute and write the chunk's draft settlements; returns (settlements, lines)."""
     cache_key = (run.pk, run.attempt, run.created_at)
-    rows = aggregation.run_figures_fetch(run_id=run.pk, partners=partners.sql("partner_id"))
-    drafts = compute_partners(
-        window=window, period_row=run.period, figure_rows=rows, partners=partners, cache_key=cache_key
-    )
-    return settlements_write(drafts, run=run, window=window, computed_at=computed_at)
+    with _no_cyclic_gc():
+        rows = aggregation.run_figures_fetch(run_id=run.pk, partners=partners.sql("partner_id"))
+        drafts = compute_partners(
+            window=window, period_row=run.period, figure_rows=rows, partners=partners, cache_key=cache_key
+        )
+        written = settlements_write(drafts, run=run, window=window, computed_at=computed_at)
+        del rows, drafts  # freed before the collector resumes, which then has nothing of the chunk to scan
+    return written
 
 
 def settlement_run_chunk_execute(*, run_id: int, number: int) -> bool:
