@@ -14,8 +14,23 @@ from organisation.models import User
 from organisation.services import user_sees_all_branches
 from revenue.ledger.models import TransactionAttribution
 from revenue.settlement import aggregation
-from revenue.settlement.choices import FROZEN_SETTLEMENT_STATES, LineKind, PeriodState
-from revenue.settlement.models import Settlement, SettlementLine, SettlementPeriod, SettlementRun
+from revenue.settlement.aggregation import Window
+from revenue.settlement.choices import (
+    FROZEN_SETTLEMENT_STATES,
+    DisputeState,
+    LineKind,
+    PeriodState,
+    RunKind,
+    SettlementState,
+)
+from revenue.settlement.models import (
+    Settlement,
+    SettlementDispute,
+    SettlementLine,
+    SettlementPeriod,
+    SettlementRun,
+    SettlementRunFigure,
+)
 
 
 def settlement_list(*, user: User) -> QuerySet[Settlement]:
@@ -150,3 +165,56 @@ def settlement_period_conservation(*, period: Period, upper: int | None = None) 
 
 def settlement_period_of(day: dt.date) -> SettlementPeriod | None:
     return SettlementPeriod.objects.filter(start=day.replace(day=1)).first()
+
+
+# ---- runs ------------------------------------------------------------------------------------
+
+
+def previous_closed_period(period: Period) -> SettlementPeriod | None:
+    """The latest closed period before ``period``."""
+    return (
+        SettlementPeriod.objects.filter(state=PeriodState.CLOSED, start__lt=period.first_day).order_by("-start").first()
+    )
+
+
+def latest_closed_period() -> SettlementPeriod | None:
+    return SettlementPeriod.objects.filter(state=PeriodState.CLOSED).order_by("-start").first()
+
+
+def run_window(run: SettlementRun) -> Window:
+    """The attributions a run settles (see :mod:`revenue.settlement.aggregation`), from what the run recorded."""
+    period = run.period.period
+    if run.kind == RunKind.CLOSE:
+        adjust_before = period.start
+    else:
+        # An accrual corrects only periods already closed when it started: the latest one
+        # whose watermark is its lower bound (periods never reopen, so this is stable).
+        previous = (
+            SettlementPeriod.objects.filter(
+                state=PeriodState.CLOSED, start__lt=period.first_day, close_watermark=run.lower_watermark
+            )
+            .order_by("-start")
+            .first()
+        )
+        adjust_before = min(period.start, previous.period.end) if previous else None
+    return Window(period=period, lower=run.lower_watermark or 0, upper=run.watermark or 0, adjust_before=adjust_before)
+
+
+def settlement_run_partners(run: SettlementRun) -> list[int]:
+    """The partners a run settles: those with figures, a balance carried from the previous close, a resolved
+    dispute to settle or a draft of the period to replace."""
+    ids = set(SettlementRunFigure.objects.filter(run=run).values_list("partner_id", flat=True).distinct())
+    previous = previous_closed_period(run.period.period)
+    if previous is not None:
+        ids |= set(
+            Settlement.objects.filter(period=previous, carried_forward=True).values_list("partner_id", flat=True)
+        )
+    ids |= set(
+        SettlementDispute.objects.filter(adjust_period=run.period, state=DisputeState.RESOLVED).values_list(
+            "settlement__partner_id", flat=True
+        )
+    )
+    ids |= set(
+        Settlement.objects.filter(period=run.period, state=SettlementState.DRAFT).values_list("partner_id", flat=True)
+    )
+    return sorted(ids)

@@ -1,4 +1,4 @@
-"""Celery tasks of the revenue app: thin wrappers around the settlement services, safe to deliver twice.
+"""Celery tasks of settlement: thin wrappers around the services, safe to deliver twice, and the fan-out.
 
 Reliability comes from the settings (``config.settings.base``: late
 acknowledgement, requeue when a worker process dies, prefetch of one, a
@@ -6,7 +6,9 @@ visibility timeout longer than the longest task) together with idempotent
 steps: a chunk writes its rows and marks itself done in one transaction, and
 the final step of a superseded dispatch does nothing. Work is queued with
 ``transaction.on_commit`` by the services, so a task never runs before the
-rows it reads are committed.
+rows it reads are committed. This module owns the fan-out: which task is queued
+when (:func:`settlement_run_prepare_dispatch`, :func:`settlement_run_chunks_dispatch`)
+and, with no workers, how a run's chunks share out over connections in this process.
 
 Schedules (``CELERY_BEAT_SCHEDULE``): the nightly accrual at 01:00 China time
 and the month-end close at 02:00 on the 1st.
@@ -16,14 +18,18 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
-from celery import shared_task
-from django.db import OperationalError
+from celery import chord, group, shared_task
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from core.errors import ApplicationError
 from core.periods import Period
 from revenue.settlement.choices import RunKind, RunTrigger
+from revenue.settlement.models import SettlementRun, SettlementRunChunk
 from revenue.settlement.services import (
     settlement_run_chunk_execute,
     settlement_run_chunk_failed,
@@ -31,6 +37,7 @@ from revenue.settlement.services import (
     settlement_run_prepare,
     settlement_run_start,
 )
+from revenue.settlement.services.runs import run_timings_record, side_by_side_connections
 
 logger = logging.getLogger(__name__)
 
@@ -93,3 +100,48 @@ def settlement_accrual_nightly_task() -> int | None:
 def settlement_close_monthly_task() -> int | None:
     """Close the previous month (China time)."""
     return _start(RunKind.CLOSE, Period.containing(timezone.now()).previous())
+
+
+# ---- fan-out: what the services queue, on commit -------------------------------------------
+
+
+def settlement_run_prepare_dispatch(run: SettlementRun) -> None:
+    """Queue the run's preparation once the caller's transaction commits."""
+    run_id, attempt = run.pk, run.attempt
+
+    def send() -> None:
+        result = settlement_run_prepare_task.delay(run_id, attempt)
+        SettlementRun.objects.filter(pk=run_id, celery_task_id="").update(celery_task_id=result.id or "")
+
+    transaction.on_commit(send)
+
+
+def settlement_run_chunks_dispatch(run_id: int, attempt: int) -> None:
+    """Queue the run's undone chunks and, after them, its final step, once the caller's transaction commits."""
+    numbers = list(SettlementRunChunk.objects.filter(run_id=run_id, done=False).values_list("number", flat=True))
+    run_timings_record(run_id, chunks_queued_at=time.time())
+
+    def send() -> None:
+        finish = settlement_run_finish_task.si(run_id, attempt)
+        side_by_side = min(side_by_side_connections(), len(numbers))
+        if side_by_side > 1 and settlement_run_chunk_task.app.conf.task_always_eager and not connection.in_atomic_block:
+            # Tasks run in this process (no workers): the chunks share out over a few connections, as
+            # they would over worker processes. Each thread's connection sees committed rows only,
+            # hence never from within a caller's transaction.
+            with ThreadPoolExecutor(max_workers=side_by_side) as pool:
+                list(pool.map(partial(_chunk_on_own_connection, run_id), numbers))
+            finish.apply()
+        elif numbers:
+            chord(group(settlement_run_chunk_task.si(run_id, n) for n in numbers))(finish)
+        else:
+            finish.delay()
+
+    transaction.on_commit(send)
+
+
+def _chunk_on_own_connection(run_id: int, number: int) -> None:
+    """One chunk task, run in this thread on the thread's own connection, which is closed afterwards."""
+    try:
+        settlement_run_chunk_task.apply(args=(run_id, number))
+    finally:
+        connection.close()

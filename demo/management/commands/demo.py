@@ -34,7 +34,7 @@ from revenue.ledger.models import TransactionAttribution
 from revenue.settlement.aggregation import events_between
 from revenue.settlement.choices import PeriodState
 from revenue.settlement.models import Settlement, SettlementPeriod
-from revenue.settlement.services.runs import latest_closed_period
+from revenue.settlement.selectors import latest_closed_period
 
 DEMO_PASSWORD = "demo12345"  # noqa: S105 - the documented password of the demo fixture's users
 # (month, transactions to book, generator seed): September first, so October's late events are adjustments.

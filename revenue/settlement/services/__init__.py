@@ -1,5 +1,7 @@
 """Writes of settlement: runs (accrual, month-end close, dry run) and the settlement lifecycle. Import from here."""
 
+from revenue.settlement.selectors import run_window
+from revenue.settlement.services.conservation import conservation_check
 from revenue.settlement.services.lifecycle import (
     settlement_approve,
     settlement_dispute_raise,
@@ -9,8 +11,6 @@ from revenue.settlement.services.lifecycle import (
 )
 from revenue.settlement.services.preview import DryRun, settlement_dry_run
 from revenue.settlement.services.runs import (
-    conservation_check,
-    run_window,
     settlement_run_chunk_execute,
     settlement_run_chunk_failed,
     settlement_run_finish,

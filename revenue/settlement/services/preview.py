@@ -36,8 +36,9 @@ from revenue.settlement.choices import PeriodState
 from revenue.settlement.compute import SettlementDraft
 from revenue.settlement.errors import NotPermitted
 from revenue.settlement.models import Settlement, SettlementPeriod
-from revenue.settlement.services.loading import PartnerRange
-from revenue.settlement.services.runs import _close_checks, compute_partners, latest_closed_period
+from revenue.settlement.selectors import latest_closed_period
+from revenue.settlement.services.computation import PartnerRange, compute_partners
+from revenue.settlement.services.runs import close_checks
 
 
 @dataclass
@@ -99,7 +100,7 @@ def _window(period: Period, row: SettlementPeriod | None, notes: list[str]) -> W
     lower = latest.close_watermark if latest is not None and latest.start < period.first_day else 0
     upper = TransactionAttribution.objects.aggregate(m=Max("id"))["m"] or 0
     try:
-        _close_checks(period, row or SettlementPeriod(start=period.first_day))
+        close_checks(period, row or SettlementPeriod(start=period.first_day))
     except ApplicationError as exc:
         notes.append(str(exc.message))
     return Window(period, lower, upper, period.start)

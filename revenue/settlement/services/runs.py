@@ -1,6 +1,6 @@
-"""Settlement runs: the nightly accrual and the month-end close, fanned out over Celery workers.
+"""Settlement runs: the lifecycle and state of the nightly accrual and the month-end close.
 
-Lifecycle of a run (compare-and-swap updates; several workers report on one run)::
+A run (compare-and-swap updates; several workers report on one run)::
 
     start ──► pending ──prepare──► running ──finish──► completed
                                      │  ▲                (close: the period is closed)
@@ -15,81 +15,53 @@ Lifecycle of a run (compare-and-swap updates; several workers report on one run)
     and no earlier period with events is still open. A close of a period whose
     previous close failed resumes that run instead.
 ``settlement_run_prepare`` (task)
-    Takes the watermark once (see :func:`aggregation.watermark_take`),
-    aggregates the window once into figure rows (``INSERT … SELECT``; on
-    PostgreSQL the two halves of the partners side by side on two
-    connections), splits the partners into chunks and queues
-    ``chord(chunks, finish)`` on commit. With tasks run in the process
-    itself (no workers) on PostgreSQL, the chunks share out over
-    ``SETTLEMENT_CONNECTIONS`` connections in threads instead.
-    Everything it did is kept, so a retry skips it.
+    Takes the watermark once (:func:`aggregation.watermark_take`), aggregates
+    the window once into figure rows (one ``INSERT … SELECT``; on PostgreSQL
+    the two halves of the partners side by side on two connections) and splits
+    the partners into chunks. Everything it did is kept, so a retry skips it.
 ``settlement_run_chunk_execute`` (task, idempotent)
-    In one transaction, with the chunk row locked: skips a chunk already
-    done, else deletes the period's draft settlements of the chunk's partner
-    range, computes and bulk-writes them again, and marks the chunk done. A
-    task delivered twice, or re-run after a worker died, writes its rows once.
-    The chunk reads its partners' figures, computes their settlements with
-    the pure function of :mod:`revenue.settlement.compute` and bulk-writes
-    them (COPY on PostgreSQL). Before it
-    commits, the chunk reads back what it wrote, summed
-    (:func:`aggregation.written_sums`), and keeps the sums on its row.
+    In one transaction, with the chunk row locked: skips a chunk already done,
+    else deletes the range's drafts (:mod:`.writers`), computes the range's
+    settlements (:mod:`.computation`), writes them (:mod:`.writers`), keeps on
+    its row the sums it reads back of what it wrote, and marks itself done.
 ``settlement_run_finish`` (task, chord body)
     Fails the run if a chunk is not done; otherwise checks conservation
-    (below). A close then freezes the settlements (draft → closed), locks the
-    agreement versions used, closes the period with its watermark and queues
-    the month's performance scorecards; the run completes.
+    (:mod:`.conservation`). A close then freezes the settlements (draft →
+    closed), locks the agreement versions used, closes the period with its
+    watermark and queues the statements and the month's scorecards.
 
-Conservation, checked by every run before it completes (a failure fails the
-run and the period is not closed): the ledger lines written (as the chunks
-read them back) add back to the attributions of the window (as the run's one
-aggregation summed them), to the fen and to the attribution (count),
-separately for regular and adjustment lines, so no chunk lost or doubled a
-partner; every corrected period's lines over all closes (earlier closes' read
-from the database, this run's adjustments from the chunks' sums) add back to
-that period's attributions read again from the ledger; no product line pays
-out more than its revenue; and the settlement totals add back to their lines.
-Shares + retained = settled bank revenue, where the bank retains what inactive
-partners' attributions earned and the part of active ones' not shared.
+The fan-out (what is queued when, and where tasks run) belongs to
+:mod:`revenue.settlement.tasks`; the reads to :mod:`revenue.settlement.selectors`.
+See docs/settlement.md for a close from the beat schedule to frozen settlements.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import gc
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from decimal import Decimal
-from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q, Sum
+from django.db.models import F
 from django.db.models.functions import Coalesce
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from core.money import MoneySum, from_fen
 from core.periods import Period
 from organisation.models import User
 from revenue.ledger.models import AgreementVersion
 from revenue.ledger.services.agreements import agreement_versions_lock
 from revenue.settlement import aggregation
-from revenue.settlement.aggregation import LedgerTotals, Window
+from revenue.settlement.aggregation import Window
 from revenue.settlement.choices import (
     ACTIVE_RUN_STATES,
-    DisputeState,
-    LineKind,
     PeriodState,
     RunKind,
     RunState,
     RunTrigger,
     SettlementState,
 )
-from revenue.settlement.compute import SettlementDraft, line_texts, settlement_compute
 from revenue.settlement.errors import (
     InvalidState,
     NotPermitted,
@@ -99,24 +71,18 @@ from revenue.settlement.errors import (
 )
 from revenue.settlement.models import (
     Settlement,
-    SettlementDispute,
     SettlementLine,
     SettlementPeriod,
     SettlementRun,
     SettlementRunChunk,
     SettlementRunFigure,
 )
-from revenue.settlement.services.loading import (
-    PartnerRange,
-    minimum_payout,
-    partner_inputs,
-    previous_closed_period,
-    product_order,
-)
+from revenue.settlement.selectors import latest_closed_period, run_window, settlement_run_partners
+from revenue.settlement.services.computation import PartnerRange, compute_partners, no_cyclic_gc
+from revenue.settlement.services.conservation import conservation_check
+from revenue.settlement.services.writers import drafts_delete, settlements_write
 
 logger = logging.getLogger(__name__)
-
-FROZEN = (SettlementState.CLOSED, SettlementState.APPROVED, SettlementState.PAID)
 
 
 def chunk_size() -> int:
@@ -138,33 +104,10 @@ def _period_row(period: Period) -> SettlementPeriod:
     return row
 
 
-def latest_closed_period() -> SettlementPeriod | None:
-    return SettlementPeriod.objects.filter(state=PeriodState.CLOSED).order_by("-start").first()
-
-
-def run_window(run: SettlementRun) -> Window:
-    """The attributions a run settles (see :mod:`revenue.settlement.aggregation`), from what the run recorded."""
-    period = run.period.period
-    if run.kind == RunKind.CLOSE:
-        adjust_before = period.start
-    else:
-        # An accrual corrects only periods already closed when it started: the latest one
-        # whose watermark is its lower bound (periods never reopen, so this is stable).
-        previous = (
-            SettlementPeriod.objects.filter(
-                state=PeriodState.CLOSED, start__lt=period.first_day, close_watermark=run.lower_watermark
-            )
-            .order_by("-start")
-            .first()
-        )
-        adjust_before = min(period.start, previous.period.end) if previous else None
-    return Window(period=period, lower=run.lower_watermark or 0, upper=run.watermark or 0, adjust_before=adjust_before)
-
-
 # ---- start, resume -----------------------------------------------------------------------------
 
 
-def _close_checks(period: Period, row: SettlementPeriod) -> int:
+def close_checks(period: Period, row: SettlementPeriod) -> int:
     """Refuse a close that would break "every attribution settled exactly once"; returns the lower watermark."""
     if row.state == PeriodState.CLOSED:
         raise PeriodLocked(
@@ -240,7 +183,7 @@ def settlement_run_start(
                 if current is not None and current.state == RunState.FAILED:
                     return _resume(current, by=by)
                 raise RunInProgress(_in_progress_message(current) if current else _("%(period)s is being closed."))
-            lower = _close_checks(period, row)
+            lower = close_checks(period, row)
             updated = SettlementPeriod.objects.filter(pk=row.pk, state=PeriodState.OPEN).update(
                 state=PeriodState.CLOSING, lower_watermark=lower
             )
@@ -261,7 +204,7 @@ def settlement_run_start(
             latest = latest_closed_period()
             lower = latest.close_watermark if latest is not None and latest.start < row.start else 0
         run = _create_run(period=row, kind=kind, trigger=trigger, triggered_by=by, lower_watermark=lower)
-        _dispatch_prepare(run)
+        _prepare_dispatch(run)
     return run
 
 
@@ -277,7 +220,7 @@ def _resume(run: SettlementRun, *, by: User | None) -> SettlementRun:
         raise InvalidState(_("Run #%(id)s has already completed.") % {"id": run.pk})
     run.refresh_from_db()
     logger.info("settlement run %s resumed (attempt %s) by %s", run.pk, run.attempt, by or "the system")
-    _dispatch_prepare(run)
+    _prepare_dispatch(run)
     return run
 
 
@@ -299,22 +242,23 @@ def settlement_run_resume(*, run: SettlementRun, by: User | None) -> SettlementR
         return _resume(current, by=by)
 
 
-def _dispatch_prepare(run: SettlementRun) -> None:
-    from revenue.settlement.tasks import settlement_run_prepare_task
+def _prepare_dispatch(run: SettlementRun) -> None:
+    from revenue.settlement.tasks import settlement_run_prepare_dispatch
 
-    run_id, attempt = run.pk, run.attempt
+    settlement_run_prepare_dispatch(run)
 
-    def send() -> None:
-        result = settlement_run_prepare_task.delay(run_id, attempt)
-        SettlementRun.objects.filter(pk=run_id, celery_task_id="").update(celery_task_id=result.id or "")
 
-    transaction.on_commit(send)
+def _chunks_dispatch(run_id: int, attempt: int) -> None:
+    from revenue.settlement.tasks import settlement_run_chunks_dispatch
+
+    settlement_run_chunks_dispatch(run_id, attempt)
 
 
 # ---- prepare: watermark, one aggregation, chunks ----------------------------------------------
 
 
-def _timings(run_id: int, **seconds: float) -> None:
+def run_timings_record(run_id: int, **seconds: float) -> None:
+    """Add phase timings (seconds) to the run's record."""
     run = SettlementRun.objects.get(pk=run_id)
     timings = {**run.timings, **{k: round(v, 3) for k, v in seconds.items()}}
     SettlementRun.objects.filter(pk=run_id).update(timings=timings)
@@ -333,25 +277,7 @@ def _chunk_ranges(partner_ids: list[int], size: int) -> list[tuple[int, int | No
     return ranges
 
 
-def _partners_involved(run: SettlementRun) -> list[int]:
-    ids = set(SettlementRunFigure.objects.filter(run=run).values_list("partner_id", flat=True).distinct())
-    previous = previous_closed_period(run.period.period)
-    if previous is not None:
-        ids |= set(
-            Settlement.objects.filter(period=previous, carried_forward=True).values_list("partner_id", flat=True)
-        )
-    ids |= set(
-        SettlementDispute.objects.filter(adjust_period=run.period, state=DisputeState.RESOLVED).values_list(
-            "settlement__partner_id", flat=True
-        )
-    )
-    ids |= set(
-        Settlement.objects.filter(period=run.period, state=SettlementState.DRAFT).values_list("partner_id", flat=True)
-    )
-    return sorted(ids)
-
-
-def _connections() -> int:
+def side_by_side_connections() -> int:
     """How many connections this process may use side by side for a run (PostgreSQL; see the setting)."""
     if connection.vendor != "postgresql":
         return 1
@@ -364,7 +290,7 @@ def _aggregate_on_two_connections() -> bool:
     Only from the outermost transaction: another connection sees committed rows only, and within a
     caller's transaction the ledger rows it reads might not be.
     """
-    return _connections() > 1 and len(connection.atomic_blocks) == 1
+    return side_by_side_connections() > 1 and len(connection.atomic_blocks) == 1
 
 
 def settlement_run_prepare(*, run_id: int, attempt: int) -> bool:
@@ -381,7 +307,7 @@ def settlement_run_prepare(*, run_id: int, attempt: int) -> bool:
         with transaction.atomic():
             watermark = aggregation.watermark_take()
             SettlementRun.objects.filter(pk=run_id, watermark__isnull=True).update(watermark=watermark)
-        _timings(run_id, watermark=time.monotonic() - started)
+        run_timings_record(run_id, watermark=time.monotonic() - started)
         run.refresh_from_db()
     if not run.chunks.exists():
         aggregated = time.monotonic()
@@ -399,7 +325,7 @@ def settlement_run_prepare(*, run_id: int, attempt: int) -> bool:
                 aggregation.figures_insert(
                     run_id=run.pk, window=run_window(run), two_connections=_aggregate_on_two_connections()
                 )
-                partner_ids = _partners_involved(run)
+                partner_ids = settlement_run_partners(run)
                 SettlementRunChunk.objects.bulk_create(
                     SettlementRunChunk(run=run, number=n, after_partner_id=after, upto_partner_id=upto, partners=count)
                     for n, (after, upto, count) in enumerate(_chunk_ranges(partner_ids, chunk_size()), start=1)
@@ -408,45 +334,9 @@ def settlement_run_prepare(*, run_id: int, attempt: int) -> bool:
                     chunks_total=(len(partner_ids) + chunk_size() - 1) // chunk_size(),
                     partners_count=len(partner_ids),
                 )
-        _timings(run_id, aggregate=time.monotonic() - aggregated)
-    _dispatch_chunks(run_id, attempt)
+        run_timings_record(run_id, aggregate=time.monotonic() - aggregated)
+    _chunks_dispatch(run_id, attempt)
     return True
-
-
-def _dispatch_chunks(run_id: int, attempt: int) -> None:
-    from celery import chord, group
-
-    from revenue.settlement.tasks import settlement_run_chunk_task, settlement_run_finish_task
-
-    numbers = list(SettlementRunChunk.objects.filter(run_id=run_id, done=False).values_list("number", flat=True))
-    _timings(run_id, chunks_queued_at=time.time())
-
-    def send() -> None:
-        finish = settlement_run_finish_task.si(run_id, attempt)
-        side_by_side = min(_connections(), len(numbers))
-        if side_by_side > 1 and settlement_run_chunk_task.app.conf.task_always_eager and not connection.in_atomic_block:
-            # Tasks run in this process (no workers): the chunks share out over a few connections, as
-            # they would over worker processes. Each thread's connection sees committed rows only,
-            # hence never from within a caller's transaction.
-            with ThreadPoolExecutor(max_workers=side_by_side) as pool:
-                list(pool.map(partial(_chunk_on_own_connection, run_id), numbers))
-            finish.apply()
-        elif numbers:
-            chord(group(settlement_run_chunk_task.si(run_id, n) for n in numbers))(finish)
-        else:
-            finish.delay()
-
-    transaction.on_commit(send)
-
-
-def _chunk_on_own_connection(run_id: int, number: int) -> None:
-    """One chunk task, run in this thread on the thread's own connection, which is closed afterwards."""
-    from revenue.settlement.tasks import settlement_run_chunk_task
-
-    try:
-        settlement_run_chunk_task.apply(args=(run_id, number))
-    finally:
-        connection.close()
 
 
 # ---- chunks ----------------------------------------------------------------------------------
@@ -462,238 +352,10 @@ def _period_still_open_for_accrual(run: SettlementRun) -> None:
         raise PeriodLocked(_("%(period)s is being closed; this accrual stopped.") % {"period": run.period})
 
 
-def _delete_drafts(period_id: int, partners: PartnerRange) -> None:
-    """Delete the range's draft settlements of the period and their lines, set-based.
-
-    A month-end close replaces the last accrual's drafts: thousands of lines per chunk, which the
-    ORM's delete would first read into objects. Nothing else names a draft (only closed settlements
-    are disputed, issued as statements or carried forward); were something to, the database's
-    references would refuse the delete and the chunk would fail.
-    """
-    condition, params = partners.sql("partner_id")
-    drafts = (
-        f"SELECT id FROM {Settlement._meta.db_table} "  # noqa: S608 - table names are constants
-        f"WHERE period_id = %s AND state = '{SettlementState.DRAFT.value}' AND {condition}"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"DELETE FROM {SettlementLine._meta.db_table} WHERE settlement_id IN ({drafts})",  # noqa: S608
-            [period_id, *params],
-        )
-        cursor.execute(f"DELETE FROM {Settlement._meta.db_table} WHERE id IN ({drafts})", [period_id, *params])  # noqa: S608
-
-
-SETTLEMENT_COLUMNS = (
-    "id",
-    "partner_id",
-    "period_id",
-    "run_id",
-    "state",
-    "watermark_from",
-    "watermark_to",
-    "transaction_count",
-    "bank_revenue",
-    "share_total",
-    "adjustment_total",
-    "carried_in",
-    "net",
-    "vat_rate",
-    "vat",
-    "payable",
-    "carried_forward",
-    "computed_at",
-    "payment_reference",
-)
-LINE_COLUMNS = (
-    "settlement_id",
-    "position",
-    "kind",
-    "product_id",
-    "corrects_period",
-    "carried_from_id",
-    "dispute_id",
-    "transaction_count",
-    "net_count",
-    "volume",
-    "bank_revenue",
-    "agreement_version_id",
-    "rule_description",
-    "effective_rate",
-    "previous_share",
-    "share",
-    "description",
-)
-
-
-def _settlement_row(pk, d: SettlementDraft, *, run: SettlementRun, window: Window, computed_at) -> tuple:
-    return (
-        pk,
-        d.partner_id,
-        run.period_id,
-        run.pk,
-        SettlementState.DRAFT,
-        window.lower,
-        window.upper,
-        d.transaction_count,
-        d.bank_revenue,
-        d.share_total,
-        d.adjustment_total,
-        d.carried_in,
-        d.net,
-        d.vat_rate,
-        d.vat,
-        d.payable,
-        d.carried_forward,
-        computed_at,
-        "",
-    )
-
-
-def _line_rows(settlement_ids, drafts: list[SettlementDraft]):
-    for settlement_id, draft in zip(settlement_ids, drafts, strict=True):
-        for line in draft.lines:
-            figures = line.figures
-            yield (
-                settlement_id,
-                line.position,
-                line.kind,
-                line.product_id,
-                line.corrects_period,
-                line.carried_from_id,
-                line.dispute_id,
-                figures.transaction_count,
-                figures.net_count,
-                figures.volume,
-                figures.bank_revenue,
-                line.version_id,
-                line.rule_description,
-                line.effective_rate,
-                line.previous_share,
-                line.share,
-                line.description[:255],
-            )
-
-
-def _column_types(model, columns: tuple[str, ...]) -> list[str]:
-    """The database types of a model's columns, without modifiers (``numeric(18, 2)`` → ``numeric``)."""
-    fields = {f.column: f for f in model._meta.concrete_fields}
-    return [fields[column].db_type(connection).split("(")[0] for column in columns]
-
-
-def _copy(cursor, model, columns: tuple[str, ...], rows) -> int:
-    count = 0
-    with cursor.cursor.copy(f"COPY {model._meta.db_table} ({', '.join(columns)}) FROM STDIN") as copy:
-        # Each column's converter chosen once from its type, rather than from each value's Python type.
-        copy.set_types(_column_types(model, columns))
-        write_row = copy.write_row
-        for row in rows:
-            write_row(row)
-            count += 1
-    return count
-
-
-def settlements_write(
-    drafts: list[SettlementDraft], *, run: SettlementRun, window: Window, computed_at
-) -> tuple[int, int]:
-    """Bulk-write draft settlements and their lines; returns (settlements, lines).
-
-    On PostgreSQL with ``COPY`` (settlement ids drawn from their sequence first,
-    so the lines can name them); elsewhere with ``bulk_create``. Both write the
-    same rows.
-    """
-    if not drafts:
-        return 0, 0
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                [Settlement._meta.db_table, len(drafts)],
-            )
-            ids = [row[0] for row in cursor.fetchall()]
-            _copy(
-                cursor,
-                Settlement,
-                SETTLEMENT_COLUMNS,
-                (
-                    _settlement_row(pk, d, run=run, window=window, computed_at=computed_at)
-                    for pk, d in zip(ids, drafts, strict=True)
-                ),
-            )
-            lines = _copy(cursor, SettlementLine, LINE_COLUMNS, _line_rows(ids, drafts))
-        return len(ids), lines
-    settlements = [
-        Settlement(
-            **dict(
-                zip(
-                    SETTLEMENT_COLUMNS[1:],
-                    _settlement_row(None, d, run=run, window=window, computed_at=computed_at)[1:],
-                    strict=True,
-                )
-            )
-        )
-        for d in drafts
-    ]
-    Settlement.objects.bulk_create(settlements, batch_size=1000)
-    lines = [
-        SettlementLine(**dict(zip(LINE_COLUMNS, row, strict=True)))
-        for row in _line_rows([s.pk for s in settlements], drafts)
-    ]
-    SettlementLine.objects.bulk_create(lines, batch_size=2000)
-    return len(settlements), len(lines)
-
-
-@contextmanager
-def _no_cyclic_gc():
-    """Python's cycle collector paused while settlements are loaded, computed and written.
-
-    A chunk makes a few hundred thousand small values (figures, rules, lines) that live until it is
-    written and form no reference cycle: their reference counts free them, and the collector,
-    triggered again and again as they pile up, would only scan them and the rest of the process
-    for nothing (as it would once more on resuming, were they still alive). It is switched back on
-    afterwards, and then collects whatever cycles were made meanwhile, unless it was off already:
-    another chunk's thread, or the process, turned it off.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def compute_partners(
-    *,
-    window: Window,
-    period_row: SettlementPeriod | None,
-    figure_rows,
-    partners: PartnerRange,
-    proposed=None,
-    cache_key=None,
-) -> list[SettlementDraft]:
-    """Load and compute the settlements of a range of partners (shared by runs and dry runs)."""
-    with translation.override(settings.LANGUAGE_CODE), _no_cyclic_gc():
-        inputs = partner_inputs(
-            window=window,
-            period_row=period_row,
-            figure_rows=figure_rows,
-            partners=partners,
-            proposed=proposed,
-            cache_key=cache_key,
-        )
-        order = product_order()
-        payout = minimum_payout()
-        texts = line_texts(translation.get_language())
-        drafts = (
-            settlement_compute(partner=item, minimum_payout=payout, product_order=order, texts=texts) for item in inputs
-        )
-        return [d for d in drafts if d is not None]
-
-
 def _chunk_settle(run: SettlementRun, window: Window, partners: PartnerRange, *, computed_at) -> tuple[int, int]:
     """Compute and write the chunk's draft settlements; returns (settlements, lines)."""
     cache_key = (run.pk, run.attempt, run.created_at)
-    with _no_cyclic_gc():
+    with no_cyclic_gc():
         rows = aggregation.run_figures_fetch(run_id=run.pk, partners=partners.sql("partner_id"))
         drafts = compute_partners(
             window=window, period_row=run.period, figure_rows=rows, partners=partners, cache_key=cache_key
@@ -723,7 +385,7 @@ def settlement_run_chunk_execute(*, run_id: int, number: int) -> bool:
             _period_still_open_for_accrual(run)
         window = run_window(run)
         partners = PartnerRange(after=chunk.after_partner_id, upto=chunk.upto_partner_id)
-        _delete_drafts(run.period_id, partners)
+        drafts_delete(run.period_id, partners)
         now = timezone.now()
         settlements, lines = _chunk_settle(run, window, partners, computed_at=now)
         chunk.done, chunk.done_at, chunk.error = True, now, ""
@@ -751,161 +413,6 @@ def settlement_run_chunk_failed(*, run_id: int, number: int, error: str) -> None
 
 
 # ---- finish: conservation, close -------------------------------------------------------------
-
-
-@dataclass
-class ConservationReport:
-    """The run's figures read from both sides; ``problems`` is empty when they add back exactly."""
-
-    ledger: LedgerTotals
-    lines_count: int
-    lines_revenue: Decimal
-    shares: Decimal
-    corrected_periods: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-    # The agreement versions the run's lines applied (a close locks them).
-    versions_used: list[int] = field(default_factory=list)
-
-    @property
-    def bank_revenue(self) -> Decimal:
-        return Decimal(self.ledger.fen) / 100
-
-    @property
-    def retained(self) -> Decimal:
-        return self.bank_revenue - self.shares
-
-
-def _fen(amount: Decimal | None) -> int:
-    return int((amount or Decimal(0)) * 100)
-
-
-def _line_totals(lines) -> tuple[int, Decimal, Decimal]:
-    agg = lines.aggregate(count=Sum("transaction_count"), revenue=MoneySum("bank_revenue"), share=MoneySum("share"))
-    zero = Decimal("0.00")
-    return int(agg["count"] or 0), agg["revenue"] or zero, agg["share"] or zero
-
-
-@dataclass
-class _LineSums:
-    count: int = 0
-    revenue_fen: int = 0
-    share_fen: int = 0
-
-    def add(self, count: int, revenue_fen: int, share_fen: int) -> None:
-        self.count += count
-        self.revenue_fen += revenue_fen
-        self.share_fen += share_fen
-
-
-@dataclass
-class _WrittenSums:
-    """What the run's chunks wrote, as each read it back (see :func:`aggregation.written_sums`)."""
-
-    by_kind: dict[str, _LineSums] = field(default_factory=dict)
-    adjusted_by_month: dict[dt.date, _LineSums] = field(default_factory=dict)
-    beyond: int = 0
-    versions: set[int] = field(default_factory=set)
-    settlements: _LineSums = field(default_factory=_LineSums)
-
-    def kind(self, kind: str) -> _LineSums:
-        return self.by_kind.get(kind, _LineSums())
-
-
-def _written_sums(run: SettlementRun) -> _WrittenSums:
-    total = _WrittenSums()
-    for after, upto, sums in run.chunks.values_list("after_partner_id", "upto_partner_id", "written_sums"):
-        if not sums:  # a chunk written before chunks kept their sums: read its rows back now
-            partners = PartnerRange(after=after, upto=upto).sql("partner_id")
-            sums = aggregation.written_sums(run_id=run.pk, partners=partners)
-        for kind, month, version, _lines, count, revenue_fen, share_fen, beyond in sums.get("lines", []):
-            total.by_kind.setdefault(kind, _LineSums()).add(count, revenue_fen, share_fen)
-            if kind == LineKind.ADJUSTMENT and month:
-                total.adjusted_by_month.setdefault(dt.date.fromisoformat(month), _LineSums()).add(
-                    count, revenue_fen, share_fen
-                )
-            total.beyond += beyond
-            if version is not None:
-                total.versions.add(version)
-        _settlements, count, revenue_fen = sums.get("settlements", (0, 0, 0))
-        total.settlements.add(count, revenue_fen, 0)
-    return total
-
-
-def conservation_check(run: SettlementRun, window: Window) -> ConservationReport:
-    """Compare the lines written with the window's totals and the corrected periods' ledger (see module docstring).
-
-    The run's own lines are taken from the sums each chunk read back in its transaction; the
-    corrected periods' lines of earlier closes are read from the database.
-    """
-    problems: list[str] = []
-    regular_ledger, adjustment_ledger, corrected = aggregation.run_figures_totals(run.pk)
-    ledger = regular_ledger + adjustment_ledger
-    written = _written_sums(run)
-    regular, adjusted = written.kind(LineKind.PRODUCT), written.kind(LineKind.ADJUSTMENT)
-    for label, ledger_part, lines_part in (
-        (_("regular"), regular_ledger, regular),
-        (_("adjustment"), adjustment_ledger, adjusted),
-    ):
-        if ledger_part.active_count != lines_part.count or ledger_part.active_fen != lines_part.revenue_fen:
-            problems.append(
-                _(
-                    "%(label)s lines hold %(count)s attributions and %(revenue)s of bank revenue; the ledger has "
-                    "%(ledger_count)s and %(ledger_revenue)s."
-                )
-                % {
-                    "label": label,
-                    "count": lines_part.count,
-                    "revenue": from_fen(lines_part.revenue_fen),
-                    "ledger_count": ledger_part.active_count,
-                    "ledger_revenue": from_fen(ledger_part.active_fen),
-                }
-            )
-    for month in corrected:
-        period = Period(month.year, month.month)
-        source = aggregation.period_totals(period, upper=window.upper)
-        # The month's lines of earlier closes (frozen: from the month itself up to this run's period),
-        # plus this run's adjustments of it.
-        earlier = SettlementLine.objects.filter(
-            settlement__state__in=FROZEN,
-            settlement__period__start__gte=month,
-            settlement__period__start__lt=window.period.first_day,
-        ).filter(
-            Q(kind=LineKind.PRODUCT, settlement__period__start=month)
-            | Q(kind=LineKind.ADJUSTMENT, corrects_period=month)
-        )
-        count, revenue, _share = _line_totals(earlier)
-        now = written.adjusted_by_month.get(month, _LineSums())
-        count, revenue_fen = count + now.count, _fen(revenue) + now.revenue_fen
-        if source.active_count != count or source.active_fen != revenue_fen:
-            problems.append(
-                _(
-                    "%(period)s: its lines over all closes hold %(count)s attributions and %(revenue)s; the ledger "
-                    "has %(ledger_count)s and %(ledger_revenue)s."
-                )
-                % {
-                    "period": period,
-                    "count": count,
-                    "revenue": from_fen(revenue_fen),
-                    "ledger_count": source.active_count,
-                    "ledger_revenue": from_fen(source.active_fen),
-                }
-            )
-    if written.beyond:
-        problems.append(_("%(count)s product lines share more than their bank revenue.") % {"count": written.beyond})
-    if (
-        written.settlements.count != regular.count + adjusted.count
-        or written.settlements.revenue_fen != regular.revenue_fen + adjusted.revenue_fen
-    ):
-        problems.append(_("Settlement totals do not add back to their lines."))
-    return ConservationReport(
-        ledger=ledger,
-        lines_count=regular.count + adjusted.count,
-        lines_revenue=from_fen(regular.revenue_fen + adjusted.revenue_fen),
-        shares=from_fen(regular.share_fen + adjusted.share_fen),
-        corrected_periods=[str(Period(m.year, m.month)) for m in corrected],
-        problems=[str(p) for p in problems],
-        versions_used=sorted(written.versions),
-    )
 
 
 def _fail(run_id: int, attempt: int, message: str) -> None:

@@ -24,7 +24,7 @@ from revenue.settlement.choices import RunKind, RunState, SettlementState
 from revenue.settlement.models import Settlement, SettlementLine
 from revenue.settlement.services import settlement_dispute_raise, settlement_dispute_resolve
 from revenue.settlement.services.preview import settlement_dry_run
-from revenue.settlement.services.runs import LINE_COLUMNS, SETTLEMENT_COLUMNS, _line_rows
+from revenue.settlement.services.writers import LINE_COLUMNS, SETTLEMENT_COLUMNS, _line_rows
 from tests.factories import PartnerFactory, UserFactory
 from tests.revenue.factories import ProductFactory, make_active
 from tests.revenue.settlement.conftest import D, agreement, book, reversal, row

@@ -1,17 +1,22 @@
-"""Loading what a partner's settlement depends on, in bulk: the reads between the aggregation and the pure computation.
+"""The settlement computation of a range of partners: their inputs loaded in bulk, then the pure function per partner.
 
-Per chunk of partners a fixed number of queries, whatever the number of
-partners or transactions: partner types and VAT rates, the agreement versions
-in force (once per period involved), what earlier closes settled for the
-corrected periods, carried-forward balances and resolved disputes.
+Shared by the runs (accrual and close) and the dry run, so a preview runs the
+very code a close runs. Per chunk of partners a fixed number of queries,
+whatever the number of partners or transactions: partner types and VAT rates,
+the agreement versions in force (once per period involved), what earlier
+closes settled for the corrected periods, carried-forward balances and
+resolved disputes; then :func:`revenue.settlement.compute.settlement_compute`
+for each partner.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import math
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cached_property
@@ -20,6 +25,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import Q
+from django.utils import translation
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
@@ -32,7 +38,6 @@ from revenue.settlement import aggregation
 from revenue.settlement.aggregation import Window
 from revenue.settlement.choices import (
     DisputeState,
-    PeriodState,
 )
 from revenue.settlement.compute import (
     CarriedBalance,
@@ -41,10 +46,14 @@ from revenue.settlement.compute import (
     PartnerInput,
     RuleChoice,
     Settled,
+    SettlementDraft,
     figures_from_integers,
+    line_texts,
     rule_describe,
+    settlement_compute,
 )
 from revenue.settlement.models import Settlement, SettlementDispute, SettlementPeriod
+from revenue.settlement.selectors import previous_closed_period
 
 
 @dataclass(frozen=True)
@@ -89,12 +98,6 @@ def last_day(period: Period) -> dt.date:
 def product_order() -> dict[int, int]:
     """Products by code, for a stable order of lines."""
     return {pk: i for i, pk in enumerate(Product.objects.order_by("code").values_list("pk", flat=True))}
-
-
-def previous_closed_period(period: Period) -> SettlementPeriod | None:
-    return (
-        SettlementPeriod.objects.filter(state=PeriodState.CLOSED, start__lt=period.first_day).order_by("-start").first()
-    )
 
 
 EMPTY_RULES: Mapping[int, RuleChoice] = MappingProxyType({})
@@ -345,3 +348,51 @@ def partner_inputs(
             )
         )
     return inputs
+
+
+@contextmanager
+def no_cyclic_gc():
+    """Python's cycle collector paused while settlements are loaded, computed and written.
+
+    A chunk makes a few hundred thousand small values (figures, rules, lines) that live until it is
+    written and form no reference cycle: their reference counts free them, and the collector,
+    triggered again and again as they pile up, would only scan them and the rest of the process
+    for nothing (as it would once more on resuming, were they still alive). It is switched back on
+    afterwards, and then collects whatever cycles were made meanwhile, unless it was off already:
+    another chunk's thread, or the process, turned it off.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def compute_partners(
+    *,
+    window: Window,
+    period_row: SettlementPeriod | None,
+    figure_rows,
+    partners: PartnerRange,
+    proposed=None,
+    cache_key=None,
+) -> list[SettlementDraft]:
+    """Load and compute the settlements of a range of partners (shared by runs and dry runs)."""
+    with translation.override(settings.LANGUAGE_CODE), no_cyclic_gc():
+        inputs = partner_inputs(
+            window=window,
+            period_row=period_row,
+            figure_rows=figure_rows,
+            partners=partners,
+            proposed=proposed,
+            cache_key=cache_key,
+        )
+        order = product_order()
+        payout = minimum_payout()
+        texts = line_texts(translation.get_language())
+        drafts = (
+            settlement_compute(partner=item, minimum_payout=payout, product_order=order, texts=texts) for item in inputs
+        )
+        return [d for d in drafts if d is not None]
