@@ -252,6 +252,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": crontab(hour=2, minute=0, day_of_month=1),
     },
     # Statements not issued, e-mails not sent and webhook deliveries no longer retried are queued again.
+    # Runs never queued (the broker was lost at their start) are queued again; runs whose worker died resume.
+    "settlement-runs-sweep": {
+        "task": "settlement.runs_sweep",
+        "schedule": crontab(minute="7,22,37,52"),
+    },
     "statements-sweep": {
         "task": "statements.sweep",
         "schedule": crontab(minute="*/15"),

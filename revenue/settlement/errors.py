@@ -15,6 +15,7 @@ __all__ = [
     "PeriodNotReady",
     "RunInProgress",
     "SettlementFrozen",
+    "TaskQueueUnavailable",
 ]
 
 
@@ -28,6 +29,12 @@ class PeriodNotReady(InvalidState):
 
 class RunInProgress(ConcurrentChange):
     """Another run of the same kind is already in progress for the period (a second close, a second beat)."""
+
+
+class TaskQueueUnavailable(ApplicationError):
+    """The task queue (broker) cannot be reached: a run that could not be queued is not started."""
+
+    status_code = 503
 
 
 class ConservationBroken(ApplicationError):

@@ -25,6 +25,7 @@ from functools import partial
 from celery import chord, group, shared_task
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
+from kombu.exceptions import OperationalError as OperationalError_kombu
 
 from core.errors import ApplicationError
 from core.periods import Period
@@ -36,12 +37,15 @@ from revenue.settlement.services import (
     settlement_run_finish,
     settlement_run_prepare,
     settlement_run_start,
+    settlement_runs_sweep,
 )
 from revenue.settlement.services.runs import run_timings_record, side_by_side_connections
 
 logger = logging.getLogger(__name__)
 
 TRANSIENT_RETRIES = 3
+# Publishing to an unreachable broker gives up after about a second, not after kombu's default twenty.
+QUICK_PUBLISH = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
 
 
 @shared_task(name="settlement.run_prepare", bind=True, max_retries=TRANSIENT_RETRIES)
@@ -102,6 +106,12 @@ def settlement_close_monthly_task() -> int | None:
     return _start(RunKind.CLOSE, Period.containing(timezone.now()).previous())
 
 
+@shared_task(name="settlement.runs_sweep")
+def settlement_runs_sweep_task() -> dict[str, int]:
+    """Queue runs that were never queued and resume runs whose worker died (every 15 minutes)."""
+    return settlement_runs_sweep()
+
+
 # ---- fan-out: what the services queue, on commit -------------------------------------------
 
 
@@ -110,7 +120,13 @@ def settlement_run_prepare_dispatch(run: SettlementRun) -> None:
     run_id, attempt = run.pk, run.attempt
 
     def send() -> None:
-        result = settlement_run_prepare_task.delay(run_id, attempt)
+        try:
+            result = settlement_run_prepare_task.apply_async((run_id, attempt), retry_policy=QUICK_PUBLISH)
+        except OperationalError_kombu as exc:
+            # The queue went away after the start was checked and committed: the run stays pending and
+            # unqueued (no task id), and the run sweep queues it again once the queue is back.
+            logger.error("settlement run %s could not be queued: %s", run_id, exc)
+            return
         SettlementRun.objects.filter(pk=run_id, celery_task_id="").update(celery_task_id=result.id or "")
 
     transaction.on_commit(send)

@@ -18,6 +18,7 @@ from revenue.settlement.services.runs import (
     settlement_run_resume,
     settlement_run_start,
     settlement_run_wait,
+    settlement_runs_sweep,
 )
 
 __all__ = [
@@ -37,4 +38,5 @@ __all__ = [
     "settlement_run_resume",
     "settlement_run_start",
     "settlement_run_wait",
+    "settlement_runs_sweep",
 ]

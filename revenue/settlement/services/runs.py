@@ -37,6 +37,7 @@ See docs/settlement.md for a close from the beat schedule to frozen settlements.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from collections.abc import Callable
@@ -68,6 +69,7 @@ from revenue.settlement.errors import (
     PeriodLocked,
     PeriodNotReady,
     RunInProgress,
+    TaskQueueUnavailable,
 )
 from revenue.settlement.models import (
     Settlement,
@@ -173,6 +175,7 @@ def settlement_run_start(
     """
     _require(by)
     kind = RunKind(kind)
+    _task_queue_reachable()
     with transaction.atomic():
         row = _period_row(period)
         # The period row lock serialises starts: a second close waits here, then sees "closing".
@@ -180,7 +183,7 @@ def settlement_run_start(
         if kind == RunKind.CLOSE:
             if row.state == PeriodState.CLOSING:
                 current = row.runs.filter(kind=RunKind.CLOSE).order_by("-pk").first()
-                if current is not None and current.state == RunState.FAILED:
+                if current is not None and (current.state == RunState.FAILED or run_is_stalled(current)):
                     return _resume(current, by=by)
                 raise RunInProgress(_in_progress_message(current) if current else _("%(period)s is being closed."))
             lower = close_checks(period, row)
@@ -206,6 +209,64 @@ def settlement_run_start(
         run = _create_run(period=row, kind=kind, trigger=trigger, triggered_by=by, lower_watermark=lower)
         _prepare_dispatch(run)
     return run
+
+
+def _task_queue_reachable() -> None:
+    """Refuse to start a run the task queue could not take: nothing is written, and the period is not blocked.
+
+    With tasks run in this process there is no queue to reach. A queue lost between this check and the
+    commit leaves the run pending and unqueued; the run sweep queues it again (see ``tasks``).
+    """
+    from config.celery import app
+
+    if app.conf.task_always_eager:
+        return
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=5)
+    except Exception as exc:
+        logger.warning("task queue unreachable: %s", exc)
+        raise TaskQueueUnavailable(
+            _("The task queue cannot be reached, so the run was not started and nothing changed. Try again shortly.")
+        ) from exc
+
+
+def run_is_stalled(run: SettlementRun) -> bool:
+    """Whether a pending or running run has shown no progress for longer than the longest task may run.
+
+    A worker (or a ``run_settlement`` process) killed mid-run leaves its run in an active state that no
+    one will move on; past this age it is taken for dead and may be resumed.
+    """
+    if run.state not in ACTIVE_RUN_STATES:
+        return False
+    last = run.heartbeat_at or run.started_at or run.created_at
+    return timezone.now() - last > dt.timedelta(seconds=settings.CELERY_LONGEST_TASK_SECONDS)
+
+
+# A pending run with no task id this long after its creation was never queued (the queue was lost at commit).
+UNQUEUED_AFTER = dt.timedelta(minutes=2)
+
+
+def settlement_runs_sweep() -> dict[str, int]:
+    """Queue the runs that were never queued, and resume those whose worker died (see :func:`run_is_stalled`)."""
+    queued = resumed = 0
+    unqueued = list(
+        SettlementRun.objects.filter(
+            state=RunState.PENDING, celery_task_id="", created_at__lt=timezone.now() - UNQUEUED_AFTER
+        )
+    )
+    for run in unqueued:
+        with transaction.atomic():
+            _prepare_dispatch(run)
+        queued += 1
+    for run in SettlementRun.objects.filter(state__in=ACTIVE_RUN_STATES).exclude(pk__in=[r.pk for r in unqueued]):
+        if run_is_stalled(run):
+            with transaction.atomic():
+                _resume(run, by=None)
+            resumed += 1
+    if queued or resumed:
+        logger.warning("settlement run sweep: %s queued again, %s stalled runs resumed", queued, resumed)
+    return {"queued": queued, "resumed": resumed}
 
 
 def _resume(run: SettlementRun, *, by: User | None) -> SettlementRun:
