@@ -1,15 +1,17 @@
 """Benchmark: build all branch scorecards for a month of 1,000,000 transactions, next to one bare SQL query.
 
-    DATABASE_URL=postgres://root@127.0.0.1:5432/bench_scorecards .venv/bin/python bench/scorecards/run.py
+    DATABASE_URL=postgres://root@127.0.0.1:5432/bench_scorecards .venv/bin/python bench/scorecards/run.py \
+        [--partners 10000] [--transactions 1000000] [--repeat 5]
 
 The database (its name must start with ``bench_``) is dropped and created, and
 migrated with the product's own migrations, so the ledger tables, their
 indexes and triggers are exactly the real ones. Then, with set-based SQL
 (``INSERT … SELECT generate_series``, bypassing the ingestion service, for
-data generation only): 40 branches with an RM each, 10,000 partners with
-active periods, one month (2026-10) of 1,000,000 transactions — 990,000
-events of which every tenth is co-served by two partners, and 10,000
-reversals — with their attributions, and targets for five KPIs of every branch.
+data generation only): 40 branches with an RM each, ``--partners`` partners
+(10,000) with active periods, the registered source system ``bench``, one
+month (2026-10) of ``--transactions`` transactions (1,000,000) — 99% events of
+which every tenth is co-served by two partners, and 1% reversals — with their
+attributions, and targets for five KPIs of every branch.
 
 Timed in turn, each ``--repeat`` times after one warm-up, best and median printed:
 
@@ -38,7 +40,6 @@ DEFAULT_URL = "postgres://root@127.0.0.1:5432/bench_scorecards"
 BRANCHES = 40
 PARTNERS = 10_000
 TRANSACTIONS = 1_000_000
-REVERSALS = 10_000
 SMES_PER_PARTNER = 20
 MONTH = dt.date(2026, 10, 1)
 
@@ -72,6 +73,8 @@ def recreate_database(url: str) -> None:
 def setup_django(url: str) -> None:
     os.environ["DATABASE_URL"] = url
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.base"
+    # A benchmark's own throwaway database and processes: a key of its own (the settings require one).
+    os.environ.setdefault("DJANGO_SECRET_KEY", "benchmark-only-key-never-used-for-anything-else-0123456789")
     os.environ.setdefault("CELERY_BROKER_URL", "")
     import django
 
@@ -90,7 +93,7 @@ def step(label: str):
     return Step()
 
 
-def generate() -> None:
+def generate(*, partners: int, transactions: int) -> None:
     from django.contrib.auth.models import Group
     from django.core.management import call_command
     from django.db import connection, transaction
@@ -99,6 +102,7 @@ def generate() -> None:
     from organisation.models import Branch, User
     from organisation.roles import Role
     from revenue.ledger.models import IngestionBatch, Product
+    from revenue.ledger.services import source_system_register
 
     with step("migrate"):
         call_command("migrate", verbosity=0)
@@ -114,11 +118,12 @@ def generate() -> None:
             rm.groups.set(Group.objects.filter(name=Role.BRANCH_RM.value))
         for code, kind in (("PAY_SETTLE", "fee"), ("SCF_LOAN", "interest_margin"), ("WEALTH", "commission")):
             Product.objects.create(code=code, name=code, revenue_kind=kind)
+        source = source_system_register(code="bench", name="基准数据", by=None)
         batch = IngestionBatch.objects.create(
-            source="bench", channel="generator", received_at=month_start + dt.timedelta(days=33)
+            source=source, channel="generator", received_at=month_start + dt.timedelta(days=33)
         )
     with connection.cursor() as cursor, transaction.atomic():
-        with step(f"{PARTNERS:,} partners with active periods"):
+        with step(f"{partners:,} partners with active periods"):
             cursor.execute(
                 """
                 INSERT INTO onboarding_partner (
@@ -134,7 +139,7 @@ def generate() -> None:
                 JOIN organisation_user u ON u.branch_id = b.id
                 ORDER BY k
                 """,
-                {"last": PARTNERS - 1, "branches": BRANCHES},
+                {"last": partners - 1, "branches": BRANCHES},
             )
             # One in twenty partners was onboarded during the month; the rest since January.
             cursor.execute(
@@ -151,8 +156,9 @@ def generate() -> None:
             )
             cursor.execute("CREATE UNIQUE INDEX ON pm (idx)")
             cursor.execute("ANALYZE pm")
-        normal = TRANSACTIONS - REVERSALS
-        with step(f"{TRANSACTIONS:,} transactions ({REVERSALS:,} reversals)"):
+        reversals = transactions // 100
+        normal = transactions - reversals
+        with step(f"{transactions:,} transactions ({reversals:,} reversals)"):
             # i: the event; p1 its partner, every tenth co-served with p2; amounts in fen.
             cursor.execute(
                 """
@@ -165,7 +171,7 @@ def generate() -> None:
                        %(start)s + ((i::bigint * 2654435761) %% 2674800) * interval '1 second' AS occurred_at
                 FROM generate_series(1::bigint, %(n)s) AS i
                 """,
-                {"p": PARTNERS, "s": SMES_PER_PARTNER, "n": normal, "start": month_start},
+                {"p": partners, "s": SMES_PER_PARTNER, "n": normal, "start": month_start},
             )
             cursor.execute(
                 """
@@ -174,7 +180,7 @@ def generate() -> None:
                        occurred_at + interval '1 hour'
                 FROM g WHERE i %% 99 = 0 ORDER BY i LIMIT %(r)s
                 """,
-                {"n": normal, "r": REVERSALS},
+                {"n": normal, "r": reversals},
             )
             cursor.execute("CREATE UNIQUE INDEX ON g (i)")
             cursor.execute("ANALYZE g")
@@ -261,6 +267,8 @@ def timed_alternately(first, second, repeat: int) -> tuple[list[float], list[flo
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--partners", type=int, default=PARTNERS)
+    parser.add_argument("--transactions", type=int, default=TRANSACTIONS, help="transactions in the month")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--keep-data", action="store_true", help="reuse the data of a previous run")
     parser.add_argument("--explain", action="store_true", help="print the plans of both queries")
@@ -282,7 +290,7 @@ def main() -> None:
 
     if not args.keep_data:
         print("generating:")
-        generate()
+        generate(partners=args.partners, transactions=args.transactions)
     period = ReportingPeriod("month", MONTH)
     as_of = dt.datetime(2026, 11, 5, tzinfo=CHINA_TZ)
     with connection.cursor() as cursor:

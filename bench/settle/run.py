@@ -31,8 +31,9 @@ repetitions):
   shares the chunks out over ``SETTLEMENT_CONNECTIONS`` connections, as
   workers would);
 * the same close on real ``celery worker`` processes (``--concurrency`` 1 and
-  2) on a Redis broker (``--broker``, default db 12), from the start call to
-  the run's completion;
+  2) on a Redis broker (``--broker``, default db 12) and a queue named after
+  the database (``bench/settle/worker.py``), from the start call to the run's
+  completion;
 * its floor: the writes any design storing the same rows cannot avoid, each on
   its own and rolled back: the one aggregation into figure rows, a plain
   ``INSERT … SELECT`` copying the close's settlements and lines (all indexes,
@@ -40,7 +41,7 @@ repetitions):
 
 Prints the ratio close / bare (target ≤ 4×), the peak RSS of the process that
 ran the close and, over the sizes, the time per attribution (growth no faster
-than N). Writes bench/results/settle.json.
+than N). Writes bench/results/settle.json (``--output``).
 """
 
 from __future__ import annotations
@@ -97,6 +98,8 @@ def setup_django(url: str, broker: str) -> None:
     os.environ["DATABASE_URL"] = url
     os.environ["CELERY_BROKER_URL"] = broker
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.base"
+    # A benchmark's own throwaway database and processes: a key of its own (the settings require one).
+    os.environ.setdefault("DJANGO_SECRET_KEY", "benchmark-only-key-never-used-for-anything-else-0123456789")
     # A close queues the period's statements and scorecards as jobs of their own once it has
     # completed; they have benchmarks of their own (bench/statements, bench/scorecards).
     os.environ["SETTLEMENT_ISSUE_STATEMENTS"] = "false"
@@ -104,6 +107,8 @@ def setup_django(url: str, broker: str) -> None:
     import django
 
     django.setup()
+    # This run's tasks go to a queue named after its database, which only this run's workers read.
+    import bench.settle.worker  # noqa: F401
 
 
 def step(label: str):
@@ -138,7 +143,7 @@ def seed(partners: int) -> None:
     from organisation.models import Branch, User
     from organisation.roles import Role
     from revenue.ledger.models import Product
-    from revenue.ledger.services import agreement_create, agreement_version_create
+    from revenue.ledger.services import agreement_create, agreement_version_create, source_system_register
 
     with step("migrate"):
         call_command("migrate", verbosity=0)
@@ -151,6 +156,7 @@ def seed(partners: int) -> None:
             rm.save()
             rm.groups.set(Group.objects.filter(name=Role.BRANCH_RM.value))
         revenue_demo_setup()
+        source_system_register(code="bench", name="基准数据", by=None)
     with step(f"{partners:,} active partners"), connection.cursor() as cursor, transaction.atomic():
         cursor.execute(
             """
@@ -320,7 +326,7 @@ def generate(size: int, partners: int) -> dict:
 
     seed(partners)
     batch = IngestionBatch.objects.create(
-        source="bench", channel="generator", received_at=dt.datetime(2026, 11, 1, tzinfo=CHINA_TZ)
+        source_id="bench", channel="generator", received_at=dt.datetime(2026, 11, 1, tzinfo=CHINA_TZ)
     )
     with step(f"September: {size // 10:,} attributions"), connection.cursor() as cursor, transaction.atomic():
         insert_events(
@@ -379,11 +385,16 @@ def vacuum() -> None:
 
 
 def reset_october() -> None:
-    """Undo October's close (benchmark only: the frozen-settlement triggers are bypassed for this)."""
+    """Undo October's close (benchmark only: the closed-period and frozen-settlement guards are suspended for this).
+
+    Only the guards are suspended: foreign keys still hold, so a close that came to write anything
+    else referring to October's settlements or runs makes the reset fail rather than leave it behind.
+    """
     from django.db import connection, transaction
 
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL session_replication_role = replica")
+    from core.migrations_sql import guards_suspended
+
+    with guards_suspended(), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT id FROM settlement_settlementperiod WHERE start = %s", [OCTOBER])
         found = cursor.fetchone()
         if not found:
@@ -445,7 +456,8 @@ def floor_writes(run) -> dict[str, float]:
 
     from revenue.settlement import aggregation
     from revenue.settlement.models import SettlementPeriod
-    from revenue.settlement.services.runs import LINE_COLUMNS, SETTLEMENT_COLUMNS, run_window
+    from revenue.settlement.selectors import run_window
+    from revenue.settlement.services.writers import LINE_COLUMNS, SETTLEMENT_COLUMNS
 
     window = run_window(run)
     settlement_columns = [c for c in SETTLEMENT_COLUMNS if c not in ("id", "period_id", "state")]
@@ -531,26 +543,29 @@ def peak_rss_mb(pid: int) -> float:
 
 
 def start_worker(concurrency: int, url: str, broker: str) -> subprocess.Popen:
-    from config.celery import app
+    from bench.settle.worker import app, queue_name
 
     env = {**os.environ, "DATABASE_URL": url, "CELERY_BROKER_URL": broker}
-    log = open(Path(tempfile.gettempdir()) / f"bench-settle-worker-{concurrency}.log", "w")
+    # Named after this process, so that a ping is answered by this run's worker only.
+    node = f"bench{concurrency}-{os.getpid()}"
+    log = open(Path(tempfile.gettempdir()) / f"bench-settle-worker-{concurrency}-{os.getpid()}.log", "w")
     proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "celery",
             "-A",
-            "config",
+            "bench.settle.worker",
             "worker",
             "--loglevel=WARNING",
+            f"--queues={queue_name(url)}",
             f"--concurrency={concurrency}",
             "--pool=prefork",
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",
             "-n",
-            f"bench{concurrency}@%h",
+            f"{node}@%h",
         ],
         cwd=ROOT,
         env=env,
@@ -561,7 +576,7 @@ def start_worker(concurrency: int, url: str, broker: str) -> subprocess.Popen:
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             sys.exit(f"celery worker exited early; see {log.name}")
-        if app.control.ping(timeout=1.0, destination=[f"bench{concurrency}@{os.uname().nodename}"]):
+        if app.control.ping(timeout=1.0, destination=[f"{node}@{os.uname().nodename}"]):
             return proc
     proc.terminate()
     sys.exit("celery worker did not answer within 60 s")
@@ -673,6 +688,7 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2", help="worker concurrencies to time ('' for none)")
     parser.add_argument("--broker", default=DEFAULT_BROKER)
     parser.add_argument("--keep-data", action="store_true", help="reuse the data of a previous run (one size)")
+    parser.add_argument("--output", type=Path, default=ROOT / "bench/results/settle.json", help="where the figures go")
     args = parser.parse_args()
     args.sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s]
     args.workers = [int(w) for w in args.workers.split(",") if w]
@@ -710,10 +726,9 @@ def main() -> None:
             f"{r['size']:>10,} {r['bare_group_by_s']['median']:>8.3f} {close:>8.3f} {r['ratio_median']:>6.2f} "
             f"{per:>8.2f} {workers[0]:>9.3f} {workers[1]:>10.3f} {ratio_2w:>8.2f} {r['peak_rss_mb_in_process']:>7.1f}"
         )
-    out = ROOT / "bench/results/settle.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(results, indent=2, default=str))
-    print(f"\nwritten to {out.relative_to(ROOT)}")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2, default=str))
+    print(f"\nwritten to {args.output}")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ Measured, in turn:
    between the worker processes. Wall time,
    statements per second and each worker's peak RSS. Target: 10,000 in under 5 minutes.
 
-Figures go to ``bench/results/statements.json``.
+Figures go to ``bench/results/statements.json`` (``--output``).
 """
 
 from __future__ import annotations
@@ -84,6 +84,8 @@ def recreate_database(url: str) -> None:
 def setup_django(url: str, media_root: str) -> None:
     os.environ["DATABASE_URL"] = url
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.base"
+    # A benchmark's own throwaway database and processes: a key of its own (the settings require one).
+    os.environ.setdefault("DJANGO_SECRET_KEY", "benchmark-only-key-never-used-for-anything-else-0123456789")
     os.environ["DJANGO_MEDIA_ROOT"] = media_root
     # As on the workers of a deployment, each issued statement's e-mail and webhooks are queued as tasks of
     # their own (here to an in-memory broker: not sent, not timed); mail would go nowhere anyway.
@@ -394,6 +396,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--chunk", type=int, default=100, help="settlements per task of a worker")
     parser.add_argument("--keep-data", action="store_true", help="reuse the generated month")
+    parser.add_argument("--output", type=Path, default=RESULTS, help="where the figures go")
     args = parser.parse_args()
     url = os.environ.get("DATABASE_URL", DEFAULT_URL)
     if not url.startswith("postgres"):
@@ -428,9 +431,9 @@ def main() -> None:
             "render": comparison,
             "issue": issued,
         }
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-        print(f"Figures written to {RESULTS.relative_to(ROOT)}")
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(json.dumps(result, indent=2) + "\n")
+        print(f"Figures written to {args.output}")
     finally:
         shutil.rmtree(media_root, ignore_errors=True)
 
