@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import ValidationError
 
 from core.errors import ApplicationError
@@ -14,6 +15,17 @@ def error_text(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         return " ".join(exc.messages)
     return str(exc)
+
+
+def id_filter_value(list_filter) -> int:
+    """A list filter's value as a row id; anything else is an incorrect lookup (the admin says so, no 500)."""
+    try:
+        value = int(list_filter.value())
+    except (TypeError, ValueError) as exc:
+        raise IncorrectLookupParameters(list_filter.value()) from exc
+    if not 0 < value < 2**63:
+        raise IncorrectLookupParameters(list_filter.value())
+    return value
 
 
 class ReadOnlyAdminMixin:

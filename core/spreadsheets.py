@@ -14,9 +14,11 @@ import csv
 import datetime as dt
 import re
 import tempfile
+import zipfile
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 
+from django.utils.translation import gettext_lazy as _
 from openpyxl import Workbook
 
 from core.periods import CHINA_TZ
@@ -75,6 +77,38 @@ def csv_stream(header: Iterable[str], rows: Iterable[tuple]) -> Iterator[bytes]:
             buffer.clear()
     if buffer:
         yield "".join(buffer).encode()
+
+
+class UnsafeSpreadsheet(ValueError):
+    """An uploaded XLSX that is not one, or that would unpack to far more than its size (a zip bomb)."""
+
+
+def xlsx_check(handle, *, max_unpacked_bytes: int, max_ratio: int = 100) -> None:
+    """Refuse an XLSX before parsing it: not a zip, or unpacking to more than ``max_unpacked_bytes`` in all,
+    or any part packed more than ``max_ratio`` times (spreadsheet XML packs 5 to 20 times; a bomb thousands).
+
+    ``handle`` is a seekable binary file, left rewound. XML with a DTD or entities is refused while it is
+    parsed: openpyxl reads through defusedxml.
+    """
+    start = handle.tell()
+    try:
+        if not zipfile.is_zipfile(handle):
+            raise UnsafeSpreadsheet(_("This is not an XLSX file."))
+        handle.seek(start)
+        with zipfile.ZipFile(handle) as archive:
+            members = archive.infolist()
+        unpacked = sum(m.file_size for m in members)
+        if unpacked > max_unpacked_bytes:
+            raise UnsafeSpreadsheet(
+                _("The XLSX unpacks to %(mb)d MB, more than the %(max)d MB accepted.")
+                % {"mb": unpacked // 2**20, "max": max_unpacked_bytes // 2**20}
+            )
+        if any(m.file_size > max_ratio * max(m.compress_size, 1) and m.file_size > 2**20 for m in members):
+            raise UnsafeSpreadsheet(_("The XLSX holds a part that unpacks to far more than its size; it is refused."))
+    except zipfile.BadZipFile as exc:
+        raise UnsafeSpreadsheet(_("This is not an XLSX file.")) from exc
+    finally:
+        handle.seek(start)
 
 
 def xlsx_file(header: Iterable[str], rows: Iterable[tuple], *, title: str = "transactions"):

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "core.middleware.RefuseNulCharacters",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -275,6 +276,12 @@ SETTLEMENT_CONNECTIONS = max(1, env.int("SETTLEMENT_CONNECTIONS", default=2))
 # After a month-end close: issue every settlement's statement and build the month's scorecards (tasks, on commit).
 SETTLEMENT_ISSUE_STATEMENTS = env.bool("SETTLEMENT_ISSUE_STATEMENTS", default=True)
 SETTLEMENT_BUILD_SCORECARDS = env.bool("SETTLEMENT_BUILD_SCORECARDS", default=True)
+
+# The admin's transaction import (larger files go through manage.py ingest_transactions): upload size, rows,
+# and what an XLSX may unpack to (checked before it is parsed: a small file can unpack to gigabytes).
+TRANSACTION_IMPORT_MAX_BYTES = env.int("TRANSACTION_IMPORT_MAX_BYTES", default=20 * 2**20)
+TRANSACTION_IMPORT_MAX_ROWS = env.int("TRANSACTION_IMPORT_MAX_ROWS", default=100_000)
+TRANSACTION_IMPORT_MAX_XLSX_UNPACKED_BYTES = env.int("TRANSACTION_IMPORT_MAX_XLSX_UNPACKED_BYTES", default=150 * 2**20)
 
 # Partner-facing links in statements and e-mails are absolute when this is set (e.g. https://partners.bank.example).
 PARTNER_PORTAL_BASE_URL = env.str("PARTNER_PORTAL_BASE_URL", default="")

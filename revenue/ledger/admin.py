@@ -10,11 +10,11 @@ number of queries whatever the page size.
 from __future__ import annotations
 
 import datetime as dt
-import io
 from collections.abc import Iterator
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch, Q
@@ -26,16 +26,17 @@ from django.utils import timezone
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from core.admin import ReadOnlyAdminMixin, error_text
+from core.admin import ReadOnlyAdminMixin, error_text, id_filter_value
 from core.errors import ApplicationError
 from core.periods import CHINA_TZ, Period
+from core.spreadsheets import UnsafeSpreadsheet, xlsx_check
 from onboarding.selectors import branch_list, partner_list
 from organisation.services import user_sees_all_branches
 from revenue.calculations import TierBracket, tier_brackets_problems
 from revenue.ledger import services
 from revenue.ledger.choices import TIERED_KINDS, IngestionChannel
 from revenue.ledger.errors import IngestionRejected
-from revenue.ledger.ingestion.rows import RowError, as_text
+from revenue.ledger.ingestion.rows import MALFORMED, RowError, as_text
 from revenue.ledger.models import (
     Agreement,
     AgreementTier,
@@ -340,10 +341,7 @@ class PartnerFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         if not self.value():
             return queryset
-        try:
-            partner_id = int(self.value())
-        except ValueError:
-            return queryset.none()
+        partner_id = id_filter_value(self)
         return queryset.filter(
             pk__in=TransactionAttribution.objects.filter(partner_id=partner_id).values("transaction_id")
         )
@@ -357,7 +355,7 @@ class BranchFilter(admin.SimpleListFilter):
         return [(b.pk, str(b)) for b in branch_list(user=request.user)]
 
     def queryset(self, request, queryset):
-        return queryset.filter(branch_id=self.value()) if self.value() else queryset
+        return queryset.filter(branch_id=id_filter_value(self)) if self.value() else queryset
 
 
 class ProductFilter(admin.SimpleListFilter):
@@ -368,7 +366,7 @@ class ProductFilter(admin.SimpleListFilter):
         return [(p.pk, str(p)) for p in Product.objects.order_by("code")]
 
     def queryset(self, request, queryset):
-        return queryset.filter(product_id=self.value()) if self.value() else queryset
+        return queryset.filter(product_id=id_filter_value(self)) if self.value() else queryset
 
 
 class AttributionInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -394,31 +392,84 @@ class TransactionImportForm(forms.Form):
     file = forms.FileField(label=_("file"), help_text=_("CSV (UTF-8) or XLSX with a header row naming the columns."))
 
     def clean_file(self):
+        """Size, type and row count are checked before any row is read."""
         upload = self.cleaned_data["file"]
         if not upload.name.lower().endswith((".csv", ".xlsx")):
             raise ValidationError(_("Upload a .csv or .xlsx file."))
+        limit = settings.TRANSACTION_IMPORT_MAX_BYTES
+        if upload.size > limit:
+            raise ValidationError(
+                _("The file is %(mb).1f MB; the admin accepts at most %(max)d MB (use the large-file command).")
+                % {"mb": upload.size / 2**20, "max": limit // 2**20}
+            )
+        if upload.name.lower().endswith(".xlsx"):
+            try:
+                xlsx_check(upload.file, max_unpacked_bytes=settings.TRANSACTION_IMPORT_MAX_XLSX_UNPACKED_BYTES)
+            except UnsafeSpreadsheet as exc:
+                raise ValidationError(str(exc)) from exc
+        else:
+            lines = _line_count(upload)
+            if lines - 1 > settings.TRANSACTION_IMPORT_MAX_ROWS:
+                raise ValidationError(self._too_many_rows())
         return upload
+
+    @staticmethod
+    def _too_many_rows():
+        return _(
+            "The admin imports at most %(max)s rows per file; book larger files with manage.py ingest_transactions."
+        ) % {"max": f"{settings.TRANSACTION_IMPORT_MAX_ROWS:,}"}
+
+
+def _line_count(upload) -> int:
+    upload.seek(0)
+    count = 0
+    while block := upload.read(1 << 20):
+        count += block.count(b"\n")
+    upload.seek(0)
+    return count
 
 
 def xlsx_rows(upload) -> tuple[list[str], Iterator[tuple[int, dict[str, Any]]]]:
     """The header and the ``(sheet row, row)`` pairs of an XLSX file's first sheet (blank rows skipped)."""
     from openpyxl import load_workbook
 
-    workbook = load_workbook(io.BytesIO(upload.read()), read_only=True, data_only=True)
-    sheet = workbook.worksheets[0]
-    rows = sheet.iter_rows(values_only=True)
-    header = [str(v).strip().lower() if v is not None else "" for v in next(rows, ())]
+    try:
+        workbook = load_workbook(upload.file, read_only=True, data_only=True)
+        sheet = workbook.worksheets[0]
+        rows = sheet.iter_rows(values_only=True)
+        header = [str(v).strip().lower()[:64] if v is not None else "" for v in next(rows, ())]
+    except Exception as exc:  # any file openpyxl cannot read (a DTD, broken XML, a missing part): refused
+        raise IngestionRejected([RowError(1, "", "malformed", {"detail": _("not a readable XLSX file")})]) from exc
     while header and header[-1] == "":
         header.pop()
+    max_row = settings.TRANSACTION_IMPORT_MAX_ROWS + 1
 
     def body():
-        for number, values in enumerate(rows, start=2):
+        for number, values in _readable(enumerate(rows, start=2)):
+            if number > max_row:
+                yield number, {MALFORMED: str(TransactionImportForm._too_many_rows())}
+                return
             values = [v.astimezone(CHINA_TZ) if isinstance(v, dt.datetime) and v.tzinfo else v for v in values]
             if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
                 continue
             yield number, {c: as_text(v) for c, v in zip(header, values, strict=False) if c}
 
     return header, body()
+
+
+def _readable(numbered_rows):
+    """The sheet's rows, a row openpyxl cannot read ending the file as a malformed row."""
+    iterator = iter(numbered_rows)
+    number = 1
+    while True:
+        try:
+            number, values = next(iterator)
+        except StopIteration:
+            return
+        except Exception:  # broken XML further down the sheet, a DTD in a later part
+            yield number + 1, {MALFORMED: str(_("not a readable XLSX file"))}
+            return
+        yield number, values
 
 
 @admin.register(Transaction)
@@ -576,7 +627,3 @@ class IngestionBatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         qs = super().get_queryset(request)
         # A batch can touch any branch: its details are head office's and finance's.
         return qs if user_sees_all_branches(request.user) else qs.none()
-
-
-import revenue.settlement.admin  # noqa: E402, F401 - registers the settlement admin
-from revenue.statements import admin as statements_admin  # noqa: E402, F401 - registers the statement admin
