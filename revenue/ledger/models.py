@@ -372,7 +372,16 @@ class IngestionBatch(models.Model):
 
 
 class LedgerQuerySet(models.QuerySet):
-    """Querysets of append-only rows: bulk updates and deletes are refused."""
+    """Querysets of append-only rows: bulk updates, upserts and deletes are refused."""
+
+    def bulk_create(self, objs, *args, update_conflicts=False, **kwargs):
+        # An upsert would rewrite a booked row (the database's guard refuses it too).
+        if update_conflicts:
+            raise ImmutableRecord()
+        return super().bulk_create(objs, *args, **kwargs)
+
+    def update_or_create(self, *args, **kwargs):
+        raise ImmutableRecord()
 
     def update(self, **kwargs):
         raise ImmutableRecord()

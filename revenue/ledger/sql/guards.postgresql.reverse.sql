@@ -1,5 +1,9 @@
 DROP AGGREGATE IF EXISTS ledger_int_sum(bigint);
 DROP INDEX IF EXISTS ledger_attr_occurred_at;
+DROP TRIGGER IF EXISTS ledger_tier_locked ON ledger_agreementtier;
+DROP FUNCTION IF EXISTS ledger_tier_locked();
+DROP TRIGGER IF EXISTS ledger_version_locked ON ledger_agreementversion;
+DROP FUNCTION IF EXISTS ledger_version_locked();
 DROP TRIGGER IF EXISTS ledger_attribution_inserted ON ledger_transactionattribution;
 DROP FUNCTION IF EXISTS ledger_attribution_inserted();
 DROP TRIGGER IF EXISTS ledger_transaction_inserted ON ledger_transaction;

@@ -8,6 +8,7 @@
 --   attributions of each co-served transaction weigh exactly 1 and add back to it.
 -- * A month across partners is read through a BRIN index on the attributions' time (rows arrive
 --   roughly in time order; a B-tree led by the time costs a bulk load a third again).
+-- * An agreement version a settlement used is frozen but for its closing; its tiers never change.
 -- * ledger_int_sum(bigint): a sum of integer fen in a bigint (int8pl: exact, an error on overflow);
 --   sum(bigint) keeps a 128-bit state, a quarter of a close's aggregation time.
 
@@ -81,6 +82,56 @@ END $$;
 CREATE TRIGGER ledger_attribution_inserted
     AFTER INSERT ON ledger_transactionattribution REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION ledger_attribution_inserted();
+
+-- An agreement version a settlement used (locked_at set) is frozen: the only change left is to close it
+-- (an open end set to a day not before the lock, China time), so that a new version can follow; it is
+-- never deleted, and its tiers never change.
+CREATE FUNCTION ledger_version_locked() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF current_setting('guards.suspended', true) = 'on' THEN
+        RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+    END IF;
+    IF TG_OP = 'DELETE' THEN
+        RAISE EXCEPTION 'ledger: agreement version % was used in a settlement and is never deleted', OLD.id
+            USING ERRCODE = 'restrict_violation';
+    END IF;
+    IF (NEW.agreement_id, NEW.number, NEW.valid_from, NEW.rule_kind, NEW.rate, NEW.fixed_amount, NEW.tier_basis,
+        NEW.floor, NEW.cap, NEW.note, NEW.locked_at, NEW.created_at, NEW.created_by_id)
+       IS DISTINCT FROM
+       (OLD.agreement_id, OLD.number, OLD.valid_from, OLD.rule_kind, OLD.rate, OLD.fixed_amount, OLD.tier_basis,
+        OLD.floor, OLD.cap, OLD.note, OLD.locked_at, OLD.created_at, OLD.created_by_id)
+       OR (NEW.valid_to IS DISTINCT FROM OLD.valid_to
+           AND (OLD.valid_to IS NOT NULL OR NEW.valid_to IS NULL
+                OR NEW.valid_to < (OLD.locked_at AT TIME ZONE 'Asia/Shanghai')::date))
+    THEN
+        RAISE EXCEPTION 'ledger: agreement version % was used in a settlement: only closing it is allowed (a change is a new version)',
+            OLD.id USING ERRCODE = 'restrict_violation';
+    END IF;
+    RETURN NEW;
+END $$;
+
+CREATE TRIGGER ledger_version_locked
+    BEFORE UPDATE OR DELETE ON ledger_agreementversion
+    FOR EACH ROW WHEN (OLD.locked_at IS NOT NULL) EXECUTE FUNCTION ledger_version_locked();
+
+CREATE FUNCTION ledger_tier_locked() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF current_setting('guards.suspended', true) = 'on' THEN
+        RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+    END IF;
+    IF EXISTS (SELECT 1 FROM ledger_agreementversion v
+               WHERE v.locked_at IS NOT NULL
+                 AND v.id IN (CASE WHEN TG_OP = 'INSERT' THEN NULL ELSE OLD.version_id END,
+                              CASE WHEN TG_OP = 'DELETE' THEN NULL ELSE NEW.version_id END)) THEN
+        RAISE EXCEPTION 'ledger: the tiers of an agreement version used in a settlement never change'
+            USING ERRCODE = 'restrict_violation';
+    END IF;
+    RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+END $$;
+
+CREATE TRIGGER ledger_tier_locked
+    BEFORE INSERT OR UPDATE OR DELETE ON ledger_agreementtier
+    FOR EACH ROW EXECUTE FUNCTION ledger_tier_locked();
 
 CREATE INDEX ledger_attr_occurred_at ON ledger_transactionattribution USING brin (occurred_at);
 

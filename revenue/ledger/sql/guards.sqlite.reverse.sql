@@ -1,4 +1,9 @@
 DROP INDEX IF EXISTS ledger_attr_occurred_at;
+DROP TRIGGER IF EXISTS ledger_tier_locked_delete;
+DROP TRIGGER IF EXISTS ledger_tier_locked_update;
+DROP TRIGGER IF EXISTS ledger_tier_locked_insert;
+DROP TRIGGER IF EXISTS ledger_version_no_delete;
+DROP TRIGGER IF EXISTS ledger_version_locked;
 DROP TRIGGER IF EXISTS ledger_attribution_no_delete;
 DROP TRIGGER IF EXISTS ledger_attribution_no_update;
 DROP TRIGGER IF EXISTS ledger_transaction_no_delete;

@@ -13,7 +13,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection, models, transaction
 
 from core.migrations_sql import guards_suspended
 from revenue.ledger.models import Product, SourceSystem, Transaction, TransactionAttribution
@@ -77,13 +77,28 @@ def test_truncating_the_ledger_is_refused_on_postgres(booked):
     assert Transaction.objects.filter(pk=booked.pk).exists()
 
 
+def test_the_orm_refuses_an_upsert_of_a_booked_row(booked):
+    from revenue.ledger.errors import ImmutableRecord
+
+    again = Transaction(
+        **{f.attname: getattr(booked, f.attname) for f in Transaction._meta.concrete_fields if f.attname != "id"}
+    )
+    with pytest.raises(ImmutableRecord):
+        Transaction.objects.bulk_create(
+            [again], update_conflicts=True, unique_fields=["source", "external_id"], update_fields=["amount"]
+        )
+    with pytest.raises(ImmutableRecord):
+        Transaction.objects.update_or_create(pk=booked.pk, defaults={"amount": D("1.00")})
+
+
 def test_an_upsert_cannot_rewrite_a_booked_amount(booked):
     rewritten = Transaction(
         **{f.attname: getattr(booked, f.attname) for f in Transaction._meta.concrete_fields if f.attname != "id"}
     )
     rewritten.amount = D("1.00")
+    # Past the ORM's refusal (a plain INSERT … ON CONFLICT DO UPDATE), the database refuses.
     with pytest.raises(DatabaseError), transaction.atomic():
-        Transaction.objects.bulk_create(
+        models.QuerySet(Transaction).bulk_create(
             [rewritten], update_conflicts=True, unique_fields=["source", "external_id"], update_fields=["amount"]
         )
     assert Transaction.objects.get(pk=booked.pk).amount == D("1000.00")
@@ -133,3 +148,32 @@ def test_the_guards_give_way_only_when_suspended_explicitly(booked):
         cursor.execute(f"UPDATE {table} SET sme_name = 'x' WHERE id = %s", [booked.pk])
         transaction.set_rollback(True)
     assert refused(f"UPDATE {table} SET sme_name = 'x' WHERE id = %s", [booked.pk])
+
+
+def test_a_locked_agreement_version_is_frozen_but_for_its_closing(pay):
+    from django.utils import timezone
+
+    from revenue.ledger.models import AgreementTier, AgreementVersion
+    from tests.revenue.settlement.conftest import agreement
+
+    tiered = agreement(
+        pay,
+        rule_kind="tiered_progressive",
+        tier_basis="total_revenue",
+        tiers=[("0", "100", "0.1"), ("100", None, "0.2")],
+    )
+    AgreementVersion.objects.filter(pk=tiered.pk).update(locked_at=timezone.now())
+    versions, tiers = AgreementVersion._meta.db_table, AgreementTier._meta.db_table
+    tier = AgreementTier.objects.filter(version=tiered).first()
+
+    assert refused(f"UPDATE {versions} SET tier_basis = 'total_volume' WHERE id = %s", [tiered.pk])
+    assert refused(f"UPDATE {versions} SET valid_from = '2025-01-01' WHERE id = %s", [tiered.pk])
+    assert refused(f"UPDATE {versions} SET valid_to = '2020-01-01' WHERE id = %s", [tiered.pk])  # before the lock
+    assert refused(f"DELETE FROM {versions} WHERE id = %s", [tiered.pk])
+    assert refused(f"UPDATE {tiers} SET rate = 0.5 WHERE id = %s", [tier.pk])
+    assert refused(f"DELETE FROM {tiers} WHERE id = %s", [tier.pk])
+    assert refused(
+        f"INSERT INTO {tiers} (version_id, lower_bound, upper_bound, rate) VALUES (%s, 500, NULL, 0.3)", [tiered.pk]
+    )
+    # Closing it, from a day not before the lock, is the one change left.
+    assert not refused(f"UPDATE {versions} SET valid_to = '2999-01-01' WHERE id = %s", [tiered.pk])
