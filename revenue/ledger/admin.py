@@ -477,7 +477,7 @@ class TransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     actions = None
     list_display = (
         "external_id",
-        "source",
+        "source_code",
         "kind",
         "occurred_at",
         "product",
@@ -488,7 +488,7 @@ class TransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "partner_active",
     )
     list_filter = (PeriodFilter, "kind", ProductFilter, BranchFilter, PartnerFilter, "partner_active", "source")
-    list_select_related = ("product", "branch", "source")
+    list_select_related = ("product", "branch")
     search_fields = ("=external_id", "=sme_id", "sme_name")
     search_help_text = _("Search by external id, SME id, SME name, or a partner's name or credit code.")
     show_full_result_count = False
@@ -521,6 +521,10 @@ class TransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             attributed = TransactionAttribution.objects.filter(partner__in=partners).values("transaction_id")
             results |= queryset.filter(pk__in=attributed)
         return results, may_have_duplicates
+
+    @admin.display(description=_("source system"), ordering="source")
+    def source_code(self, obj: Transaction) -> str:
+        return obj.source_id  # the code: the system's name is in the filter and on the transaction's page
 
     @admin.display(description=_("partners"))
     def partners(self, obj: Transaction):
