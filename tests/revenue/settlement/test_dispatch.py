@@ -33,10 +33,13 @@ def october(pay, active_x):
 
 
 @pytest.fixture
-def unreachable_broker():
+def unreachable_broker(monkeypatch):
     """Tasks go to a broker on a port where nothing listens."""
     from config.celery import app
 
+    # Celery reads CELERY_BROKER_URL from the environment before its own settings.
+    monkeypatch.setenv("CELERY_BROKER_URL", "redis://127.0.0.1:9/0")
+    monkeypatch.delenv("CELERY_BROKER_WRITE_URL", raising=False)
     saved = app.conf.task_always_eager, app.conf.broker_url
     app.conf.task_always_eager = False
     app.conf.broker_url = "redis://127.0.0.1:9/0"
