@@ -20,8 +20,12 @@ from django.db.models import DecimalField, Sum
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
-MONEY_MAX_DIGITS = 18
+# 13 digits of yuan and 2 of fen: SQLite keeps a decimal column as a double and Django reads it back to
+# 15 significant digits, so this is the largest amount both databases hold exactly. Every amount the
+# product accepts (files, API, admin forms) is limited to it.
+MONEY_MAX_DIGITS = 15
 MONEY_DECIMAL_PLACES = 2
+LARGEST_AMOUNT = Decimal("9" * (MONEY_MAX_DIGITS - MONEY_DECIMAL_PLACES) + "." + "9" * MONEY_DECIMAL_PLACES)
 
 
 def money_field(verbose_name=None, **kwargs) -> DecimalField:

@@ -7,7 +7,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from core.money import money_field
+from core.money import MONEY_MAX_DIGITS, money_field
 from onboarding.models import PartnerTier
 from performance.periods import PeriodKind, ReportingPeriod, is_period_start
 
@@ -35,8 +35,9 @@ class KPI(models.TextChoices):
     REVENUE_SHARE_PAID = "revenue_share_paid", _("Revenue share paid")
 
 
-# KPI figures are counts or yuan amounts; both are kept as Decimal with two places.
-KPI_MAX_DIGITS = 20
+# KPI figures are counts or yuan amounts; both are kept as Decimal with two places, no wider than an
+# amount (the largest figure both databases hold exactly).
+KPI_MAX_DIGITS = MONEY_MAX_DIGITS
 KPI_DECIMAL_PLACES = 2
 WEIGHT_MAX_DIGITS = 5
 WEIGHT_DECIMAL_PLACES = 4

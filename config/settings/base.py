@@ -282,6 +282,8 @@ SETTLEMENT_BUILD_SCORECARDS = env.bool("SETTLEMENT_BUILD_SCORECARDS", default=Tr
 TRANSACTION_IMPORT_MAX_BYTES = env.int("TRANSACTION_IMPORT_MAX_BYTES", default=20 * 2**20)
 TRANSACTION_IMPORT_MAX_ROWS = env.int("TRANSACTION_IMPORT_MAX_ROWS", default=100_000)
 TRANSACTION_IMPORT_MAX_XLSX_UNPACKED_BYTES = env.int("TRANSACTION_IMPORT_MAX_XLSX_UNPACKED_BYTES", default=150 * 2**20)
+# How far ahead of now an event may be dated (clock skew between systems); later ones are refused, from every channel.
+TRANSACTION_MAX_DAYS_AHEAD = env.int("TRANSACTION_MAX_DAYS_AHEAD", default=1)
 
 # Partner-facing links in statements and e-mails are absolute when this is set (e.g. https://partners.bank.example).
 PARTNER_PORTAL_BASE_URL = env.str("PARTNER_PORTAL_BASE_URL", default="")

@@ -75,7 +75,7 @@ class Migration(migrations.Migration):
                 ('legal_name', models.CharField(max_length=128, verbose_name='legal name')),
                 ('credit_code', models.CharField(error_messages={'unique': 'A partner with this unified social credit code already exists.'}, max_length=18, unique=True, validators=[onboarding.validators.validate_uscc], verbose_name='unified social credit code')),
                 ('legal_representative', models.CharField(max_length=64, verbose_name='legal representative')),
-                ('registered_capital', models.DecimalField(decimal_places=2, default=Decimal('0.00'), max_digits=18, verbose_name='registered capital (CNY)')),
+                ('registered_capital', models.DecimalField(decimal_places=2, default=Decimal('0.00'), max_digits=15, verbose_name='registered capital (CNY)')),
                 ('contact_name', models.CharField(blank=True, max_length=64, verbose_name='contact name')),
                 ('contact_phone', models.CharField(blank=True, max_length=32, verbose_name='contact phone')),
                 ('contact_email', models.EmailField(blank=True, max_length=254, verbose_name='contact e-mail')),

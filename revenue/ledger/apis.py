@@ -25,6 +25,7 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
 from revenue.ledger.choices import IngestionChannel, TransactionKind
 from revenue.ledger.ingestion.rows import COLUMNS, as_text
 from revenue.ledger.models import SourceSystem
@@ -93,8 +94,8 @@ class TransactionRowSerializer(serializers.Serializer):
     sme_name = serializers.CharField(max_length=128, required=False)
     product = serializers.CharField(max_length=32, required=False, help_text="Product code, e.g. PAY_SETTLE.")
     branch = serializers.CharField(max_length=16, required=False, help_text="Default: the (first) partner's branch.")
-    amount = serializers.DecimalField(max_digits=18, decimal_places=2, required=False)
-    bank_revenue = serializers.DecimalField(max_digits=18, decimal_places=2, required=False)
+    amount = serializers.DecimalField(MONEY_MAX_DIGITS, MONEY_DECIMAL_PLACES, required=False)
+    bank_revenue = serializers.DecimalField(MONEY_MAX_DIGITS, MONEY_DECIMAL_PLACES, required=False)
     currency = serializers.CharField(max_length=3, required=False, default="CNY")
     occurred_at = serializers.DateTimeField(help_text="ISO 8601; without an offset, Beijing time.")
 

@@ -26,6 +26,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.admin import ReadOnlyAdminMixin, error_text
 from core.errors import ApplicationError
+from core.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
 from core.periods import Period
 from core.spreadsheets import CSV_CONTENT_TYPE, csv_stream
 from onboarding.selectors import partner_list
@@ -479,8 +480,8 @@ def _csv_response(attributions, filename: str) -> StreamingHttpResponse:
 class ResolveForm(forms.Form):
     amount = forms.DecimalField(
         label=_("adjustment amount (CNY)"),
-        max_digits=18,
-        decimal_places=2,
+        max_digits=MONEY_MAX_DIGITS,
+        decimal_places=MONEY_DECIMAL_PLACES,
         help_text=_("Positive: owed to the partner; negative: recovered. Settled in the next open period."),
     )
     comment = forms.CharField(label=_("decision"), widget=forms.Textarea(attrs={"rows": 3}))

@@ -28,7 +28,7 @@ from onboarding.models import Partner, PartnerActivePeriod
 from organisation.models import Branch
 from revenue.calculations import split_exact
 from revenue.ledger.choices import TransactionKind
-from revenue.ledger.ingestion.rows import ParsedRow, RowError, canonical_shares, row_parse
+from revenue.ledger.ingestion.rows import ParsedRow, RowError, canonical_shares, latest_event_time, row_parse
 from revenue.ledger.models import IngestionBatch, Product, Transaction, TransactionAttribution
 
 # Rows are reported up to this many errors; the count goes on beyond it.
@@ -127,6 +127,8 @@ class ChunkProcessor:
         self._branch_codes = {pk: code for code, pk in self._branches.items()}
         self._partners: dict[str, tuple[int, int] | None] = {}
         self._periods: dict[int, list[tuple[dt.datetime, dt.datetime | None]]] = {}
+        # One horizon for the whole batch: a row's verdict does not depend on when its chunk was read.
+        self.latest_event_time = latest_event_time()
 
     # ---- results -------------------------------------------------------------------------
 
@@ -233,7 +235,7 @@ class ChunkProcessor:
     def process(self, chunk: Sequence[tuple[int, Mapping[str, Any]]]) -> None:
         parsed_rows: list[ParsedRow] = []
         for row, raw in chunk:
-            parsed, errors = row_parse(row, raw)
+            parsed, errors = row_parse(row, raw, latest=self.latest_event_time)
             for err in errors:
                 self.error(err)
             if parsed is not None:

@@ -45,9 +45,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from core.money import CENT
+from core.money import CENT, MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
 from core.periods import CHINA_TZ
 from revenue.ledger.choices import LEDGER_CURRENCY, SUPPORTED_CURRENCIES, TransactionKind
 
@@ -90,9 +92,10 @@ ONE = Decimal(1)
 _HIDDEN = "".join(re.escape(chr(c)) for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)) in ("Cc", "Cf"))
 HIDDEN_CHARACTER_RE = re.compile(f"[{_HIDDEN}]")
 
-# [0-9], never \d: \d also matches other scripts' digits.
-AMOUNT_RE = re.compile(r"^[0-9]{1,16}(\.[0-9]{1,2})?$")
-SIGNED_AMOUNT_RE = re.compile(r"^-?[0-9]{1,16}(\.[0-9]{1,2})?$")
+# [0-9], never \d: \d also matches other scripts' digits. At most the yuan digits both databases hold exactly.
+YUAN_DIGITS = MONEY_MAX_DIGITS - MONEY_DECIMAL_PLACES
+AMOUNT_RE = re.compile(rf"^[0-9]{{1,{YUAN_DIGITS}}}(\.[0-9]{{1,{MONEY_DECIMAL_PLACES}}})?$")
+SIGNED_AMOUNT_RE = re.compile(rf"^-?[0-9]{{1,{YUAN_DIGITS}}}(\.[0-9]{{1,{MONEY_DECIMAL_PLACES}}})?$")
 WEIGHT_RE = re.compile(r"^[0-9](\.[0-9]{1,6})?$")
 TIMESTAMP_RE = re.compile(
     r"^(2[0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[T ]([01][0-9]|2[0-3]):[0-5][0-9]"
@@ -111,9 +114,12 @@ MESSAGES = {
     "invalid_value": _("Must be text or a number, not a list, an object or true/false."),
     "invalid_kind": _("Kind must be normal or reversal."),
     "not_allowed": _("Must be empty for a normal transaction."),
-    "invalid_amount": _("Not an amount: use digits with at most two decimals, e.g. 1234.50."),
+    "invalid_amount": _(
+        "Not an amount: use at most %(digits)d digits before the point and two after it, e.g. 1234.50."
+    ),
     "negative_amount": _("Must not be negative for a normal transaction."),
     "invalid_timestamp": _("Not a date and time between 2000 and 2999: use ISO 8601, e.g. 2026-10-08T14:30:00+08:00."),
+    "in_the_future": _("Lies more than %(days)d day(s) in the future (after %(latest)s)."),
     "invalid_currency": _("Only %(currencies)s is accepted."),
     "invalid_partner_list": _("Write one partner code, or code:weight pairs separated by ';'."),
     "invalid_weight": _("Weight %(weight)s is not a number with at most six decimals, more than 0 and at most 1."),
@@ -273,8 +279,13 @@ def content_digest(
     return uuid.UUID(digest)
 
 
-def row_parse(row: int, raw: Mapping[str, Any]) -> tuple[ParsedRow | None, list[RowError]]:
-    """Read one row; the row, or ``None`` and every problem found in it."""
+def latest_event_time(now: dt.datetime | None = None) -> dt.datetime:
+    """The latest time an event may carry: now plus the allowed clock skew between systems."""
+    return (now or timezone.now()) + dt.timedelta(days=settings.TRANSACTION_MAX_DAYS_AHEAD)
+
+
+def row_parse(row: int, raw: Mapping[str, Any], *, latest: dt.datetime) -> tuple[ParsedRow | None, list[RowError]]:
+    """Read one row; the row, or ``None`` and every problem found in it. Events after ``latest`` are refused."""
     errors: list[RowError] = []
 
     def fail(field_name: str, error_code: str, **params) -> None:
@@ -338,7 +349,7 @@ def row_parse(row: int, raw: Mapping[str, Any]) -> tuple[ParsedRow | None, list[
             continue
         value = parse_amount(text, signed=True)
         if value is None:
-            fail(column, "invalid_amount")
+            fail(column, "invalid_amount", digits=YUAN_DIGITS)
         elif value < 0 and not reversal:
             fail(column, "negative_amount")
         else:
@@ -356,6 +367,9 @@ def row_parse(row: int, raw: Mapping[str, Any]) -> tuple[ParsedRow | None, list[
         occurred_at = parse_timestamp(values["occurred_at"])
         if occurred_at is None:
             fail("occurred_at", "invalid_timestamp")
+        elif occurred_at > latest:
+            fail("occurred_at", "in_the_future", days=settings.TRANSACTION_MAX_DAYS_AHEAD, latest=latest_text(latest))
+            occurred_at = None
 
     if errors:
         return None, errors
@@ -391,6 +405,10 @@ def row_parse(row: int, raw: Mapping[str, Any]) -> tuple[ParsedRow | None, list[
         ),
         [],
     )
+
+
+def latest_text(moment: dt.datetime) -> str:
+    return moment.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
 
 
 def unknown_fields(raw: Mapping[str, Any]) -> list[str]:

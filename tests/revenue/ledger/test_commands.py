@@ -140,7 +140,7 @@ def test_a_file_with_bad_lines_is_rejected_whole_with_their_line_numbers(tmp_pat
         call_command("ingest_transactions", str(path), source="payments", stderr=stderr, stdout=io.StringIO())
 
     assert stderr.getvalue().splitlines() == [
-        "line 3 amount: Not an amount: use digits with at most two decimals, e.g. 1234.50.",
+        "line 3 amount: Not an amount: use at most 13 digits before the point and two after it, e.g. 1234.50.",
         "line 5 occurred_at: Not a date and time between 2000 and 2999: use ISO 8601, e.g. 2026-10-08T14:30:00+08:00.",
     ]
     assert not Transaction.objects.exists() and not IngestionBatch.objects.exists()

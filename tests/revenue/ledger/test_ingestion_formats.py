@@ -176,7 +176,7 @@ def test_co_served_rows_are_split_to_the_fen_whatever_the_way_in(pay, active_x, 
     rows_ = [
         txn_row(f"{x}:0.333333;{y}:0.333333;{z}:0.333334", "C-1", amount="100.01", bank_revenue="0.05"),
         txn_row(f"{y}:0.7;{x}:0.3", "C-2", amount="0.01", bank_revenue="0.00", branch="HZ"),
-        txn_row(f"{z}:0.5;{off}:0.5", "C-3", amount="12345678901234.99", bank_revenue="7.77", sme_name=""),
+        txn_row(f"{z}:0.5;{off}:0.5", "C-3", amount="1234567890123.99", bank_revenue="7.77", sme_name=""),
         txn_row(f"{x}:1.000000;{y}:0.000001", "C-4"),  # weights add up to more than 1: the reader refuses it
         txn_row(x, "S-1"),
     ]
