@@ -421,12 +421,14 @@ class TransactionImportForm(forms.Form):
 
 
 def _line_count(upload) -> int:
+    """Lines in the file, the last one counted whether or not a line break ends it."""
     upload.seek(0)
-    count = 0
+    count, last = 0, b"\n"
     while block := upload.read(1 << 20):
         count += block.count(b"\n")
+        last = block[-1:]
     upload.seek(0)
-    return count
+    return count + (last != b"\n")
 
 
 def xlsx_rows(upload) -> tuple[list[str], Iterator[tuple[int, dict[str, Any]]]]:

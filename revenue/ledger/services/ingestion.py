@@ -33,19 +33,23 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, Any
 
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from organisation.models import User
 from revenue.ledger.choices import IngestionChannel
-from revenue.ledger.errors import IngestionRejected, NotPermitted, SameFileIngested, UnknownSource
+from revenue.ledger.errors import ConcurrentChange, IngestionRejected, NotPermitted, SameFileIngested, UnknownSource
 from revenue.ledger.ingestion.processor import ChunkProcessor
 from revenue.ledger.ingestion.rows import COLUMNS, MALFORMED, REQUIRED_COLUMNS, RowError
 from revenue.ledger.models import IngestionBatch, SourceSystem
 
 CHUNK_SIZE = 2_000
 BOM = codecs.BOM_UTF8
+# The first key of the advisory locks that serialise one source's batches (the second is the source's hash).
+SOURCE_BATCH_LOCK = 0x1ED6E5
+# The constraints a batch booked at the same moment as another one of its source can run into.
+RACE_CONSTRAINTS = ("ledger_transaction_source_external_id", "ledger_transaction_reversed_once")
 
 
 @dataclass(frozen=True)
@@ -192,17 +196,42 @@ def transactions_ingest_numbered(
     """
     _authorise(by, channel)
     source = _check_source(source)
-    _check_same_file(sha256, allow_same_file=allow_same_file)
-    with transaction.atomic():
-        batch = _new_batch(source=source, channel=channel, filename=filename, by=by, sha256=sha256)
-        processor = ChunkProcessor(source=source, batch=batch)
-        received = 0
-        for chunk in _chunks(rows, CHUNK_SIZE):
-            received += len(chunk)
-            processor.process(chunk)
-        if processor.rejected:
-            _reject(processor.errors, processor.error_count)
-        return _finish(batch, received=received, created=processor.created, duplicates=processor.duplicates)
+    try:
+        with transaction.atomic():
+            _wait_for_other_batches_of(source)
+            _check_same_file(sha256, allow_same_file=allow_same_file)
+            batch = _new_batch(source=source, channel=channel, filename=filename, by=by, sha256=sha256)
+            processor = ChunkProcessor(source=source, batch=batch)
+            received = 0
+            for chunk in _chunks(rows, CHUNK_SIZE):
+                received += len(chunk)
+                processor.process(chunk)
+            if processor.rejected:
+                _reject(processor.errors, processor.error_count)
+            return _finish(batch, received=received, created=processor.created, duplicates=processor.duplicates)
+    except IntegrityError as exc:
+        if not any(name in str(exc) for name in RACE_CONSTRAINTS):
+            raise
+        # Only where batches are not serialised (SQLite between processes): nothing of this batch was written.
+        raise ConcurrentChange(
+            _(
+                "Another batch from this source booked some of these transactions at the same moment; nothing of "
+                "this batch was booked. Send it again: what is booked now counts as duplicates."
+            )
+        ) from exc
+
+
+def _wait_for_other_batches_of(source: str) -> None:
+    """Book one source's batches one after another (PostgreSQL; on SQLite the rare race gets a clear refusal).
+
+    A row sent twice at the same moment, or a second reversal of one event, then meets the committed
+    first one as a later replay would: a duplicate, a conflict or "already reversed", never a unique
+    violation. The lock is the transaction's and ends with it.
+    """
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [SOURCE_BATCH_LOCK, source])
 
 
 def transactions_ingest_csv(

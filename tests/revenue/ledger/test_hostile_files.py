@@ -192,3 +192,34 @@ def test_a_nested_value_is_refused_not_stringified(pay, active_x, source_system)
 
     assert response.status_code == 400
     assert [(e["field"], e["code"]) for e in response.json()["errors"]] == [("sme_name", "invalid_value")]
+
+
+def test_a_file_of_100_001_rows_with_a_bad_last_line_is_refused_whole_by_every_way_in(
+    pay, active_x, source_system, head_office, client, tmp_path, settings
+):
+    """Nothing of the first 100,000 rows is kept: each way in refuses the file, for its own stated reason."""
+    body = [line(f"H-{i}", active_x.credit_code) for i in range(1, 100_001)]
+    data = "\n".join([HEADER, *body, line("H-100001", active_x.credit_code, amount="1E3")]).encode()
+    client.force_login(head_office)
+
+    # The large-file command reads it all and names the bad line: the header is line 1.
+    assert via_command(data, tmp_path) == ("refused", {100_002})
+    assert nothing_written(), "command"
+
+    # The admin import refuses it by its row count before reading any row.
+    settings.TRANSACTION_IMPORT_MAX_ROWS = 100_000
+    response = client.post(
+        "/admin/ledger/transaction/import/", {"source": "payments", "file": SimpleUploadedFile("h.csv", data)}
+    )
+    assert response.status_code == 200
+    assert "100,000" in response.content.decode() or "100000" in response.content.decode()
+    assert nothing_written(), "admin import"
+
+    # A REST batch carries at most 10,000 rows.
+    response = token_client(source_system).post(
+        "/api/v1/transactions/batch/",
+        json.dumps({"transactions": rows_of(data)}),
+        content_type="application/json",
+    )
+    assert 400 <= response.status_code < 500, response.status_code
+    assert nothing_written(), "api"

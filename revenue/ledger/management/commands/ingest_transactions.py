@@ -13,7 +13,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from revenue.ledger.choices import IngestionChannel
-from revenue.ledger.errors import IngestionRejected, SameFileIngested, UnknownSource
+from revenue.ledger.errors import ApplicationError, IngestionRejected
 from revenue.ledger.services import transactions_ingest_csv
 
 
@@ -51,7 +51,7 @@ class Command(BaseCommand):
             if exc.error_count > len(exc.errors):
                 self.stderr.write(f"… and {exc.error_count - len(exc.errors)} more")
             raise CommandError(str(exc.message)) from exc
-        except (UnknownSource, SameFileIngested) as exc:
+        except ApplicationError as exc:  # an unknown source, the same file, a batch booked at the same moment
             raise CommandError(str(exc.message)) from exc
         elapsed = time.monotonic() - started
         self.stdout.write(
