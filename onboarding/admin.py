@@ -24,6 +24,7 @@ from django.views.decorators.http import require_POST, require_safe
 from django_fsm_log.models import StateLog
 from import_export.admin import ImportExportModelAdmin
 from import_export.formats.base_formats import CSV, XLSX
+from import_export.forms import ImportForm
 
 from core.admin import error_text
 from core.errors import ApplicationError
@@ -237,6 +238,25 @@ class TierChangeInline(ReadOnlyInline, admin.TabularInline):
         return super().get_queryset(request).select_related("changed_by")
 
 
+class PartnerImportForm(ImportForm):
+    """The upload step: a file over the import's size or row limit is refused before it is parsed."""
+
+    def __init__(self, formats, resources, **kwargs):
+        super().__init__(formats, resources, **kwargs)
+        self.import_formats = formats
+
+    def clean(self):
+        cleaned = super().clean()
+        upload, chosen = cleaned.get("import_file"), cleaned.get("format")
+        if upload is not None and chosen not in (None, ""):
+            file_format = "xlsx" if self.import_formats[int(chosen)] is XLSX else "csv"
+            try:
+                services.partner_import_file_check(handle=upload.file, file_format=file_format, size=upload.size)
+            except ApplicationError as exc:
+                self.add_error("import_file", error_text(exc))
+        return cleaned
+
+
 @admin.register(Partner)
 class PartnerAdmin(ImportExportModelAdmin):
     form = PartnerForm
@@ -272,6 +292,7 @@ class PartnerAdmin(ImportExportModelAdmin):
     inlines = (EvidenceItemInline, StateLogInline, ActivePeriodInline, TierChangeInline)
     resource_classes = (PartnerResource,)
     formats = (CSV, XLSX)
+    import_form_class = PartnerImportForm
     import_error_display = ("message", "row")
 
     # ---- scope and permissions ---------------------------------------------------------

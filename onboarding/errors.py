@@ -11,6 +11,7 @@ __all__ = [
     "InvalidState",
     "MakerChecker",
     "NotPermitted",
+    "PartnerFileRefused",
 ]
 
 
@@ -20,3 +21,7 @@ class EvidenceIncomplete(InvalidState):
 
 class MakerChecker(NotPermitted):
     """The user prepared, submitted or already approved the case and so may not decide it."""
+
+
+class PartnerFileRefused(ApplicationError):
+    """A partner file refused whole before its rows are read: over the size or row limit, or not a spreadsheet."""

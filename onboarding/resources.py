@@ -23,9 +23,13 @@ from core.errors import ApplicationError
 from core.spreadsheets import formula_safe
 from onboarding.models import AdmissionState, Partner, PartnerTier, PartnerType, RiskRating
 from onboarding.selectors import branch_list, partner_list
-from onboarding.services.partners import EDITABLE_FIELDS
+from onboarding.services.partners import (
+    LOOKUP_CHUNK,
+    credit_codes_registered,
+    partner_create_many,
+    relationship_manager_ids,
+)
 from organisation.models import Branch, User
-from organisation.roles import Role
 
 
 class ChoicesWidget(widgets.Widget):
@@ -75,20 +79,36 @@ class AmountWidget(widgets.DecimalWidget):
 
 
 class LookupWidget(widgets.ForeignKeyWidget):
-    """A foreign key by a readable key (branch code, username) with a clear message when unknown."""
+    """A foreign key by a readable key (branch code, username) with a clear message when unknown.
+
+    The objects a file names are fetched once per file (:meth:`prefetch`), not once per row.
+    """
 
     def __init__(self, model, field: str, what: str, **kwargs) -> None:
         super().__init__(model, field, **kwargs)
         self.what = what
+        self.known: dict[str, object] | None = None
+
+    def prefetch(self, keys: set[str], *, also: tuple = ()) -> None:
+        wanted = sorted(keys)
+        self.known = {getattr(obj, self.field): obj for obj in also if obj is not None}
+        for start in range(0, len(wanted), LOOKUP_CHUNK):
+            chunk = wanted[start : start + LOOKUP_CHUNK]
+            self.known.update(
+                {getattr(o, self.field): o for o in self.model.objects.filter(**{f"{self.field}__in": chunk})}
+            )
 
     def clean(self, value, row=None, **kwargs):
         text = str(value if value is not None else "").strip()
         if not text:
             return None
-        try:
-            return self.get_queryset(text, row).get(**{self.field: text})
-        except self.model.DoesNotExist:
-            raise ValueError(_("Unknown %(what)s “%(value)s”.") % {"what": self.what, "value": text}) from None
+        if self.known is not None:
+            found = self.known.get(text)
+        else:
+            found = self.get_queryset(text, row).filter(**{self.field: text}).first()
+        if found is None:
+            raise ValueError(_("Unknown %(what)s “%(value)s”.") % {"what": self.what, "value": text})
+        return found
 
 
 class PartnerResource(resources.ModelResource):
@@ -114,9 +134,6 @@ class PartnerResource(resources.ModelResource):
     # Export only: the case as it stands.
     state = fields.Field("state", "state", ChoicesWidget(AdmissionState), readonly=True)
     tier = fields.Field("tier", "tier", ChoicesWidget(PartnerTier), readonly=True)
-
-    # An imported row fills in exactly what an RM may fill in on a case.
-    IMPORT_FIELDS = EDITABLE_FIELDS
 
     class Meta:
         model = Partner
@@ -144,6 +161,9 @@ class PartnerResource(resources.ModelResource):
         clean_model_instances = True
         use_transactions = True
         skip_diff = True
+        # Rows are validated one by one and written a thousand at a time by partner_create_many.
+        use_bulk = True
+        batch_size = LOOKUP_CHUNK
 
     def __init__(self, *, user: User | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -157,6 +177,22 @@ class PartnerResource(resources.ModelResource):
         # All or nothing, whoever calls: one invalid row rolls back every row.
         kwargs["rollback_on_validation_errors"] = True
         return super().import_data(dataset, dry_run=dry_run, raise_errors=raise_errors, use_transactions=True, **kwargs)
+
+    def before_import(self, dataset, **kwargs):
+        """What the rows refer to, fetched once for the file: branches, users, RMs, codes already registered."""
+
+        def column(name: str) -> set[str]:
+            if name not in (dataset.headers or []):
+                return set()
+            return {str(v).strip() for v in dataset[name] if v is not None and str(v).strip()}
+
+        self.fields["branch"].widget.prefetch(column("branch"), also=(self.user.branch,))
+        self.fields["relationship_manager"].widget.prefetch(column("relationship_manager"), also=(self.user,))
+        users = self.fields["relationship_manager"].widget.known.values()
+        self.rm_ids = relationship_manager_ids(user_ids=(u.pk for u in users))
+        self.branch_ids_in_scope = set(branch_list(user=self.user).values_list("pk", flat=True))
+        self.codes_registered = credit_codes_registered(codes={c.upper() for c in column("credit_code")})
+        self.codes_in_file: set[str] = set()
 
     def import_instance(self, instance, row, **kwargs):
         errors = {}
@@ -174,40 +210,48 @@ class PartnerResource(resources.ModelResource):
             raise ValidationError(errors)
 
     def validate_instance(self, instance, import_validation_errors=None, validate_unique=True):
+        """The rules of ``partner_create``, per row, against what :meth:`before_import` fetched for the file."""
         errors = dict(import_validation_errors or {})
         branch = instance.branch if instance.branch_id else None
         if "branch" not in errors:
             if branch is None:
                 errors["branch"] = [_("Give the branch code of the owning branch.")]
-            elif not branch_list(user=self.user).filter(pk=branch.pk).exists():
+            elif branch.pk not in self.branch_ids_in_scope:
                 errors["branch"] = [
                     _("You can only import partners of your own branch (%(branch)s).") % {"branch": self.user.branch}
                 ]
         rm = instance.relationship_manager if instance.relationship_manager_id else None
         if "relationship_manager" not in errors and branch is not None and "branch" not in errors:
-            if rm is None or not (
-                rm.is_active and rm.branch_id == branch.pk and rm.groups.filter(name=Role.BRANCH_RM.value).exists()
-            ):
+            if rm is None or rm.pk not in self.rm_ids or rm.branch_id != branch.pk:
                 errors["relationship_manager"] = [
                     _("%(user)s is not a relationship manager of %(branch)s.") % {"user": rm or "-", "branch": branch}
                 ]
+        code = instance.credit_code
+        if code and (code in self.codes_registered or code in self.codes_in_file):
+            errors.setdefault("credit_code", []).append(Partner._meta.get_field("credit_code").error_messages["unique"])
+        self.codes_in_file.add(code)
+        # The references and the code's uniqueness are checked above for the whole file; the rest of the model's
+        # rules (field validators, the credit code's structure, the check constraints) here.
+        exclude = [*errors.keys(), "state", "branch", "relationship_manager", "created_by", "assigned_reviewer"]
         try:
-            instance.full_clean(exclude=[*errors.keys(), "state"], validate_unique=validate_unique)
+            instance.full_clean(exclude=exclude, validate_unique=False)
         except ValidationError as exc:
             errors = exc.update_error_dict(errors)
         if errors:
             raise ValidationError(errors)
 
-    def do_instance_save(self, instance, is_create):
-        from onboarding.services import partner_create
-
-        data = {name: getattr(instance, name) for name in self.IMPORT_FIELDS}
+    def bulk_create(self, using_transactions, dry_run, raise_errors, batch_size=None, result=None):
+        # A preview writes nothing, and a file with a bad row is rolled back whole: neither needs the inserts.
+        bad = result is not None and (result.has_errors() or result.has_validation_errors())
         try:
-            created = partner_create(by=self.user, comment=str(_("Imported from a file.")), **data)
-        except ApplicationError as exc:
-            raise ValidationError({NON_FIELD_ERRORS: [str(exc.message)]}) from exc
-        instance.pk = created.pk
-        instance._state.adding = False
+            if self.create_instances and not dry_run and not bad:
+                partner_create_many(
+                    by=self.user, partners=self.create_instances, comment=str(_("Imported from a file."))
+                )
+        except (ApplicationError, ValidationError) as exc:
+            self.handle_import_error(result, exc, raise_errors)
+        finally:
+            self.create_instances.clear()
 
     # ---- export ------------------------------------------------------------------------
 

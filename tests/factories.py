@@ -11,16 +11,15 @@ import factory
 from django.contrib.auth.models import Group
 
 from onboarding.models import AdmissionState, Partner, PartnerActivePeriod, PartnerType
-from onboarding.validators import USCC_ALPHABET, uscc_check_character
+from onboarding.validators import uscc_build
 from organisation.models import Branch, User
 from organisation.roles import Role
 
 
 def make_uscc(seed: int) -> str:
     """A valid, unique-per-seed unified social credit code."""
-    rng = random.Random(seed)
-    body = "91" + "".join(rng.choice(USCC_ALPHABET[:10]) for _ in range(6)) + f"{seed:09d}"[-9:]
-    return body + uscc_check_character(body)
+    division = "".join(random.Random(seed).choice("0123456789") for _ in range(6))
+    return uscc_build(division=division, organisation=f"{seed:08d}"[-8:])
 
 
 class BranchFactory(factory.django.DjangoModelFactory):

@@ -285,6 +285,12 @@ TRANSACTION_IMPORT_MAX_XLSX_UNPACKED_BYTES = env.int("TRANSACTION_IMPORT_MAX_XLS
 # How far ahead of now an event may be dated (clock skew between systems); later ones are refused, from every channel.
 TRANSACTION_MAX_DAYS_AHEAD = env.int("TRANSACTION_MAX_DAYS_AHEAD", default=1)
 
+# The partner import (admin and service), checked before a row is parsed: largest file and most rows per file.
+PARTNER_IMPORT_MAX_BYTES = env.int("PARTNER_IMPORT_MAX_BYTES", default=5 * 2**20)
+PARTNER_IMPORT_MAX_ROWS = env.int("PARTNER_IMPORT_MAX_ROWS", default=5_000)
+if PARTNER_IMPORT_MAX_BYTES < 1 or PARTNER_IMPORT_MAX_ROWS < 1:
+    raise ValueError("PARTNER_IMPORT_MAX_BYTES and PARTNER_IMPORT_MAX_ROWS must be at least 1")
+
 # Partner-facing links in statements and e-mails are absolute when this is set (e.g. https://partners.bank.example).
 PARTNER_PORTAL_BASE_URL = env.str("PARTNER_PORTAL_BASE_URL", default="")
 # The bank's name on statements, in Chinese and English.

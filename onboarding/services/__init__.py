@@ -22,7 +22,12 @@ from onboarding.services.evidence import (
     evidence_item_decide,
     evidence_item_record,
 )
-from onboarding.services.imports import PartnerImportReport, partner_export, partner_import
+from onboarding.services.imports import (
+    PartnerImportReport,
+    partner_export,
+    partner_import,
+    partner_import_file_check,
+)
 from onboarding.services.partners import EDITABLE_FIELDS, partner_create, partner_tier_change, partner_update
 
 __all__ = [
@@ -41,6 +46,7 @@ __all__ = [
     "partner_create",
     "partner_export",
     "partner_import",
+    "partner_import_file_check",
     "partner_reinstate",
     "partner_reject",
     "partner_request_info",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -12,7 +14,14 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm_log.models import StateLog
 
 from onboarding.errors import ConcurrentChange, InvalidState, NotPermitted
-from onboarding.models import EvidenceItem, Partner, PartnerTier, PartnerTierChange, RiskRating
+from onboarding.models import (
+    EvidenceItem,
+    EvidenceRequirement,
+    Partner,
+    PartnerTier,
+    PartnerTierChange,
+    RiskRating,
+)
 from onboarding.policies import Action, authorise
 from onboarding.selectors import evidence_requirements
 from organisation.models import Branch, User
@@ -41,23 +50,36 @@ EDITABLE_FIELDS = (
 )
 
 
+def relationship_manager_ids(*, user_ids: Iterable[int]) -> set[int]:
+    """Which of these users are active relationship managers (one query)."""
+    return set(
+        User.objects.filter(pk__in=set(user_ids), is_active=True, groups__name=Role.BRANCH_RM.value).values_list(
+            "pk", flat=True
+        )
+    )
+
+
+def _check_owners(*, by: User, owners: Sequence[tuple[Branch, User]]) -> None:
+    """Each (branch, RM) pair: the branch within the acting user's scope, the RM an active RM of that branch."""
+    if not user_sees_all_branches(by):
+        for branch, _rm in owners:
+            if branch.pk != by.branch_id:
+                raise NotPermitted(
+                    _("You can only create or move partners in your own branch (%(branch)s).") % {"branch": by.branch}
+                )
+    rm_ids = relationship_manager_ids(user_ids=(rm.pk for _branch, rm in owners))
+    for branch, rm in owners:
+        if rm.pk not in rm_ids or rm.branch_id != branch.pk:
+            raise ValidationError(
+                {
+                    "relationship_manager": _("%(user)s is not a relationship manager of %(branch)s.")
+                    % {"user": rm, "branch": branch}
+                }
+            )
+
+
 def _check_owner(*, by: User, branch: Branch, relationship_manager: User) -> None:
-    """The branch must be within the acting user's scope, and the RM an active RM of that branch."""
-    if not user_sees_all_branches(by) and branch.pk != by.branch_id:
-        raise NotPermitted(
-            _("You can only create or move partners in your own branch (%(branch)s).") % {"branch": by.branch}
-        )
-    if (
-        not relationship_manager.is_active
-        or relationship_manager.branch_id != branch.pk
-        or not relationship_manager.groups.filter(name=Role.BRANCH_RM.value).exists()
-    ):
-        raise ValidationError(
-            {
-                "relationship_manager": _("%(user)s is not a relationship manager of %(branch)s.")
-                % {"user": relationship_manager, "branch": branch}
-            }
-        )
+    _check_owners(by=by, owners=[(branch, relationship_manager)])
 
 
 def _log(*, partner: Partner, by: User, transition: str, source: str | None, comment: str = "") -> StateLog:
@@ -133,6 +155,63 @@ def partner_create(
     )
     _log(partner=partner, by=by, transition="create", source=None, comment=comment)
     return partner
+
+
+# Rows per query when a batch of codes is looked up (well under SQLite's limit on query parameters).
+LOOKUP_CHUNK = 1000
+
+
+def credit_codes_registered(*, codes: Iterable[str]) -> set[str]:
+    """Which of these credit codes a partner already has: one query per thousand codes."""
+    wanted = sorted(set(codes))
+    found: set[str] = set()
+    for start in range(0, len(wanted), LOOKUP_CHUNK):
+        chunk = wanted[start : start + LOOKUP_CHUNK]
+        found.update(Partner.objects.filter(credit_code__in=chunk).values_list("credit_code", flat=True))
+    return found
+
+
+@transaction.atomic
+def partner_create_many(*, by: User, partners: Sequence[Partner], comment: str = "") -> list[Partner]:
+    """Open many draft cases at once (a file import), under the rules of ``partner_create``, checked per batch.
+
+    Each partner's own fields are validated by the caller (``full_clean`` without the unique check, as a
+    row is read); here, with a constant number of queries: the permission, every owner, and every credit
+    code new and not twice in the batch. Then the partners, their evidence items and their audit logs are
+    inserted in bulk. All or nothing: any failure raises before a row is written.
+    """
+    if not by.has_perm("onboarding.add_partner"):
+        raise NotPermitted(_("You do not have the permission to create partners."))
+    _check_owners(by=by, owners=[(p.branch, p.relationship_manager) for p in partners])
+    codes = [p.credit_code for p in partners]
+    if len(set(codes)) != len(codes) or credit_codes_registered(codes=codes):
+        raise ValidationError({"credit_code": _("A partner with this unified social credit code already exists.")})
+    for partner in partners:
+        partner.tier = PartnerTier.STANDARD
+        partner.created_by = by
+    created = Partner.objects.bulk_create(partners)
+    requirements: dict[str, list[EvidenceRequirement]] = {}
+    for requirement in EvidenceRequirement.objects.filter(partner_type__in={p.partner_type for p in created}):
+        requirements.setdefault(requirement.partner_type, []).append(requirement)
+    EvidenceItem.objects.bulk_create(
+        EvidenceItem(partner=partner, requirement=requirement)
+        for partner in created
+        for requirement in requirements.get(partner.partner_type, [])
+    )
+    content_type = ContentType.objects.get_for_model(Partner)
+    StateLog.objects.bulk_create(
+        StateLog(
+            content_type=content_type,
+            object_id=partner.pk,
+            by=by,
+            transition="create",
+            source_state=None,
+            state=partner.state,
+            description=comment or None,
+        )
+        for partner in created
+    )
+    return created
 
 
 @transaction.atomic

@@ -50,6 +50,15 @@ def accept_all_evidence(partner: Partner, by) -> None:
             services.evidence_item_decide(item=item, decision=EvidenceDecision.ACCEPTED, by=by)
 
 
+def partner_csv(rows: int, *, branch: str, rm: str, start: int = 0) -> bytes:
+    """An import file of ``rows`` valid partners of ``branch`` with ``rm`` as their RM."""
+    types = list(PartnerType)
+    lines = ["partner_type,legal_name,credit_code,legal_representative,registered_capital,branch,relationship_manager"]
+    for i in range(start, start + rows):
+        lines.append(f"{types[i % 5]},导入测试{i}有限公司,{make_uscc(700_000 + i)},张三,1000000,{branch},{rm}")
+    return ("\n".join(lines) + "\n").encode()
+
+
 @pytest.fixture(autouse=True)
 def _english():
     """Assertions read the English messages whatever the catalogue translates."""

@@ -33,7 +33,7 @@ from django_fsm_log.models import StateLog
 from onboarding import services
 from onboarding.models import AdmissionState, EvidenceDecision, Partner
 from onboarding.selectors import evidence_items
-from onboarding.validators import USCC_ALPHABET, uscc_check_character
+from onboarding.validators import USCC_ALPHABET, uscc_build
 from organisation.models import Branch, User
 from organisation.roles import Role
 from organisation.services import user_create
@@ -155,11 +155,10 @@ def frozen_at(clock: Clock):
 
 
 def credit_code(rng: random.Random, region: str) -> str:
-    # 91 = an enterprise registered with market regulation; "MA…" is how post-2015 registrations read.
+    # An enterprise (91) registered in the branch's district; "MA…" is how post-2015 organisation codes read.
     digits = "".join(rng.choice(USCC_ALPHABET[:10]) for _ in range(4))
-    tail = digits + "".join(rng.choice(USCC_ALPHABET) for _ in range(2))
-    body = "91" + region + "MA0" + tail
-    return body + uscc_check_character(body)
+    organisation = "MA" + digits + "".join(rng.choice(USCC_ALPHABET) for _ in range(2))
+    return uscc_build(division=region, organisation=organisation)
 
 
 def reference(rng: random.Random, code: str, icp: str) -> str:
