@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions, status
-from rest_framework.authtoken.models import Token
 from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -27,7 +26,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 
 
 class PartnerTokenThrottle(SimpleRateThrottle):
-    """Requests per API token (per user for the portal's session), at ``PARTNER_API_THROTTLE_RATE``."""
+    """Requests per partner (per source system for a source system's account), at ``PARTNER_API_THROTTLE_RATE``.
+
+    Counted per partner, not per token or user: replacing a token, or calling with another user's
+    token or the portal's session, draws on the same budget.
+    """
 
     scope = "partner_api"
 
@@ -35,11 +38,18 @@ class PartnerTokenThrottle(SimpleRateThrottle):
         return settings.PARTNER_API_THROTTLE_RATE
 
     def get_cache_key(self, request, view) -> str:
-        if isinstance(request.auth, Token):
-            # The key itself is a credential: only its digest goes into the cache.
-            ident = "token:" + hashlib.sha256(request.auth.key.encode()).hexdigest()[:32]
-        elif request.user and request.user.is_authenticated:
-            ident = f"user:{request.user.pk}"
+        user = request.user
+        if user and user.is_authenticated:
+            ident = _caller_ident(user)
         else:
             ident = "ip:" + self.get_ident(request)
         return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+def _caller_ident(user) -> str:
+    if user.partner_id:
+        return f"partner:{user.partner_id}"
+    try:
+        return f"source:{user.source_system.pk}"
+    except ObjectDoesNotExist:
+        return f"user:{user.pk}"

@@ -22,7 +22,7 @@ from drf_spectacular.utils import (
     extend_schema_view,
 )
 from rest_framework import serializers
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.negotiation import BaseContentNegotiation
@@ -34,7 +34,9 @@ from rest_framework.views import APIView
 from core.api import PartnerTokenThrottle
 from core.periods import Period
 from core.spreadsheets import CSV_CONTENT_TYPE, XLSX_CONTENT_TYPE, csv_stream, xlsx_file
-from portal.services import partner_token_revoke
+from portal.authentication import ApiTokenAuthentication
+from portal.models import ApiToken
+from portal.services import api_token_revoke, partner_token_revoke
 from revenue.ledger.choices import TransactionKind
 from revenue.ledger.selectors import partner_attribution_list
 from revenue.settlement.choices import SettlementState
@@ -89,7 +91,7 @@ class FirstRendererNegotiation(BaseContentNegotiation):
 
 
 class PartnerApiMixin:
-    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
     permission_classes = [IsAuthenticated, IsPartnerSettlementReader]
     throttle_classes = [PartnerTokenThrottle]
 
@@ -389,7 +391,10 @@ class PartnerTokenApi(PartnerApiMixin, APIView):
         responses={204: OpenApiResponse(description="Revoked: requests with it now get 401.")},
     )
     def delete(self, request):
-        partner_token_revoke(user=request.user)
+        if isinstance(request.auth, ApiToken):
+            api_token_revoke(token=request.auth)
+        else:
+            partner_token_revoke(user=request.user)
         return Response(status=204)
 
 
@@ -417,7 +422,7 @@ class IsPartnerUser(BasePermission):
 class PartnerTransactionListApi(ListAPIView):
     """``GET /api/v1/partner/transactions/`` — the calling partner's part of each transaction attributed to it."""
 
-    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
     permission_classes = [IsAuthenticated, IsPartnerUser]
     # One budget per token across the partner API (settlements, files and transactions).
     throttle_classes = [PartnerTokenThrottle]

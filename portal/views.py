@@ -28,7 +28,8 @@ from core.errors import ApplicationError
 from portal import presenters
 from portal.apis import detail_file_response, pdf_response
 from portal.forms import DisputeForm, PartnerLoginForm, VerifyForm, WebhookForm
-from portal.services import partner_token_get, partner_token_revoke, partner_token_rotate
+from portal.selectors import user_api_token
+from portal.services import partner_token_revoke, partner_token_rotate
 from revenue.settlement.models import Settlement, SettlementLine
 from revenue.settlement.services import settlement_dispute_raise
 from revenue.statements import selectors
@@ -200,7 +201,11 @@ def api_access(request):
     if request.method == "POST":
         action = request.POST.get("action")
         if action == "rotate":
-            new_key = partner_token_rotate(user=request.user).key
+            try:
+                new_key = partner_token_rotate(user=request.user).key
+            except ApplicationError as exc:
+                messages.error(request, error_text(exc))
+                return redirect("portal:api-access")
             messages.success(request, _("A new API token was created. Copy it now: it is shown only once."))
         elif action == "revoke":
             if partner_token_revoke(user=request.user):
@@ -208,7 +213,7 @@ def api_access(request):
             return redirect("portal:api-access")
         else:
             return HttpResponseNotAllowed(["GET", "POST"])
-    token = partner_token_get(user=request.user)
+    token = user_api_token(user=request.user)
     return render(
         request,
         "portal/api_access.html",
@@ -217,6 +222,7 @@ def api_access(request):
             "new_key": new_key,
             "docs_url": reverse("api-docs"),
             "throttle_rate": settings.PARTNER_API_THROTTLE_RATE,
+            "token_ttl_days": settings.API_TOKEN_TTL_DAYS,
         },
     )
 

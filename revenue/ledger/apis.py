@@ -18,13 +18,13 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import serializers, status
-from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import ParseError, PermissionDenied, ValidationError
 from rest_framework.parsers import BaseParser
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from portal.authentication import ApiTokenAuthentication
 from revenue.ledger.choices import IngestionChannel, TransactionKind
 from revenue.ledger.ingestion.rows import COLUMNS, as_text
 from revenue.ledger.models import SourceSystem
@@ -141,7 +141,7 @@ def _row(raw) -> dict:
 class TransactionBatchApi(APIView):
     """``POST /api/v1/transactions/batch/`` — book up to 10,000 transactions, all or nothing."""
 
-    authentication_classes = [TokenAuthentication]
+    authentication_classes = [ApiTokenAuthentication]
     permission_classes = [IsAuthenticated, CanIngestTransactions]
     parser_classes = [BatchJSONParser]
 
