@@ -36,6 +36,7 @@ from core.periods import Period
 from core.spreadsheets import CSV_CONTENT_TYPE, XLSX_CONTENT_TYPE, csv_stream, xlsx_file
 from portal.authentication import ApiTokenAuthentication
 from portal.models import ApiToken
+from portal.selectors import PartnerAccess, user_partner_access
 from portal.services import api_token_revoke, partner_token_revoke
 from revenue.ledger.choices import TransactionKind
 from revenue.ledger.selectors import partner_attribution_list
@@ -80,6 +81,15 @@ class IsPartnerSettlementReader(BasePermission):
         return is_partner_user(request.user)
 
 
+class PartnerInGoodStanding(BasePermission):
+    """The API is closed to the users of a suspended or terminated partner (the portal may still show statements)."""
+
+    message = _("Your organisation's cooperation with the bank is suspended or has ended: the API is closed to it.")
+
+    def has_permission(self, request, view) -> bool:
+        return user_partner_access(user=request.user) is PartnerAccess.FULL
+
+
 class FirstRendererNegotiation(BaseContentNegotiation):
     """File endpoints answer with their own content type; errors are always JSON, whatever Accept says."""
 
@@ -92,7 +102,7 @@ class FirstRendererNegotiation(BaseContentNegotiation):
 
 class PartnerApiMixin:
     authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
-    permission_classes = [IsAuthenticated, IsPartnerSettlementReader]
+    permission_classes = [IsAuthenticated, IsPartnerSettlementReader, PartnerInGoodStanding]
     throttle_classes = [PartnerTokenThrottle]
 
     def partner_id(self) -> int:
@@ -385,6 +395,9 @@ class PartnerSettlementTransactionsApi(PartnerApiMixin, ListAPIView):
 class PartnerTokenApi(PartnerApiMixin, APIView):
     """``DELETE /api/v1/partner/token/`` — revoke the token of the request (a leaked token can end itself)."""
 
+    # Ending a token is allowed whatever the partner's state.
+    permission_classes = [IsAuthenticated, IsPartnerSettlementReader]
+
     @extend_schema(
         operation_id="partner_token_revoke",
         summary="Revoke the caller's API token",
@@ -423,7 +436,7 @@ class PartnerTransactionListApi(ListAPIView):
     """``GET /api/v1/partner/transactions/`` — the calling partner's part of each transaction attributed to it."""
 
     authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
-    permission_classes = [IsAuthenticated, IsPartnerUser]
+    permission_classes = [IsAuthenticated, IsPartnerUser, PartnerInGoodStanding]
     # One budget per token across the partner API (settlements, files and transactions).
     throttle_classes = [PartnerTokenThrottle]
     pagination_class = PartnerTransactionPagination

@@ -105,12 +105,15 @@ def partner_token_revoke(*, user: User) -> bool:
 def partner_access_revoke(*, partner: Partner, by: User) -> tuple[int, int]:
     """On termination: revoke every API token of the partner's users and deactivate its webhooks.
 
-    Recorded in the partner's state log. Returns (tokens revoked, webhooks deactivated).
+    Recorded in the partner's state log when there was anything to end. Returns (tokens revoked, webhooks
+    deactivated).
     """
     now = timezone.now()
     with transaction.atomic():
         tokens = ApiToken.objects.usable(now=now).filter(user__partner_id=partner.pk).update(revoked_at=now)
         webhooks = PartnerWebhook.objects.filter(partner_id=partner.pk, active=True).update(active=False)
+        if not (tokens or webhooks):
+            return 0, 0
         StateLog.objects.create(
             content_object=partner,
             by=by,

@@ -36,6 +36,7 @@ from django.utils.translation import gettext_lazy as _
 
 from onboarding.models import Partner
 from organisation.models import User
+from portal.selectors import PartnerAccess, user_partner_access
 from revenue.statements.choices import DeliveryState
 from revenue.statements.errors import NotPermitted, WebhookDeliveryFailed, WebhookUrlRefused
 from revenue.statements.models import PartnerWebhook, WebhookDelivery
@@ -94,6 +95,8 @@ def webhook_url_check(url: str, *, resolve: bool) -> str:
 def _require_partner_user(by: User, partner_id: int) -> None:
     if not (by.is_active and by.partner_id == partner_id and by.has_perm("settlement.view_partner_settlements")):
         raise NotPermitted(_("Only the partner's own users manage its webhooks."))
+    if user_partner_access(user=by) is not PartnerAccess.FULL:
+        raise NotPermitted(_("A suspended or terminated partner's webhooks cannot be changed."))
 
 
 def webhook_create(*, partner: Partner, url: str, by: User) -> PartnerWebhook:
