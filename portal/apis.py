@@ -26,12 +26,11 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import PartnerTokenThrottle
+from core.api import BoundedLimitOffsetPagination, PartnerTokenThrottle
 from core.periods import Period
 from core.spreadsheets import CSV_CONTENT_TYPE, XLSX_CONTENT_TYPE, csv_stream, xlsx_file
 from portal.authentication import ApiTokenAuthentication
@@ -48,7 +47,9 @@ from revenue.statements.errors import StatementNotAvailable
 from revenue.statements.services import download_event_record, is_partner_user, statement_get_or_generate, statement_pdf
 
 
-class PartnerTransactionPagination(LimitOffsetPagination):
+class PartnerTransactionPagination(BoundedLimitOffsetPagination):
+    """100 transactions a page by default, at most 1,000."""
+
     default_limit = 100
     max_limit = 1000
 
