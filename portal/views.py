@@ -31,6 +31,7 @@ from portal.apis import detail_file_response, pdf_response
 from portal.forms import DisputeForm, PartnerLoginForm, VerifyForm, WebhookForm
 from portal.selectors import PartnerAccess, user_api_token, user_partner_access
 from portal.services import partner_token_revoke, partner_token_rotate
+from portal.throttling import portal_download_wait
 from revenue.settlement.models import Settlement, SettlementLine
 from revenue.settlement.services import settlement_dispute_raise
 from revenue.statements import selectors
@@ -176,7 +177,23 @@ def _ip(request) -> str | None:
     return request.META.get("REMOTE_ADDR")
 
 
+def download_throttled(view):
+    """Statement and detail-file downloads per partner, at ``PORTAL_DOWNLOAD_THROTTLE_RATE``: over it, a 429 page."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        wait = portal_download_wait(partner_id=request.user.partner_id)
+        if wait is not None:
+            response = render(request, "portal/throttled.html", {"wait": wait}, status=429)
+            response["Retry-After"] = str(wait)
+            return response
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
 @partner_statement_reader
+@download_throttled
 def settlement_pdf(request, pk: int):
     settlement = _final(_own_settlement(request, pk))
     statement = statement_get_or_generate(settlement=settlement, by=None)
@@ -188,6 +205,7 @@ def settlement_pdf(request, pk: int):
 
 
 @partner_statement_reader
+@download_throttled
 def settlement_detail_file(request, pk: int, kind: str):
     settlement = _final(_own_settlement(request, pk))
     download_event_record(
