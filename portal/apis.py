@@ -3,9 +3,10 @@
 Every view reads through the partner-scoped selectors with the caller's own
 partner id, so another partner's settlement is not found (404) by id, filter
 or format. Authentication by token (``Authorization: Token …``, rotated or
-revoked by the partner in the portal) or by the portal's session; each token
-is throttled on its own (``PARTNER_API_THROTTLE_RATE``). Downloads are
-recorded (channel ``api``).
+revoked by the partner in the portal, see ``portal.authentication``) or by the
+portal's session; each partner is throttled as a whole
+(``PARTNER_API_THROTTLE_RATE``), and a suspended or terminated partner's users
+are refused (403). Downloads are recorded (channel ``api``).
 """
 
 from __future__ import annotations
@@ -438,7 +439,7 @@ class PartnerTransactionListApi(ListAPIView):
 
     authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
     permission_classes = [IsAuthenticated, IsPartnerUser, PartnerInGoodStanding]
-    # One budget per token across the partner API (settlements, files and transactions).
+    # One budget per partner across the partner API (settlements, files and transactions).
     throttle_classes = [PartnerTokenThrottle]
     pagination_class = PartnerTransactionPagination
     serializer_class = PartnerTransactionSerializer
