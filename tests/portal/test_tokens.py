@@ -16,6 +16,7 @@ from organisation.roles import Role
 from portal.models import ApiToken
 from portal.services import api_token_issue, partner_token_rotate
 from tests.factories import UserFactory
+from tests.revenue.statements.conftest import login
 
 SETTLEMENTS = "/api/v1/partner/settlements/"
 
@@ -124,3 +125,10 @@ def test_issuing_replaces_the_accounts_previous_token(source_system):
     first.token.refresh_from_db()
     assert first.token.revoked_at is not None
     assert second.token.revoked_at is None
+
+
+def test_the_api_access_page_shows_the_prefix_and_expiry_never_the_key(partner_user_x):
+    issued = partner_token_rotate(user=partner_user_x)
+    page = login(partner_user_x).get("/portal/api-access/").content.decode()
+    assert issued.token.prefix in page and "valid until" in page and "Not used yet." in page
+    assert issued.key not in page
