@@ -3,9 +3,10 @@
 Every view reads through the partner-scoped selectors with the caller's own
 partner id, so another partner's settlement is not found (404) by id, filter
 or format. Authentication by token (``Authorization: Token …``, rotated or
-revoked by the partner in the portal) or by the portal's session; each token
-is throttled on its own (``PARTNER_API_THROTTLE_RATE``). Downloads are
-recorded (channel ``api``).
+revoked by the partner in the portal, see ``portal.authentication``) or by the
+portal's session; each partner is throttled as a whole
+(``PARTNER_API_THROTTLE_RATE``), and a suspended or terminated partner's users
+are refused (403). Downloads are recorded (channel ``api``).
 """
 
 from __future__ import annotations
@@ -22,19 +23,21 @@ from drf_spectacular.utils import (
     extend_schema_view,
 )
 from rest_framework import serializers
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import PartnerTokenThrottle
+from core.api import BoundedLimitOffsetPagination, PartnerTokenThrottle
 from core.periods import Period
 from core.spreadsheets import CSV_CONTENT_TYPE, XLSX_CONTENT_TYPE, csv_stream, xlsx_file
-from portal.services import partner_token_revoke
+from portal.authentication import ApiTokenAuthentication
+from portal.models import ApiToken
+from portal.selectors import PartnerAccess, user_partner_access
+from portal.services import api_token_revoke, partner_token_revoke
 from revenue.ledger.choices import TransactionKind
 from revenue.ledger.selectors import partner_attribution_list
 from revenue.settlement.choices import SettlementState
@@ -45,7 +48,9 @@ from revenue.statements.errors import StatementNotAvailable
 from revenue.statements.services import download_event_record, is_partner_user, statement_get_or_generate, statement_pdf
 
 
-class PartnerTransactionPagination(LimitOffsetPagination):
+class PartnerTransactionPagination(BoundedLimitOffsetPagination):
+    """100 transactions a page by default, at most 1,000."""
+
     default_limit = 100
     max_limit = 1000
 
@@ -78,6 +83,15 @@ class IsPartnerSettlementReader(BasePermission):
         return is_partner_user(request.user)
 
 
+class PartnerInGoodStanding(BasePermission):
+    """The API is closed to the users of a suspended or terminated partner (the portal may still show statements)."""
+
+    message = _("Your organisation's cooperation with the bank is suspended or has ended: the API is closed to it.")
+
+    def has_permission(self, request, view) -> bool:
+        return user_partner_access(user=request.user) is PartnerAccess.FULL
+
+
 class FirstRendererNegotiation(BaseContentNegotiation):
     """File endpoints answer with their own content type; errors are always JSON, whatever Accept says."""
 
@@ -89,8 +103,8 @@ class FirstRendererNegotiation(BaseContentNegotiation):
 
 
 class PartnerApiMixin:
-    authentication_classes = [TokenAuthentication, SessionAuthentication]
-    permission_classes = [IsAuthenticated, IsPartnerSettlementReader]
+    authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
+    permission_classes = [IsAuthenticated, IsPartnerSettlementReader, PartnerInGoodStanding]
     throttle_classes = [PartnerTokenThrottle]
 
     def partner_id(self) -> int:
@@ -383,13 +397,19 @@ class PartnerSettlementTransactionsApi(PartnerApiMixin, ListAPIView):
 class PartnerTokenApi(PartnerApiMixin, APIView):
     """``DELETE /api/v1/partner/token/`` — revoke the token of the request (a leaked token can end itself)."""
 
+    # Ending a token is allowed whatever the partner's state.
+    permission_classes = [IsAuthenticated, IsPartnerSettlementReader]
+
     @extend_schema(
         operation_id="partner_token_revoke",
         summary="Revoke the caller's API token",
         responses={204: OpenApiResponse(description="Revoked: requests with it now get 401.")},
     )
     def delete(self, request):
-        partner_token_revoke(user=request.user)
+        if isinstance(request.auth, ApiToken):
+            api_token_revoke(token=request.auth)
+        else:
+            partner_token_revoke(user=request.user)
         return Response(status=204)
 
 
@@ -417,9 +437,9 @@ class IsPartnerUser(BasePermission):
 class PartnerTransactionListApi(ListAPIView):
     """``GET /api/v1/partner/transactions/`` — the calling partner's part of each transaction attributed to it."""
 
-    authentication_classes = [TokenAuthentication, SessionAuthentication]
-    permission_classes = [IsAuthenticated, IsPartnerUser]
-    # One budget per token across the partner API (settlements, files and transactions).
+    authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
+    permission_classes = [IsAuthenticated, IsPartnerUser, PartnerInGoodStanding]
+    # One budget per partner across the partner API (settlements, files and transactions).
     throttle_classes = [PartnerTokenThrottle]
     pagination_class = PartnerTransactionPagination
     serializer_class = PartnerTransactionSerializer

@@ -7,6 +7,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
 from organisation.sign_in import sign_in_refused
+from portal.selectors import PartnerAccess, user_partner_access
 from revenue.statements.services import is_partner_user
 
 
@@ -26,6 +27,10 @@ class PartnerLoginForm(AuthenticationForm):
         if not is_partner_user(user):
             raise forms.ValidationError(
                 _("Your account cannot read settlements. Ask the bank to grant you access."), code="no_access"
+            )
+        if user_partner_access(user=user) is PartnerAccess.NONE:
+            raise forms.ValidationError(
+                _("Your organisation's access to the partner portal is suspended or has ended."), code="access_ended"
             )
 
 

@@ -11,6 +11,7 @@ from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.views import redirect_to_login
 from django.core.cache import cache
@@ -28,7 +29,9 @@ from core.errors import ApplicationError
 from portal import presenters
 from portal.apis import detail_file_response, pdf_response
 from portal.forms import DisputeForm, PartnerLoginForm, VerifyForm, WebhookForm
-from portal.services import partner_token_get, partner_token_revoke, partner_token_rotate
+from portal.selectors import PartnerAccess, user_api_token, user_partner_access
+from portal.services import partner_token_revoke, partner_token_rotate
+from portal.throttling import portal_download_wait
 from revenue.settlement.models import Settlement, SettlementLine
 from revenue.settlement.services import settlement_dispute_raise
 from revenue.statements import selectors
@@ -46,12 +49,13 @@ from revenue.statements.services import (
 )
 
 PAGE_SIZE = 12
-# Public verification: lookups per client address and window (cache-based, so share a cache between processes).
+ACCESS_ENDED_MESSAGE = _("Your organisation's access to the partner portal is suspended or has ended.")
+READ_ONLY_MESSAGE = _(
+    "Your organisation's cooperation with the bank is suspended: you can read and download past statements only."
+)
 
 
-def partner_required(view):
-    """Signed-in partner users only: anonymous → the portal's sign-in, bank staff → the admin, others → 403."""
-
+def _partner_view(view, *, reads_statements: bool):
     @wraps(view)
     def wrapper(request, *args, **kwargs):
         user = request.user
@@ -61,9 +65,31 @@ def partner_required(view):
             return redirect("admin:index")
         if not is_partner_user(user):
             raise PermissionDenied
+        access = user_partner_access(user=user)
+        if access is PartnerAccess.NONE:
+            # Suspended (without read access) or terminated since signing in: the session ends here.
+            logout(request)
+            messages.error(request, ACCESS_ENDED_MESSAGE)
+            return redirect("portal:login")
+        if access is PartnerAccess.READ_STATEMENTS and not reads_statements:
+            messages.error(request, READ_ONLY_MESSAGE)
+            return redirect("portal:settlements")
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+def partner_required(view):
+    """Signed-in partner users of a partner in good standing: anonymous → the portal's sign-in, bank staff → the
+    admin, others → 403. A suspended partner's users are sent back to their statements (read-only), a terminated
+    partner's users are signed out."""
+    return _partner_view(view, reads_statements=False)
+
+
+def partner_statement_reader(view):
+    """As ``partner_required``, but open to a suspended partner's users while
+    ``PORTAL_SUSPENDED_PARTNER_CAN_READ_STATEMENTS`` is on: reading and downloading past statements."""
+    return _partner_view(view, reads_statements=True)
 
 
 def _own_settlement(request, pk: int) -> Settlement:
@@ -101,7 +127,7 @@ class PortalLogoutView(auth_views.LogoutView):
 # ---- settlements -----------------------------------------------------------------------------
 
 
-@partner_required
+@partner_statement_reader
 def settlement_list(request):
     partner_id = request.user.partner_id
     year = request.GET.get("year", "")
@@ -119,7 +145,7 @@ def settlement_list(request):
     )
 
 
-@partner_required
+@partner_statement_reader
 def settlement_detail(request, pk: int):
     settlement = _own_settlement(request, pk)
     lines = list(selectors.partner_settlement_lines(partner_id=request.user.partner_id, settlement_id=settlement.pk))
@@ -138,6 +164,7 @@ def settlement_detail(request, pk: int):
             "is_final": selectors.settlement_is_final(settlement),
             "statement": settlement.statement if selectors.settlement_has_statement(settlement) else None,
             "dispute_form": DisputeForm(),
+            "can_dispute": user_partner_access(user=request.user) is PartnerAccess.FULL,
             # The partner's own users' downloads only (bank staff's are the bank's business).
             "downloads": selectors.download_events(settlement=settlement).filter(
                 user__partner_id=request.user.partner_id
@@ -150,7 +177,23 @@ def _ip(request) -> str | None:
     return request.META.get("REMOTE_ADDR")
 
 
-@partner_required
+def download_throttled(view):
+    """Statement and detail-file downloads per partner, at ``PORTAL_DOWNLOAD_THROTTLE_RATE``: over it, a 429 page."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        wait = portal_download_wait(partner_id=request.user.partner_id)
+        if wait is not None:
+            response = render(request, "portal/throttled.html", {"wait": wait}, status=429)
+            response["Retry-After"] = str(wait)
+            return response
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+@partner_statement_reader
+@download_throttled
 def settlement_pdf(request, pk: int):
     settlement = _final(_own_settlement(request, pk))
     statement = statement_get_or_generate(settlement=settlement, by=None)
@@ -161,7 +204,8 @@ def settlement_pdf(request, pk: int):
     return pdf_response(content, statement.number)
 
 
-@partner_required
+@partner_statement_reader
+@download_throttled
 def settlement_detail_file(request, pk: int, kind: str):
     settlement = _final(_own_settlement(request, pk))
     download_event_record(
@@ -200,7 +244,11 @@ def api_access(request):
     if request.method == "POST":
         action = request.POST.get("action")
         if action == "rotate":
-            new_key = partner_token_rotate(user=request.user).key
+            try:
+                new_key = partner_token_rotate(user=request.user).key
+            except ApplicationError as exc:
+                messages.error(request, error_text(exc))
+                return redirect("portal:api-access")
             messages.success(request, _("A new API token was created. Copy it now: it is shown only once."))
         elif action == "revoke":
             if partner_token_revoke(user=request.user):
@@ -208,7 +256,7 @@ def api_access(request):
             return redirect("portal:api-access")
         else:
             return HttpResponseNotAllowed(["GET", "POST"])
-    token = partner_token_get(user=request.user)
+    token = user_api_token(user=request.user)
     return render(
         request,
         "portal/api_access.html",
@@ -217,6 +265,7 @@ def api_access(request):
             "new_key": new_key,
             "docs_url": reverse("api-docs"),
             "throttle_rate": settings.PARTNER_API_THROTTLE_RATE,
+            "token_ttl_days": settings.API_TOKEN_TTL_DAYS,
         },
     )
 

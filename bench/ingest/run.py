@@ -274,7 +274,6 @@ def product_path(path: Path, source: str, url: str, workdir: Path) -> dict:
 
 
 def rest_batches(batches: int, per_request: int = 10_000) -> dict:
-    from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
 
     from core.periods import Period
@@ -284,14 +283,14 @@ def rest_batches(batches: int, per_request: int = 10_000) -> dict:
     from organisation.models import User
     from organisation.roles import Role
     from organisation.services import user_create
+    from portal.services import api_token_issue
     from revenue.ledger.models import Product
 
     user = User.objects.filter(username="bench-api").first() or user_create(
         username="bench-api", password=secrets.token_urlsafe(16), roles=[Role.SOURCE_SYSTEM]
     )
-    token, _ = Token.objects.get_or_create(user=user)
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_issue(user=user, name='bench').key}")
     sold = demo_products_by_partner_type()
     partners = [
         PartnerRef(code, ptype, sold.get(ptype, ()))

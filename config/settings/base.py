@@ -37,7 +37,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_fsm_log",
@@ -182,13 +181,18 @@ MONEY_DECIMAL_PLACES = 2
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "portal.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.exception_handler",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.api.BoundedLimitOffsetPagination",
+    "DEFAULT_PARSER_CLASSES": [
+        "core.api.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "PAGE_SIZE": 100,
 }
 
@@ -301,8 +305,16 @@ STATEMENT_VERIFY_MAX_LOOKUPS = env.int("STATEMENT_VERIFY_MAX_LOOKUPS", default=2
 STATEMENT_VERIFY_WINDOW_SECONDS = env.int("STATEMENT_VERIFY_WINDOW_SECONDS", default=600)
 # Webhook URLs may point into private networks only when this is set (a test or an internal deployment).
 WEBHOOK_ALLOW_PRIVATE_NETWORKS = env.bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", default=False)
-# Requests per partner API token (per user for a portal session); counted in CACHES["default"].
+# Requests per partner to the partner API (all its users' tokens and sessions together); counted in CACHES["default"].
 PARTNER_API_THROTTLE_RATE = env.str("PARTNER_API_THROTTLE_RATE", default="120/minute")
+# Days an API token (partner users' and source systems') lives from its creation.
+API_TOKEN_TTL_DAYS = env.int("API_TOKEN_TTL_DAYS", default=90)
+if API_TOKEN_TTL_DAYS < 1:
+    raise ImproperlyConfigured("API_TOKEN_TTL_DAYS must be at least 1")
+# A suspended partner's users may still sign in to the portal to read and download past statements (nothing else).
+PORTAL_SUSPENDED_PARTNER_CAN_READ_STATEMENTS = env.bool("PORTAL_SUSPENDED_PARTNER_CAN_READ_STATEMENTS", default=True)
+# Statement and detail-file downloads per partner in the portal; counted in CACHES["default"].
+PORTAL_DOWNLOAD_THROTTLE_RATE = env.str("PORTAL_DOWNLOAD_THROTTLE_RATE", default="60/minute")
 
 EMAIL_BACKEND = env.str("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="partner-office@bank.example")

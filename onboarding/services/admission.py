@@ -34,6 +34,7 @@ from onboarding.selectors import (
     partner_makers,
 )
 from organisation.models import User
+from portal.services import partner_access_revoke
 
 
 def _names(items) -> str:
@@ -248,10 +249,18 @@ def partner_reinstate(*, partner: Partner, by: User, comment: str = "") -> Partn
 
 
 def partner_terminate(*, partner: Partner, by: User, comment: str) -> Partner:
-    """active/suspended → terminated (final); closes the open active period. A reason is required."""
+    """active/suspended → terminated (final); closes the open active period and revokes the partner's access.
+
+    A reason is required.
+    """
     if not comment.strip():
         raise InvalidState(_("Give the reason for terminating the partner."))
-    return _transition(partner=partner, by=by, action=Action.TERMINATE, comment=comment, after=_close_active_period)
+
+    def after(case: Partner) -> None:
+        _close_active_period(case)
+        partner_access_revoke(partner=case, by=by)  # its users' API tokens and its webhooks end with it
+
+    return _transition(partner=partner, by=by, action=Action.TERMINATE, comment=comment, after=after)
 
 
 # Used by the admin's buttons and by anything dispatching on an action name.

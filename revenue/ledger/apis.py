@@ -18,7 +18,6 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import serializers, status
-from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import ParseError, PermissionDenied, ValidationError
 from rest_framework.parsers import BaseParser
 from rest_framework.permissions import BasePermission, IsAuthenticated
@@ -142,7 +141,7 @@ def _row(raw) -> dict:
 class TransactionBatchApi(APIView):
     """``POST /api/v1/transactions/batch/`` — book up to 10,000 transactions, all or nothing."""
 
-    authentication_classes = [TokenAuthentication]
+    # Authenticated as every API is (settings: the product's API tokens, or a session with CSRF).
     permission_classes = [IsAuthenticated, CanIngestTransactions]
     parser_classes = [BatchJSONParser]
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 from django.utils import translation
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from organisation.roles import Role
+from portal.selectors import user_api_token
+from portal.services import api_token_issue
 from revenue.ledger.choices import RevenueKind
 from revenue.ledger.models import SourceSystem
 from tests.factories import UserFactory
@@ -50,10 +51,20 @@ def source_system(db):
     return user
 
 
+# Keys of the tokens the tests issued (a key cannot be read back from the database), by digest.
+token_keys: dict[int, str] = {}
+
+
 def token_client(user) -> APIClient:
+    """A client with the user's current token (issued on first use; reused, as get_or_create did, while valid)."""
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    token = user_api_token(user=user)
+    key = token_keys.get(token.digest) if token else None
+    if key is None:
+        issued = api_token_issue(user=user, name="test")
+        token, key = issued.token, issued.key
+        token_keys[token.digest] = key
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
 
 

@@ -13,20 +13,25 @@ Only http(s) URLs are accepted; redirects are never followed (a redirect
 could point the bank's servers at its own network), and unless
 ``WEBHOOK_ALLOW_PRIVATE_NETWORKS`` is set, a URL whose host is or resolves to a
 loopback, private, link-local or otherwise non-public address is refused.
+At delivery the host name is resolved once; the connection goes to that very
+address (the one that was checked), with the host name sent for TLS (SNI and
+certificate verification) and in the Host header: a DNS answer that changes
+between the check and the connection cannot point the bank at its own network.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import ipaddress
 import json
 import secrets
 import socket
+import ssl
 import time
-import urllib.error
-import urllib.request
-from urllib.parse import urlsplit
+from dataclasses import dataclass
+from urllib.parse import SplitResult, urlsplit
 
 from django.conf import settings
 from django.db import transaction
@@ -36,6 +41,7 @@ from django.utils.translation import gettext_lazy as _
 
 from onboarding.models import Partner
 from organisation.models import User
+from portal.selectors import PartnerAccess, user_partner_access
 from revenue.statements.choices import DeliveryState
 from revenue.statements.errors import NotPermitted, WebhookDeliveryFailed, WebhookUrlRefused
 from revenue.statements.models import PartnerWebhook, WebhookDelivery
@@ -56,44 +62,92 @@ def _public(address: str) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
+@dataclass(frozen=True)
+class WebhookTarget:
+    """Where one delivery goes: the URL's parts and the one checked address it connects to."""
+
+    scheme: str
+    host: str
+    port: int
+    path: str
+    family: int
+    sockaddr: tuple
+
+
+def _default_port(scheme: str) -> int:
+    return 443 if scheme == "https" else 80
+
+
 def webhook_url_check(url: str, *, resolve: bool) -> str:
     """The URL, stripped, if a webhook may use it; ``WebhookUrlRefused`` otherwise.
 
-    ``resolve``: also look the host name up (at delivery time) and refuse it
-    if any address is not public.
+    ``resolve``: also look the host name up and refuse it if any address is
+    not public (delivery uses ``webhook_target``, which keeps the address).
     """
     url = (url or "").strip()
+    if resolve:
+        webhook_target(url)
+    else:
+        _check_url(url)
+    return url
+
+
+def _check_url(url: str) -> SplitResult:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise WebhookUrlRefused(_("A webhook URL starts with https:// or http:// and names a host."))
     if parts.username or parts.password:
         raise WebhookUrlRefused(_("A webhook URL cannot carry a user name or password; the events are signed."))
+    try:
+        parts.port  # noqa: B018 - raises on a port out of range
+    except ValueError as exc:
+        raise WebhookUrlRefused(_("The webhook URL's port is not valid.")) from exc
     if _allow_private():
-        return url
+        return parts
     host = parts.hostname
     if host == "localhost" or host.endswith(".localhost"):
         raise WebhookUrlRefused(_("A webhook URL must point to a public address."))
     try:
-        literal = ipaddress.ip_address(host)
+        ipaddress.ip_address(host)
     except ValueError:
-        literal = None
-    if literal is not None and not _public(host):
+        return parts
+    if not _public(host):
         raise WebhookUrlRefused(_("A webhook URL must point to a public address."))
-    if resolve and literal is None:
-        try:
-            infos = socket.getaddrinfo(host, parts.port or (443 if parts.scheme == "https" else 80))
-        except OSError as exc:
-            raise WebhookDeliveryFailed(
-                _("The webhook's host name could not be resolved: %(error)s") % {"error": exc}
-            ) from exc
-        if not infos or not all(_public(info[4][0]) for info in infos):
-            raise WebhookUrlRefused(_("A webhook URL must point to a public address."))
-    return url
+    return parts
+
+
+def webhook_target(url: str) -> WebhookTarget:
+    """Check the URL and resolve its host once: the address the delivery connects to.
+
+    Every address the name resolves to must be public (unless
+    ``WEBHOOK_ALLOW_PRIVATE_NETWORKS``); the first is used.
+    """
+    parts = _check_url(url)
+    port = parts.port or _default_port(parts.scheme)
+    try:
+        infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise WebhookDeliveryFailed(
+            _("The webhook's host name could not be resolved: %(error)s") % {"error": exc}
+        ) from exc
+    if not infos:
+        raise WebhookDeliveryFailed(_("The webhook's host name could not be resolved: %(error)s") % {"error": "-"})
+    if not _allow_private() and not all(_public(info[4][0]) for info in infos):
+        raise WebhookUrlRefused(_("A webhook URL must point to a public address."))
+    family, _type, _proto, _name, sockaddr = infos[0]
+    path = parts.path or "/"
+    if parts.query:
+        path = f"{path}?{parts.query}"
+    return WebhookTarget(
+        scheme=parts.scheme, host=parts.hostname, port=port, path=path, family=family, sockaddr=sockaddr
+    )
 
 
 def _require_partner_user(by: User, partner_id: int) -> None:
     if not (by.is_active and by.partner_id == partner_id and by.has_perm("settlement.view_partner_settlements")):
         raise NotPermitted(_("Only the partner's own users manage its webhooks."))
+    if user_partner_access(user=by) is not PartnerAccess.FULL:
+        raise NotPermitted(_("A suspended or terminated partner's webhooks cannot be changed."))
 
 
 def webhook_create(*, partner: Partner, url: str, by: User) -> PartnerWebhook:
@@ -143,24 +197,44 @@ def webhook_signature_verify(
     return age <= tolerance and hmac.compare_digest(webhook_signature(secret, timestamp, body), signature or "")
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None  # the 3xx response itself is returned as an error: never followed
-
-
-_opener = urllib.request.build_opener(_NoRedirects)
-
-
-def webhook_post(url: str, body: bytes, headers: dict[str, str]) -> int:
-    """POST ``body`` and return the HTTP status (redirects are not followed: a 3xx is returned as is)."""
-    # The scheme was checked (http or https only) by webhook_url_check before any delivery.
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
+def _open_socket(target: WebhookTarget, timeout: float) -> socket.socket:
+    """A TCP connection to the checked address itself: no name is looked up again."""
+    sock = socket.socket(target.family, socket.SOCK_STREAM)
     try:
-        with _opener.open(request, timeout=TIMEOUT_SECONDS) as response:
-            response.read(1024)
-            return response.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
+        sock.settimeout(timeout)
+        sock.connect(target.sockaddr)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _tls_context() -> ssl.SSLContext:
+    return ssl.create_default_context()
+
+
+def _connection(target: WebhookTarget) -> http.client.HTTPConnection:
+    """An HTTP(S) connection named after the URL's host (Host header, SNI, certificate) that connects to
+    ``target``'s address."""
+    if target.scheme == "https":
+        conn = http.client.HTTPSConnection(target.host, target.port, timeout=TIMEOUT_SECONDS, context=_tls_context())
+    else:
+        conn = http.client.HTTPConnection(target.host, target.port, timeout=TIMEOUT_SECONDS)
+    # http.client opens its socket through this hook, then (for https) wraps it for self.host.
+    conn._create_connection = lambda address, timeout, source_address=None: _open_socket(target, timeout)
+    return conn
+
+
+def webhook_post(target: WebhookTarget, body: bytes, headers: dict[str, str]) -> int:
+    """POST ``body`` and return the HTTP status (redirects are not followed: a 3xx is returned as is)."""
+    conn = _connection(target)
+    try:
+        conn.request("POST", target.path, body=body, headers=headers)
+        response = conn.getresponse()
+        response.read(1024)
+        return response.status
+    finally:
+        conn.close()
 
 
 def event_body(delivery: WebhookDelivery) -> bytes:
@@ -195,7 +269,7 @@ def webhook_deliver(*, delivery_id: int) -> bool:
     now = timezone.now()
     _record(delivery_id, attempts=F("attempts") + 1, last_attempt_at=now)
     try:
-        url = webhook_url_check(webhook.url, resolve=True)
+        target = webhook_target(webhook.url)
     except WebhookUrlRefused as exc:
         _record(delivery_id, state=DeliveryState.FAILED, last_error=str(exc.message))
         return False
@@ -210,8 +284,8 @@ def webhook_deliver(*, delivery_id: int) -> bool:
         SIGNATURE_HEADER: webhook_signature(webhook.secret, timestamp, body),
     }
     try:
-        status = webhook_post(url, body, headers)
-    except (OSError, ValueError) as exc:  # URLError, timeouts and refused connections are OSErrors
+        status = webhook_post(target, body, headers)
+    except (OSError, ValueError, http.client.HTTPException) as exc:  # timeouts, refusals and TLS errors: OSError
         _record(delivery_id, last_error=str(exc)[:1000], last_status=None)
         raise WebhookDeliveryFailed(_("The webhook could not be reached: %(error)s") % {"error": exc}) from exc
     if 200 <= status < 300:

@@ -161,6 +161,7 @@ def test_a_partner_reads_only_its_own_part(pay, active_x, active_y, partner_user
 def test_the_partner_list_costs_the_same_queries_for_any_page_size(pay, active_x, partner_user_x):
     client = token_client(partner_user_x)
     transactions_ingest(rows=[txn_row(active_x, "H-0")], source="payments", by=None)
+    client.get(PARTNER_LIST)  # records the token's first use (then at most once a minute), outside the count
     with CaptureQueriesContext(connection) as one:
         assert client.get(PARTNER_LIST).status_code == 200
     transactions_ingest(
