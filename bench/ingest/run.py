@@ -215,9 +215,7 @@ def ledger_ceiling(path: Path) -> dict:
     # The ledger refuses TRUNCATE; its guards are suspended for this rolled-back transaction only.
     with guards_suspended(), transaction.atomic(), connection.cursor() as cursor:
         for table, columns in written.items():
-            cursor.execute(
-                f"CREATE TEMP TABLE bench_resolved_{table} ON COMMIT DROP AS SELECT {columns} FROM {table}"
-            )
+            cursor.execute(f"CREATE TEMP TABLE bench_resolved_{table} ON COMMIT DROP AS SELECT {columns} FROM {table}")
         cursor.execute(
             "SELECT (SELECT count(*) FROM ledger_transaction), (SELECT count(*) FROM ledger_transactionattribution)"
         )
