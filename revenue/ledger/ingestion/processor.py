@@ -174,42 +174,52 @@ class ChunkProcessor:
         """Whether an active period ``[started_at, ended_at)`` of the partner covers the moment."""
         return any(start <= moment and (end is None or moment < end) for start, end in self._periods[partner_id])
 
-    def existing_digests(self, external_ids: Sequence[str]) -> dict[str, Any]:
-        """Digests of this source's booked rows among the ids, by the (source, external id) index.
+    def booked(self, external_ids: Sequence[str], fields: Sequence[str]) -> list[tuple]:
+        """``(external id, *fields)`` of this source's booked rows among the ids: one index probe each.
 
-        On PostgreSQL the ids go as one array parameter: an ``IN`` list of thousands of
-        placeholders costs the driver more to build than the server to answer.
+        On PostgreSQL the ids go as one array parameter (an ``IN`` list of thousands of placeholders
+        costs the driver more to build than the server to answer), each looked up on its own: within
+        the batch's transaction the table has no statistics yet, and the planner, taking the source
+        alone for selective, would otherwise read every row of the source for every chunk.
         """
         if connection.vendor != "postgresql":
-            return dict(
+            return list(
                 Transaction.objects.filter(source=self.source, external_id__in=external_ids).values_list(
-                    "external_id", "content_hash"
+                    "external_id", *fields
                 )
             )
+        columns = ", ".join(f"t.{_column(Transaction, f)}" for f in fields)
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT external_id, content_hash FROM ledger_transaction WHERE source = %s AND external_id = ANY(%s)",
-                [self.source, list(external_ids)],
+                "SELECT wanted.external_id, found.* FROM unnest(%s::text[]) AS wanted (external_id) "  # noqa: S608
+                f"CROSS JOIN LATERAL (SELECT {columns} FROM ledger_transaction t "
+                "WHERE t.source = %s AND t.external_id = wanted.external_id LIMIT 1) AS found",
+                [list(external_ids), self.source],
             )
-            return dict(cursor.fetchall())
+            return cursor.fetchall()
+
+    def existing_digests(self, external_ids: Sequence[str]) -> dict[str, Any]:
+        return dict(self.booked(external_ids, ["content_hash"]))
 
     def originals(self, external_ids: Sequence[str]) -> dict[str, Original]:
         """Booked transactions of this source by external id, as reversal targets."""
         found: dict[str, Original] = {}
         if not external_ids:
             return found
-        rows = Transaction.objects.filter(source=self.source, external_id__in=external_ids).values_list(
-            "external_id",
-            "id",
-            "kind",
-            "occurred_at",
-            "product_id",
-            "branch_id",
-            "sme_id",
-            "sme_name",
-            "amount",
-            "bank_revenue",
-            "currency",
+        rows = self.booked(
+            external_ids,
+            [
+                "id",
+                "kind",
+                "occurred_at",
+                "product_id",
+                "branch_id",
+                "sme_id",
+                "sme_name",
+                "amount",
+                "bank_revenue",
+                "currency",
+            ],
         )
         by_id = {}
         for ext, pk, kind, occurred_at, product_id, branch_id, sme_id, sme_name, amount, revenue, currency in rows:
