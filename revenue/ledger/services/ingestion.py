@@ -46,7 +46,7 @@ from revenue.ledger.ingestion.processor import ChunkProcessor
 from revenue.ledger.ingestion.rows import COLUMNS, MALFORMED, REQUIRED_COLUMNS, RowError
 from revenue.ledger.models import IngestionBatch, SourceSystem
 
-CHUNK_SIZE = 2_000
+CHUNK_SIZE = 10_000
 BOM = codecs.BOM_UTF8
 logger = logging.getLogger(__name__)
 
