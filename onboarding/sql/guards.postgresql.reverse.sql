@@ -1,0 +1,2 @@
+DROP TRIGGER IF EXISTS onboarding_statelog_append_only ON django_fsm_log_statelog;
+DROP FUNCTION IF EXISTS onboarding_log_append_only();
