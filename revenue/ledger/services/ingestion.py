@@ -48,6 +48,8 @@ from revenue.ledger.models import IngestionBatch, SourceSystem
 
 CHUNK_SIZE = 10_000
 BOM = codecs.BOM_UTF8
+# A header names at most a dozen short columns: a longer first line is refused before it is read whole.
+HEADER_MAX_BYTES = 4096
 # The first key of the advisory locks that serialise one source's batches (the second is the source's hash).
 SOURCE_BATCH_LOCK = 0x1ED6E5
 # The constraints a batch booked at the same moment as another one of its source can run into.
@@ -278,13 +280,16 @@ def transactions_ingest_csv(
     _authorise(by, channel)
     source = _check_source(source)
     sha256 = file_sha256(stream) if stream.seekable() else ""
-    header_line = stream.readline()
+    header_line = stream.readline(HEADER_MAX_BYTES + 1)
+    if len(header_line) > HEADER_MAX_BYTES:
+        detail = _("the header line is longer than %(max)d bytes") % {"max": HEADER_MAX_BYTES}
+        raise IngestionRejected([RowError(1, "", "malformed", {"detail": detail})])
     if header_line.startswith(BOM):
         header_line = header_line[len(BOM) :]
     try:
         header = next(csv.reader([header_line.decode("utf-8")]), [])
-    except UnicodeDecodeError as exc:
-        raise IngestionRejected([RowError(1, "", "malformed", {"detail": str(exc)})]) from exc
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise IngestionRejected([RowError(1, "", "malformed", {"detail": _shown(str(exc), 200)})]) from exc
     columns = [c.strip(" ").lower() for c in header]
     problems = header_problems(columns)
     if problems:
@@ -304,12 +309,22 @@ def transactions_ingest_csv(
 def header_problems(columns: list[str]) -> list[RowError]:
     """A header must name known columns, each once, including the required ones."""
     problems = [
-        RowError(1, column or "?", "unknown_column", {"column": column or "''", "columns": ", ".join(COLUMNS)})
+        RowError(
+            1,
+            _shown(column) or "?",
+            "unknown_column",
+            {"column": _shown(column) or "''", "columns": ", ".join(COLUMNS)},
+        )
         for column in columns
         if column not in COLUMNS
     ]
     problems += [
-        RowError(1, column, "malformed", {"detail": _("column %(column)s appears twice") % {"column": column}})
+        RowError(
+            1,
+            _shown(column),
+            "malformed",
+            {"detail": _("column %(column)s appears twice") % {"column": _shown(column)}},
+        )
         for column in sorted({c for c in columns if columns.count(c) > 1})
     ]
     problems += [
@@ -318,6 +333,11 @@ def header_problems(columns: list[str]) -> list[RowError]:
         if column not in columns
     ]
     return problems
+
+
+def _shown(text: str, limit: int = 64) -> str:
+    """A file's text as an error message echoes it: cut short, so a hostile header cannot fill the page."""
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _csv_rows(text: IO[str], columns: list[str]) -> Iterator[tuple[int, dict[str, str | None]]]:

@@ -223,3 +223,34 @@ def test_a_file_of_100_001_rows_with_a_bad_last_line_is_refused_whole_by_every_w
     )
     assert 400 <= response.status_code < 500, response.status_code
     assert nothing_written(), "api"
+
+
+def test_a_huge_header_is_refused_without_echoing_it(pay, active_x, source_system, head_office, client, tmp_path):
+    """A megabyte-long column name is named in the refusal cut short, never echoed whole."""
+    data = ("external_id,occurred_at," + "A" * 1_000_000 + "\nH-1,2026-10-08T10:00:00+08:00,x\n").encode()
+    client.force_login(head_office)
+    response = client.post(
+        "/admin/ledger/transaction/import/", {"source": "payments", "file": SimpleUploadedFile("h.csv", data)}
+    )
+    assert response.status_code == 200
+    assert "longer than 4096 bytes" in response.content.decode()
+    assert len(response.content) < 200_000
+    with pytest.raises(CommandError):
+        path = tmp_path / "h.csv"
+        path.write_bytes(data)
+        err = io.StringIO()
+        call_command("ingest_transactions", str(path), source="payments", stderr=err)
+    assert len(err.getvalue()) < 2_000
+    assert nothing_written()
+
+
+def test_a_long_unknown_column_is_named_cut_short(pay, active_x, source_system, head_office, client):
+    data = ("external_id,occurred_at," + "B" * 3000 + "\nH-1,2026-10-08T10:00:00+08:00,x\n").encode()
+    client.force_login(head_office)
+    response = client.post(
+        "/admin/ledger/transaction/import/", {"source": "payments", "file": SimpleUploadedFile("h.csv", data)}
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "b" * 64 + "…" in page and "b" * 65 not in page  # header names are read in lower case
+    assert nothing_written()
