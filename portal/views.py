@@ -25,6 +25,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from core.admin import error_text
+from core.api import rate_text
 from core.errors import ApplicationError
 from portal import presenters
 from portal.apis import detail_file_response, pdf_response
@@ -264,7 +265,7 @@ def api_access(request):
             "token": token,
             "new_key": new_key,
             "docs_url": reverse("api-docs"),
-            "throttle_rate": settings.PARTNER_API_THROTTLE_RATE,
+            "throttle_rate": rate_text(settings.PARTNER_API_THROTTLE_RATE),
             "token_ttl_days": settings.API_TOKEN_TTL_DAYS,
         },
     )

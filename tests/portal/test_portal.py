@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.test import Client
+from django.utils import translation
 
 from revenue.settlement.models import SettlementDispute
 from revenue.settlement.services import settlement_dispute_reject, settlement_dispute_resolve
@@ -187,3 +188,11 @@ def test_webhook_urls_refused(portal_x, url, message):
     page = portal_x.post("/portal/webhooks/", {"url": url}).content.decode()
     assert message in page
     assert not PartnerWebhook.objects.exists()
+
+
+def test_the_api_page_states_the_request_limit_in_words(client, partner_user_x, settings):
+    settings.PARTNER_API_THROTTLE_RATE = "120/minute"
+    client.force_login(partner_user_x)
+    with translation.override("zh-hans"):
+        page = client.get("/portal/api-access/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "每分钟 120 次请求" in page and "120/minute" not in page
