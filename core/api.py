@@ -53,7 +53,11 @@ class PartnerTokenThrottle(SimpleRateThrottle):
 def rate_text(rate: str) -> str:
     """A throttle rate such as ``120/minute`` as users read it: "120 requests a minute" (translated)."""
     count, seconds = SimpleRateThrottle.parse_rate(None, rate)
-    per = {1: _("%(count)d requests a second"), 60: _("%(count)d requests a minute"), 3600: _("%(count)d requests an hour")}
+    per = {
+        1: _("%(count)d requests a second"),
+        60: _("%(count)d requests a minute"),
+        3600: _("%(count)d requests an hour"),
+    }
     return per.get(seconds, _("%(count)d requests a day")) % {"count": count}
 
 
