@@ -196,3 +196,19 @@ def test_the_api_page_states_the_request_limit_in_words(client, partner_user_x, 
     with translation.override("zh-hans"):
         page = client.get("/portal/api-access/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "每分钟 120 次请求" in page and "120/minute" not in page
+
+
+def test_head_office_lists_and_revokes_api_tokens_in_the_admin(client, partner_user_x, head_office):
+    from portal.models import ApiToken
+    from portal.services import api_token_issue
+
+    issued = api_token_issue(user=partner_user_x, name="erp")
+    client.force_login(head_office)
+    listing = client.get("/admin/portal/apitoken/")
+    assert listing.status_code == 200
+    assert issued.key not in listing.content.decode()
+    token = ApiToken.objects.get(user=partner_user_x)
+    response = client.post("/admin/portal/apitoken/", {"action": "revoke", "_selected_action": [token.pk]}, follow=True)
+    assert response.status_code == 200
+    token.refresh_from_db()
+    assert token.revoked_at is not None
