@@ -42,7 +42,12 @@ class ApiTokenAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.action(description=_("Revoke the selected tokens"), permissions=["revoke"])
     def revoke(self, request, queryset):
-        revoked = sum(api_token_revoke(token=token) for token in queryset)
+        revoked = 0
+        for token in queryset:
+            if api_token_revoke(token=token):
+                revoked += 1
+                # Recorded in the admin's log: who revoked which token, and when.
+                self.log_change(request, token, [{"changed": {"fields": ["revoked_at"]}}])
         self.message_user(
             request,
             ngettext("%(count)d token revoked.", "%(count)d tokens revoked.", revoked) % {"count": revoked},

@@ -212,3 +212,6 @@ def test_head_office_lists_and_revokes_api_tokens_in_the_admin(client, partner_u
     assert response.status_code == 200
     token.refresh_from_db()
     assert token.revoked_at is not None
+    from django.contrib.admin.models import LogEntry
+
+    assert LogEntry.objects.filter(user=head_office, object_id=str(token.pk)).exists()
