@@ -23,22 +23,38 @@ from revenue.settlement.choices import FROZEN_SETTLEMENT_STATES, LineKind
 from revenue.settlement.models import Settlement, SettlementDispute, SettlementLine
 from revenue.settlement.selectors import settlement_attributions as settled_attributions
 from revenue.statements.documents import LAYOUT_VERSION, StatementData, StatementLineData
-from revenue.statements.models import DownloadEvent, PartnerWebhook, Statement
+from revenue.statements.models import DownloadEvent, PartnerWebhook, Statement, StatementIssuer
 
-# Printed on every statement; the bank's name can be set per deployment.
+# Where statements' verification links point while PARTNER_PORTAL_BASE_URL is unset (a development set-up);
+# the deploy check (revenue/statements/checks.py) requires the setting in production.
+DEVELOPMENT_PORTAL_BASE_URL = "http://localhost:8000"
+
+
+def statement_issuer() -> StatementIssuer:
+    """The bank as statements name it: the row head office sets, or (before it exists) the settings' name."""
+    issuer = StatementIssuer.objects.filter(pk=StatementIssuer.SINGLETON_PK).first()
+    if issuer is None:
+        issuer = StatementIssuer(
+            name=settings.STATEMENT_BANK_NAME,
+            name_en=settings.STATEMENT_BANK_NAME_EN,
+            invoice_title=settings.STATEMENT_BANK_NAME,
+        )
+    return issuer
 
 
 def bank_name() -> tuple[str, str]:
-    return (
-        settings.STATEMENT_BANK_NAME,
-        settings.STATEMENT_BANK_NAME_EN,
-    )
+    issuer = statement_issuer()
+    return issuer.name, issuer.name_en
+
+
+def portal_base_url() -> str:
+    """The partner portal's absolute base URL (no trailing slash); the development server's when unset."""
+    return (settings.PARTNER_PORTAL_BASE_URL or DEVELOPMENT_PORTAL_BASE_URL).rstrip("/")
 
 
 def verify_url() -> str:
-    """Where a statement's code is checked: the public page's absolute URL when the portal's base URL is set."""
-    base = settings.PARTNER_PORTAL_BASE_URL.rstrip("/")
-    return f"{base}{reverse('statement-verify')}"
+    """The public verification page's absolute URL, printed on statements (a printed link needs its host)."""
+    return f"{portal_base_url()}{reverse('statement-verify')}"
 
 
 def mask_account(number: str) -> str:
