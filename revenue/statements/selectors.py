@@ -15,13 +15,15 @@ from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 from django.urls import reverse
 
-from core.periods import Period
+from core.money import round_money
+from core.periods import CHINA_TZ, Period
 from organisation.models import User
 from organisation.services import user_sees_all_branches
 from revenue.ledger.models import TransactionAttribution
 from revenue.settlement.choices import FROZEN_SETTLEMENT_STATES, LineKind
 from revenue.settlement.models import Settlement, SettlementDispute, SettlementLine
 from revenue.settlement.selectors import settlement_attributions as settled_attributions
+from revenue.settlement.services.computation import minimum_payout
 from revenue.statements.documents import LAYOUT_VERSION, StatementData, StatementLineData
 from revenue.statements.models import DownloadEvent, PartnerWebhook, Statement, StatementIssuer
 
@@ -102,11 +104,21 @@ def _line_data(line: SettlementLine, number: int) -> StatementLineData:
     )
 
 
+def statement_issue_date(settlement: Settlement) -> dt.date:
+    """A statement is dated the day its settlement closed (Beijing time): issued with the close, whenever rendered."""
+    if settlement.closed_at is not None:
+        return settlement.closed_at.astimezone(CHINA_TZ).date()
+    return settlement.period.period.next().first_day
+
+
 def statement_data(*, settlement: Settlement) -> StatementData:
     """What the statement of ``settlement`` prints (and its code digests), read from the frozen settlement.
 
     Nothing here depends on when it is read: the issue date printed is the
-    close, so the same settlement in the same state always gives the same data.
+    close, and the payment due date and dispute deadline are counted from it
+    (``STATEMENT_PAYMENT_TERMS_DAYS``, ``STATEMENT_DISPUTE_WINDOW_DAYS``).
+    The issuer's details are head office's at the time of reading; once
+    issued, a statement keeps them in its stored data.
     """
     return statement_data_of(Settlement.objects.select_related("partner__branch", "period").get(pk=settlement.pk))
 
@@ -114,13 +126,14 @@ def statement_data(*, settlement: Settlement) -> StatementData:
 def statement_data_of(settlement: Settlement) -> StatementData:
     """:func:`statement_data` of a settlement read with its partner, branch and period (no re-read)."""
     partner = settlement.partner
-    bank, bank_en = bank_name()
+    issuer = statement_issuer()
     first_day = settlement.period.start
+    issued_on = statement_issue_date(settlement)
     return StatementData(
         layout=LAYOUT_VERSION,
         number=statement_number(settlement),
-        bank_name=bank,
-        bank_name_en=bank_en,
+        bank_name=issuer.name,
+        bank_name_en=issuer.name_en,
         partner_name=partner.legal_name,
         credit_code=partner.credit_code,
         branch_name=partner.branch.name,
@@ -146,6 +159,17 @@ def statement_data_of(settlement: Settlement) -> StatementData:
         lines=tuple(
             _line_data(line, number) for number, line in enumerate(settlement_lines(settlement=settlement), start=1)
         ),
+        issued_on=issued_on,
+        payment_due_on=issued_on + dt.timedelta(days=settings.STATEMENT_PAYMENT_TERMS_DAYS),
+        dispute_deadline=issued_on + dt.timedelta(days=settings.STATEMENT_DISPUTE_WINDOW_DAYS),
+        bank_address=issuer.address,
+        bank_service_line=issuer.service_line,
+        invoice_title=issuer.invoice_title,
+        taxpayer_number=issuer.taxpayer_number,
+        invoice_content=issuer.invoice_content,
+        bank_footer=issuer.footer,
+        minimum_payout=round_money(minimum_payout()),
+        next_period=str(settlement.period.period.next()),
     )
 
 
