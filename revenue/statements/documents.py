@@ -33,7 +33,7 @@ from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER, TA_RIGHT
 from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
-from reportlab.platypus import Flowable, KeepTogether, Spacer
+from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, Spacer
 
 from core.money_words import amount_in_capitals
 from core.pdf import (
@@ -395,6 +395,8 @@ LINE_WIDTHS = [8 * mm, 15 * mm, 30 * mm, 14 * mm, 15 * mm, 24 * mm, 39 * mm, 13 
 LINE_ALIGN = ["right", "left", "left", "center", "right", "right", "left", "right", "right"]
 # The last lines that always share the totals' page.
 LINES_WITH_TOTALS = 3
+# Room the lines' heading needs below it (its header row and a few lines), else it starts the next page.
+LINES_HEADING_ROOM = 45 * mm
 
 
 def _line_row(line: StatementLineData) -> list:
@@ -652,6 +654,8 @@ def statement_pdf_story(data: StatementData, code: str) -> list:
         *_issuer(data),
         *_verification(data, code),
         Spacer(1, 2 * mm),
+        # The lines' heading never ends a page without at least a few of its lines beneath.
+        CondPageBreak(LINES_HEADING_ROOM),
         label("结算明细", "Settlement lines", "heading", bold=True),
     ]
     totals = _totals(data)
