@@ -656,27 +656,27 @@ def statement_pdf_story(data: StatementData, code: str) -> list:
         Spacer(1, 2 * mm),
         # The lines' heading never ends a page without at least a few of its lines beneath.
         CondPageBreak(LINES_HEADING_ROOM),
-        label("结算明细", "Settlement lines", "heading", bold=True),
     ]
+    heading = label("结算明细", "Settlement lines", "heading", bold=True)
     totals = _totals(data)
     if data.lines:
-        # The totals follow the table on its last page, with its last lines: never alone on a page.
-        story.append(
-            long_table(
-                [
-                    label(zh, en, "cell" if how == "left" else f"cell_{how}", inline=False, bold=True)
-                    for (zh, en), how in zip(LINE_HEADER, LINE_ALIGN, strict=True)
-                ],
-                (_line_row(line) for line in data.lines),
-                col_widths=LINE_WIDTHS,
-                align=LINE_ALIGN,
-                tail=totals,
-                tail_rows=LINES_WITH_TOTALS,
-            )
+        # The totals follow the table on its last page, with its last lines: never alone on a page. The heading
+        # is kept with the table, so a short table that moves to the next page takes its heading along.
+        table = long_table(
+            [
+                label(zh, en, "cell" if how == "left" else f"cell_{how}", inline=False, bold=True)
+                for (zh, en), how in zip(LINE_HEADER, LINE_ALIGN, strict=True)
+            ],
+            (_line_row(line) for line in data.lines),
+            col_widths=LINE_WIDTHS,
+            align=LINE_ALIGN,
+            tail=totals,
+            tail_rows=LINES_WITH_TOTALS,
         )
+        story.append(KeepTogether([heading, table]))
     else:
-        story.append(text_line("本期无结算明细。 No settlement lines in the period.", "small"))
-        story.append(KeepTogether(totals))
+        none = text_line("本期无结算明细。 No settlement lines in the period.", "small")
+        story.append(KeepTogether([heading, none, *totals]))
     return story
 
 
