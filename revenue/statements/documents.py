@@ -585,10 +585,30 @@ def _issuer(data: StatementData) -> list:
 QR_SIZE = 24 * mm
 
 
+class _QrCode(QrCode):
+    """reportlab's QR flowable with one fixed mask pattern.
+
+    The standard lets the encoder pick any of the eight masks (every reader
+    reads each); reportlab tries all eight and scores them, which took a third
+    of a statement's rendering time. The codes printed here are short URLs on
+    white paper, which any mask serves.
+    """
+
+    MASK_PATTERN = 0
+
+    def draw(self) -> None:
+        qr = self.qr
+        if qr.version is None:
+            qr.version = qr.calculate_version()
+        qr.makeImpl(False, self.MASK_PATTERN)
+        qr.make = lambda: None  # already made: the parent's draw() only reads the modules
+        super().draw()
+
+
 def _qr(value: str, size: float = QR_SIZE) -> Flowable:
     # reportlab's QR flowable draws the modules straight on the canvas (its Drawing widget would bring in
     # the graphics renderer's default font, Helvetica, unembedded). Level M: readable when a copy is smudged.
-    return QrCode(value, width=size, height=size, qrLevel="M")
+    return _QrCode(value, width=size, height=size, qrLevel="M")
 
 
 def _verification(data: StatementData, code: str) -> list:
