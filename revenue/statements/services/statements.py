@@ -30,6 +30,7 @@ from organisation.models import User
 from revenue.settlement.models import Settlement
 from revenue.statements.choices import EventKind
 from revenue.statements.documents import (
+    LAYOUT_VERSION,
     StatementData,
     statement_code,
     statement_pdf_render,
@@ -167,7 +168,15 @@ def statement_stored_data(statement: Statement) -> StatementData:
 
 
 def statement_regenerate(*, statement: Statement) -> bytes:
-    """Render the stored data again: byte for byte the issued PDF (checked against the stored SHA-256)."""
+    """Render the stored data again: byte for byte the issued PDF (checked against the stored SHA-256).
+
+    Only the current layout is rendered: a statement issued with an earlier one lives in its stored file.
+    """
+    if statement.layout != LAYOUT_VERSION:
+        raise StatementIntegrityError(
+            _("Statement %(number)s was issued with an earlier layout: only its stored file can be served.")
+            % {"number": statement.number}
+        )
     data = statement_stored_data(statement)
     pdf = statement_pdf_render(data, code=statement.code)
     if _sha256(pdf) != statement.sha256:

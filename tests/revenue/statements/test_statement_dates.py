@@ -63,3 +63,38 @@ def test_a_below_minimum_statement_says_what_carries_where(settings, partner_x, 
     text = " ".join(pdf_text(statement_regenerate(statement=statement)).split())
     assert "本期服务费为负（-30.00 元），不予支付，全额结转至 2026-11 结算抵扣。" in text
     assert "增值税" not in text
+
+
+def test_a_statement_of_an_earlier_layout_still_verifies_and_is_never_regenerated_differently(settlement_x):
+    import json
+
+    from django.utils import timezone
+
+    from core.pdf import canonical_json, verification_code
+    from revenue.statements.documents import CODE_PURPOSE
+    from revenue.statements.errors import StatementIntegrityError
+    from revenue.statements.models import Statement
+    from revenue.statements.services import statement_verify
+
+    # The data as the first layout stored it: none of the fields page 1 now prints.
+    data = json.loads(statement_data(settlement=settlement_x).canonical())
+    for field in ("issued_on", "payment_due_on", "dispute_deadline", "bank_address", "bank_service_line"):
+        del data[field]
+    data["layout"] = 1
+    code = verification_code(data, purpose=CODE_PURPOSE)
+    statement = Statement.objects.create(
+        settlement=settlement_x,
+        number="ST-202610-OLD",
+        code=code,
+        layout=1,
+        data=canonical_json(data).decode(),
+        sha256="0" * 64,
+        size=1,
+        pdf="statements/2026-10/old.pdf",
+        period_label="2026-10",
+        generated_at=timezone.now(),
+    )
+    verified = statement_verify(code=code)
+    assert verified is not None and verified.payable == D("835.28")
+    with pytest.raises(StatementIntegrityError):
+        statement_regenerate(statement=statement)
