@@ -98,3 +98,8 @@ def test_a_statement_of_an_earlier_layout_still_verifies_and_is_never_regenerate
     assert verified is not None and verified.payable == D("835.28")
     with pytest.raises(StatementIntegrityError):
         statement_regenerate(statement=statement)
+
+
+def test_the_portal_shows_the_payable_in_capitals_as_the_statement_prints_it(settlement_x, portal_x):
+    page = portal_x.get(f"/portal/settlements/{settlement_x.pk}/").content.decode()
+    assert 'data-test="payable-in-words">人民币捌佰叁拾伍元贰角捌分<' in page
