@@ -153,3 +153,32 @@ def test_metadata_and_determinism(rendered):
     assert data.partner_name in info.subject
     assert info["/CreationDate"].startswith("D:20261101")
     assert statement_pdf_render(data) == pdf
+
+
+def test_the_largest_amounts_stay_whole_in_their_cells():
+    from core.money import LARGEST_AMOUNT
+
+    big = [
+        line(
+            n, bank_revenue=LARGEST_AMOUNT, share=LARGEST_AMOUNT, net_count=D("123456789"), transaction_count=123456789
+        )
+        for n in range(1, 4)
+    ]
+    data = statement(lines=big, net=LARGEST_AMOUNT, vat=D("0.00"), payable=LARGEST_AMOUNT)
+    pdf = statement_pdf_render(data)
+    text = pdf_text(pdf, layout=True)
+    assert text.count("9,999,999,999,999.99") >= 2 * 3 + 2  # each line's revenue and share, the summary
+    assert "人民币玖万玖仟玖佰玖拾玖亿玖仟玖佰玖拾玖万玖仟玖佰玖拾玖元玖角玖分" in "".join(text.split())
+    for page in pdf_words(pdf):
+        for i, word in enumerate(page):
+            for other in page[i + 1 :]:
+                assert not word.overlaps(other), (word, other)
+
+
+def test_the_screenshots_command_writes_the_pages(tmp_path):
+    from django.core.management import call_command
+
+    call_command("statement_screenshots", out=str(tmp_path), dpi=30)
+    written = sorted(path.name for path in tmp_path.glob("*.png"))
+    assert written == ["statement-nothing-payable.png", "statement-page1.png", "statement-page2.png"]
+    assert all(Image.open(tmp_path / name).size[0] > 200 for name in written)
