@@ -29,11 +29,10 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 from reportlab.graphics.barcode.qr import QrCode
-from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER, TA_RIGHT
 from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
-from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, Spacer
+from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, Spacer, Table
 
 from core.money_words import amount_in_capitals
 from core.pdf import (
@@ -621,12 +620,18 @@ def _verification(data: StatementData, code: str) -> list:
         ),
     ]
     text_width = FRAME_WIDTH - QR_SIZE - 4 * mm
-    no_rules = [("LINEBELOW", (0, 0), (-1, -1), 0, colors.white)]
-    stacked = simple_table([[line] for line in text], col_widths=[text_width - 6], extra_style=no_rules)
-    box = simple_table(
+    # Plain reportlab tables: the toolkit's look would rule every row, and a box of a code needs no rules.
+    padded = [
+        ("FONTNAME", (0, 0), (-1, -1), FONT_NAME),
+        ("LEFTPADDING", (0, 0), (-1, -1), H_PADDING),
+        ("TOPPADDING", (0, 0), (-1, -1), 1.5),
+    ]
+    stacked = Table([[line] for line in text], colWidths=[text_width - 2 * H_PADDING], style=padded, hAlign="LEFT")
+    box = Table(
         [[_qr(link), stacked]],
-        col_widths=[QR_SIZE + 4 * mm, text_width],
-        extra_style=[("VALIGN", (0, 0), (-1, -1), "MIDDLE"), *no_rules],
+        colWidths=[QR_SIZE + 4 * mm, text_width],
+        style=[("VALIGN", (0, 0), (-1, -1), "MIDDLE"), *padded],
+        hAlign="LEFT",
     )
     return [Spacer(1, 3 * mm), box]
 
