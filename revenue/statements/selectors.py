@@ -44,11 +44,6 @@ def statement_issuer() -> StatementIssuer:
     return issuer
 
 
-def bank_name() -> tuple[str, str]:
-    issuer = statement_issuer()
-    return issuer.name, issuer.name_en
-
-
 def portal_base_url() -> str:
     """The partner portal's absolute base URL (no trailing slash); the development server's when unset."""
     return (settings.PARTNER_PORTAL_BASE_URL or DEVELOPMENT_PORTAL_BASE_URL).rstrip("/")
