@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from core.money_words import amount_in_capitals
 from core.pdf import format_count, format_money, format_percent
 
 
@@ -35,6 +36,8 @@ def settlement_figures(settlement) -> dict[str, str]:
     shown = {name: money(getattr(settlement, name)) for name in SETTLEMENT_MONEY}
     shown["vat_rate"] = rate(settlement.vat_rate)
     shown["transaction_count"] = format_count(settlement.transaction_count)
+    # As the statement prints it: a finance team checks the invoice against the amount in capitals.
+    shown["payable_in_words"] = f"人民币{amount_in_capitals(settlement.payable)}"
     return shown
 
 

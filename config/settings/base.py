@@ -297,9 +297,17 @@ if PARTNER_IMPORT_MAX_BYTES < 1 or PARTNER_IMPORT_MAX_ROWS < 1:
 
 # Partner-facing links in statements and e-mails are absolute when this is set (e.g. https://partners.bank.example).
 PARTNER_PORTAL_BASE_URL = env.str("PARTNER_PORTAL_BASE_URL", default="")
-# The bank's name on statements, in Chinese and English.
+# The bank's name on statements (Chinese, English) until head office sets the statement issuer in the admin.
 STATEMENT_BANK_NAME = env.str("STATEMENT_BANK_NAME", default="开放联盟银行")
 STATEMENT_BANK_NAME_EN = env.str("STATEMENT_BANK_NAME_EN", default="Open Alliance Bank")
+# Days from a statement's issue date to the payment due date printed on it (the partner's invoice received).
+STATEMENT_PAYMENT_TERMS_DAYS = env.int("STATEMENT_PAYMENT_TERMS_DAYS", default=30)
+# Days from a statement's issue date within which a partner disputes a line (printed as the dispute deadline).
+STATEMENT_DISPUTE_WINDOW_DAYS = env.int("STATEMENT_DISPUTE_WINDOW_DAYS", default=60)
+if STATEMENT_PAYMENT_TERMS_DAYS < 0 or STATEMENT_DISPUTE_WINDOW_DAYS < 1:
+    raise ImproperlyConfigured(
+        "STATEMENT_PAYMENT_TERMS_DAYS must be 0 or more, STATEMENT_DISPUTE_WINDOW_DAYS 1 or more"
+    )
 # Public statement verification (/verify/): lookups per client address and window, counted in CACHES["default"].
 STATEMENT_VERIFY_MAX_LOOKUPS = env.int("STATEMENT_VERIFY_MAX_LOOKUPS", default=20)
 STATEMENT_VERIFY_WINDOW_SECONDS = env.int("STATEMENT_VERIFY_WINDOW_SECONDS", default=600)

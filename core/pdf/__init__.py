@@ -16,6 +16,7 @@ from .charts import bar_chart, line_chart
 from .document import PageDecor, page_label, render_pdf
 from .fonts import FONT_NAME, FONT_PATH, FontMissingError, draw_string, missing_glyphs, register_fonts
 from .formatting import format_count, format_money, format_percent
+from .lines import FittedText, break_lines, fits
 from .tables import LongTable, long_table, simple_table, table_style
 from .text import BoldParagraph, TextParagraph, bilingual, get_styles, paragraph, safe_text
 from .verification import canonical_json, normalize_code, verification_code, verify_code
@@ -24,14 +25,17 @@ __all__ = [
     "FONT_NAME",
     "FONT_PATH",
     "BoldParagraph",
+    "FittedText",
     "FontMissingError",
     "LongTable",
     "PageDecor",
     "TextParagraph",
     "bar_chart",
     "bilingual",
+    "break_lines",
     "canonical_json",
     "draw_string",
+    "fits",
     "format_count",
     "format_money",
     "format_percent",

@@ -10,6 +10,7 @@ default (``rl_config.trustedHosts`` is None).
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import io
 from collections.abc import Callable, Sequence
@@ -56,8 +57,19 @@ class NumberedCanvas(Canvas):
     commands are kept, not re-laid out.
     """
 
-    def __init__(self, *args, decor: PageDecor, margins: tuple[float, float, float, float], **kwargs) -> None:
+    def __init__(
+        self,
+        *args,
+        decor: PageDecor,
+        margins: tuple[float, float, float, float],
+        created: dt.date | None = None,
+        **kwargs,
+    ) -> None:
         super().__init__(*args, **kwargs)
+        if created is not None:
+            # The document's own date (e.g. a statement's issue date), not the invariant mode's fixed one.
+            stamp = f"D:{created:%Y%m%d}000000+08'00'"
+            self.setDateFormatter(lambda *_: stamp)
         self._decor = decor
         self._margins = margins
         self._page_states: list[dict] = []
@@ -116,12 +128,15 @@ def render_pdf(
     pagesize: tuple[float, float] = A4,
     margins: tuple[float, float, float, float] = (15 * mm, 15 * mm, 20 * mm, 18 * mm),
     on_page: Callable[[Canvas, SimpleDocTemplate], None] | None = None,
+    created: dt.date | None = None,
 ) -> bytes:
     """Render ``story`` (flowables, used once) to PDF bytes.
 
     ``margins`` are (left, right, top, bottom); the header and footer are drawn
     inside the top and bottom margins. ``on_page(canvas, doc)`` may draw more on
-    every page. The same story always renders to the same bytes.
+    every page. ``created`` is the creation date in the PDF's information
+    (midnight Beijing time); reportlab's fixed date when None. The same story
+    always renders to the same bytes.
     """
     register_fonts()
     decor = decor or PageDecor()
@@ -148,6 +163,6 @@ def render_pdf(
         list(story),  # build() consumes the list it is given
         onFirstPage=draw,
         onLaterPages=draw,
-        canvasmaker=functools.partial(NumberedCanvas, decor=decor, margins=margins),
+        canvasmaker=functools.partial(NumberedCanvas, decor=decor, margins=margins, created=created),
     )
     return buffer.getvalue()

@@ -6,7 +6,9 @@ the row count and the whole table sits in memory as styled cells. A statement
 with thousands of lines would take minutes. :class:`LongTable` keeps the rows as
 plain data and, at each page break, builds a ``Table`` for just the rows that
 fit on that page, with the header row on top: linear time, the header on every
-page and never in the middle of one.
+page and never in the middle of one. A ``tail`` (a totals block) shares the
+table's last page with at least its last ``tail_rows`` rows: it never stands
+alone at the top of a page.
 """
 
 from __future__ import annotations
@@ -105,8 +107,13 @@ class LongTable(Flowable):
         style: Sequence[tuple],
         min_row_height: float,
         start: int = 0,
+        tail: Sequence[Flowable] = (),
+        tail_rows: int = 0,
     ) -> None:
         super().__init__()
+        self._tail = list(tail)
+        self._tail_rows = tail_rows
+        self._tail_height = 0.0
         self._header = list(header)
         self._rows = rows
         self._col_widths = list(col_widths)
@@ -130,7 +137,16 @@ class LongTable(Flowable):
         # min_row_height tall), so the page's Table always overflows or ends the data.
         return max(1, int(avail_height / self._min_row_height) + 1)
 
+    def _measure_tail(self, avail_width: float, avail_height: float) -> float:
+        height = 0.0
+        for number, flowable in enumerate(self._tail):
+            if number:
+                height += flowable.getSpaceBefore()
+            height += flowable.wrap(avail_width, avail_height)[1] + flowable.getSpaceAfter()
+        return height
+
     def wrap(self, avail_width: float, avail_height: float) -> tuple[float, float]:
+        self._frame_width = avail_width
         stop = self._start + self._page_capacity(avail_height)
         width = sum(self._col_widths)
         if stop < len(self._rows):
@@ -138,9 +154,47 @@ class LongTable(Flowable):
             # Taller than the space: the frame will ask split() for this page's share.
             return width, avail_height + 1
         self._fitted = self._table(len(self._rows))
-        return self._fitted.wrap(avail_width, avail_height)
+        table_width, table_height = self._fitted.wrap(avail_width, avail_height)
+        self._tail_height = self._measure_tail(avail_width, avail_height) if self._tail else 0.0
+        return table_width, table_height + self._tail_height
+
+    def _rest(self, start: int) -> LongTable:
+        return LongTable(
+            self._header,
+            self._rows,
+            col_widths=self._col_widths,
+            style=self._style.getCommands(),
+            min_row_height=self._min_row_height,
+            start=start,
+            tail=self._tail,
+            tail_rows=self._tail_rows,
+        )
 
     def split(self, avail_width: float, avail_height: float) -> list[Flowable]:
+        parts = self._split_rows(avail_width, avail_height)
+        if not self._tail or len(parts) != 1:
+            return self._hold_back(parts, avail_width, avail_height)
+        # Every remaining row fits: the tail comes along if it fits too, else the last rows go with it.
+        if parts[0].wrap(avail_width, avail_height)[1] + self._measure_tail(avail_width, avail_height) <= avail_height:
+            return [self._rest(self._start)]
+        stop = len(self._rows) - min(self._tail_rows, len(self._rows) - self._start)
+        if stop <= self._start:
+            return []  # the whole remainder moves to the next page
+        return [self._table(stop), self._rest(stop)]
+
+    def _hold_back(self, parts: list[Flowable], avail_width: float, avail_height: float) -> list[Flowable]:
+        """Leave at least ``tail_rows`` rows for the page that ends the table and carries the tail."""
+        if not self._tail or len(parts) != 2:
+            return parts
+        next_start = parts[1]._start
+        if len(self._rows) - next_start >= self._tail_rows:
+            return parts
+        stop = max(self._start, len(self._rows) - self._tail_rows)
+        if stop <= self._start:
+            return []
+        return [self._table(stop), self._rest(stop)]
+
+    def _split_rows(self, avail_width: float, avail_height: float) -> list[Flowable]:
         capacity = self._page_capacity(avail_height)
         while True:
             stop = min(len(self._rows), self._start + capacity)
@@ -158,20 +212,21 @@ class LongTable(Flowable):
         next_start = self._start + taken
         if next_start >= len(self._rows):
             return [fitted]
-        rest = LongTable(
-            self._header,
-            self._rows,
-            col_widths=self._col_widths,
-            style=self._style.getCommands(),
-            min_row_height=self._min_row_height,
-            start=next_start,
-        )
-        return [fitted, rest]
+        return [fitted, self._rest(next_start)]
 
     def draw(self) -> None:
         if self._fitted is None:  # pragma: no cover — platypus always splits first
             raise RuntimeError("LongTable drawn without fitting")
-        self._fitted.drawOn(self.canv, 0, 0)
+        self._fitted.drawOn(self.canv, 0, self._tail_height)
+        # The tail, top down beneath the table, each flowable wrapped to the table's frame width.
+        y = self._tail_height
+        for number, flowable in enumerate(self._tail):
+            if number:
+                y -= flowable.getSpaceBefore()
+            _width, height = flowable.wrap(self._frame_width, self._tail_height)
+            y -= height
+            flowable.drawOn(self.canv, 0, y)
+            y -= flowable.getSpaceAfter()
 
 
 def long_table(
@@ -184,6 +239,8 @@ def long_table(
     font_size: float = 8,
     zebra: bool = True,
     extra_style: Sequence[tuple] = (),
+    tail: Sequence[Flowable] = (),
+    tail_rows: int = 3,
 ) -> LongTable:
     """A table with thousands of rows, header row repeated on every page, in linear time.
 
@@ -192,7 +249,8 @@ def long_table(
     Format numbers first (:func:`~core.pdf.formatting.format_money`); ``align``
     gives each column's "left"/"right"/"center". Text in ``wrap_columns`` is
     wrapped to the column width (slower: use it only for free-text columns
-    such as product names).
+    such as product names). ``tail`` flowables (a totals block) follow the
+    table on its last page together with at least its last ``tail_rows`` rows.
     """
     register_fonts()
     ncols = len(col_widths)
@@ -221,6 +279,8 @@ def long_table(
         col_widths=col_widths,
         style=style,
         min_row_height=min_row_height,
+        tail=tail,
+        tail_rows=tail_rows if tail else 0,
     )
 
 

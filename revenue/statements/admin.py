@@ -26,8 +26,21 @@ from portal.apis import detail_file_response, pdf_response
 from revenue.settlement.models import Settlement
 from revenue.statements import selectors
 from revenue.statements.choices import DownloadChannel, DownloadKind
-from revenue.statements.models import DownloadEvent, PartnerEvent, PartnerWebhook, Statement, WebhookDelivery
-from revenue.statements.services import download_event_record, statement_get_or_generate, statement_pdf
+from revenue.statements.models import (
+    DownloadEvent,
+    PartnerEvent,
+    PartnerWebhook,
+    Statement,
+    StatementIssuer,
+    WebhookDelivery,
+)
+from revenue.statements.services import (
+    download_event_record,
+    statement_get_or_generate,
+    statement_issuer_update,
+    statement_pdf,
+)
+from revenue.statements.services.issuer import ISSUER_FIELDS
 
 VIEW_PERMISSION = "settlement.view_settlement"
 
@@ -231,4 +244,34 @@ class PartnerEventAdmin(StaffScopedReadOnly, admin.ModelAdmin):
         return super().get_queryset(request).filter(settlement__in=scope)
 
 
-__all__ = ["StatementAdmin", "statement_admin_links"]
+@admin.register(StatementIssuer)
+class StatementIssuerAdmin(admin.ModelAdmin):
+    """The one issuer row: head office changes it (through the service), finance reads it; never added or deleted."""
+
+    fields = [*ISSUER_FIELDS, "updated_at", "updated_by"]
+    readonly_fields = ["updated_at", "updated_by"]
+    list_display = ["name", "name_en", "invoice_title", "taxpayer_number", "updated_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        # One row: the list is the row itself.
+        if self.has_view_or_change_permission(request) and self.get_queryset(request).exists():
+            return HttpResponseRedirect(
+                reverse("admin:statements_statementissuer_change", args=[StatementIssuer.SINGLETON_PK])
+            )
+        return super().changelist_view(request, extra_context)
+
+    def save_model(self, request, obj, form, change) -> None:
+        try:
+            saved = statement_issuer_update(by=request.user, **{f: form.cleaned_data[f] for f in ISSUER_FIELDS})
+        except ApplicationError as exc:
+            raise PermissionDenied(str(exc.message)) from exc
+        obj.pk, obj.updated_at, obj.updated_by = saved.pk, saved.updated_at, saved.updated_by
+
+
+__all__ = ["StatementAdmin", "StatementIssuerAdmin", "statement_admin_links"]

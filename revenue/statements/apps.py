@@ -9,4 +9,4 @@ class StatementsConfig(AppConfig):
 
     def ready(self) -> None:
         # Statements hear of dispute decisions through django-fsm's transition signal (see the module).
-        from revenue.statements import receivers  # noqa: F401
+        from revenue.statements import checks, receivers  # noqa: F401

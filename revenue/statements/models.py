@@ -11,6 +11,10 @@
     channel (portal, API, admin).
 :class:`PartnerWebhook`
     A partner's URL that receives signed JSON events.
+:class:`StatementIssuer`
+    The bank as statements name it (one row, set by head office): its name,
+    address, service line, what partners put on the invoice they send it, and
+    a short legal footer. Each statement copies it when issued.
 :class:`PartnerEvent` and :class:`WebhookDelivery`
     An outbox: each event a partner is told about (statement ready, dispute
     decided) is recorded once, then e-mailed and delivered to each webhook by
@@ -26,7 +30,7 @@ from django.utils.translation import gettext_lazy as _
 from revenue.ledger.errors import ImmutableRecord
 from revenue.statements.choices import DeliveryState, DownloadChannel, DownloadKind, EventKind
 
-__all__ = ["DownloadEvent", "PartnerEvent", "PartnerWebhook", "Statement", "WebhookDelivery"]
+__all__ = ["DownloadEvent", "PartnerEvent", "PartnerWebhook", "Statement", "StatementIssuer", "WebhookDelivery"]
 
 _USER = settings.AUTH_USER_MODEL
 
@@ -87,6 +91,44 @@ class Statement(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ImmutableRecord(_("An issued statement is never deleted."))
+
+
+class StatementIssuer(models.Model):
+    """The bank that issues statements and receives partners' invoices: one row (``pk`` 1), set by head office."""
+
+    SINGLETON_PK = 1
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON_PK, editable=False)
+    name = models.CharField(_("bank name (Chinese)"), max_length=100)
+    name_en = models.CharField(_("bank name (English)"), max_length=150, blank=True)
+    address = models.CharField(_("address"), max_length=200, blank=True)
+    service_line = models.CharField(
+        _("service line"), max_length=60, blank=True, help_text=_("The phone number partners call about statements.")
+    )
+    invoice_title = models.CharField(
+        _("invoice title"), max_length=100, help_text=_("The buyer's name on the VAT invoice a partner issues.")
+    )
+    taxpayer_number = models.CharField(
+        _("taxpayer identification number"), max_length=20, help_text=_("The buyer's taxpayer number on the invoice.")
+    )
+    invoice_content = models.CharField(
+        _("invoice content"), max_length=100, help_text=_("What the invoice is for, e.g. *信息技术服务*服务费.")
+    )
+    footer = models.CharField(_("legal footer"), max_length=300, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    updated_by = models.ForeignKey(
+        _USER, verbose_name=_("updated by"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("statement issuer")
+        verbose_name_plural = _("statement issuer")
+        constraints = [
+            models.CheckConstraint(condition=models.Q(id=1), name="statements_statementissuer_single_row"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class DownloadEvent(models.Model):

@@ -15,30 +15,43 @@ from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 from django.urls import reverse
 
-from core.periods import Period
+from core.money import round_money
+from core.periods import CHINA_TZ, Period
 from organisation.models import User
 from organisation.services import user_sees_all_branches
 from revenue.ledger.models import TransactionAttribution
 from revenue.settlement.choices import FROZEN_SETTLEMENT_STATES, LineKind
 from revenue.settlement.models import Settlement, SettlementDispute, SettlementLine
 from revenue.settlement.selectors import settlement_attributions as settled_attributions
+from revenue.settlement.services.computation import minimum_payout
 from revenue.statements.documents import LAYOUT_VERSION, StatementData, StatementLineData
-from revenue.statements.models import DownloadEvent, PartnerWebhook, Statement
+from revenue.statements.models import DownloadEvent, PartnerWebhook, Statement, StatementIssuer
 
-# Printed on every statement; the bank's name can be set per deployment.
+# Where statements' verification links point while PARTNER_PORTAL_BASE_URL is unset (a development set-up);
+# the deploy check (revenue/statements/checks.py) requires the setting in production.
+DEVELOPMENT_PORTAL_BASE_URL = "http://localhost:8000"
 
 
-def bank_name() -> tuple[str, str]:
-    return (
-        settings.STATEMENT_BANK_NAME,
-        settings.STATEMENT_BANK_NAME_EN,
-    )
+def statement_issuer() -> StatementIssuer:
+    """The bank as statements name it: the row head office sets, or (before it exists) the settings' name."""
+    issuer = StatementIssuer.objects.filter(pk=StatementIssuer.SINGLETON_PK).first()
+    if issuer is None:
+        issuer = StatementIssuer(
+            name=settings.STATEMENT_BANK_NAME,
+            name_en=settings.STATEMENT_BANK_NAME_EN,
+            invoice_title=settings.STATEMENT_BANK_NAME,
+        )
+    return issuer
+
+
+def portal_base_url() -> str:
+    """The partner portal's absolute base URL (no trailing slash); the development server's when unset."""
+    return (settings.PARTNER_PORTAL_BASE_URL or DEVELOPMENT_PORTAL_BASE_URL).rstrip("/")
 
 
 def verify_url() -> str:
-    """Where a statement's code is checked: the public page's absolute URL when the portal's base URL is set."""
-    base = settings.PARTNER_PORTAL_BASE_URL.rstrip("/")
-    return f"{base}{reverse('statement-verify')}"
+    """The public verification page's absolute URL, printed on statements (a printed link needs its host)."""
+    return f"{portal_base_url()}{reverse('statement-verify')}"
 
 
 def mask_account(number: str) -> str:
@@ -86,11 +99,21 @@ def _line_data(line: SettlementLine, number: int) -> StatementLineData:
     )
 
 
+def statement_issue_date(settlement: Settlement) -> dt.date:
+    """A statement is dated the day its settlement closed (Beijing time): issued with the close, whenever rendered."""
+    if settlement.closed_at is not None:
+        return settlement.closed_at.astimezone(CHINA_TZ).date()
+    return settlement.period.period.next().first_day
+
+
 def statement_data(*, settlement: Settlement) -> StatementData:
     """What the statement of ``settlement`` prints (and its code digests), read from the frozen settlement.
 
     Nothing here depends on when it is read: the issue date printed is the
-    close, so the same settlement in the same state always gives the same data.
+    close, and the payment due date and dispute deadline are counted from it
+    (``STATEMENT_PAYMENT_TERMS_DAYS``, ``STATEMENT_DISPUTE_WINDOW_DAYS``).
+    The issuer's details are head office's at the time of reading; once
+    issued, a statement keeps them in its stored data.
     """
     return statement_data_of(Settlement.objects.select_related("partner__branch", "period").get(pk=settlement.pk))
 
@@ -98,13 +121,14 @@ def statement_data(*, settlement: Settlement) -> StatementData:
 def statement_data_of(settlement: Settlement) -> StatementData:
     """:func:`statement_data` of a settlement read with its partner, branch and period (no re-read)."""
     partner = settlement.partner
-    bank, bank_en = bank_name()
+    issuer = statement_issuer()
     first_day = settlement.period.start
+    issued_on = statement_issue_date(settlement)
     return StatementData(
         layout=LAYOUT_VERSION,
         number=statement_number(settlement),
-        bank_name=bank,
-        bank_name_en=bank_en,
+        bank_name=issuer.name,
+        bank_name_en=issuer.name_en,
         partner_name=partner.legal_name,
         credit_code=partner.credit_code,
         branch_name=partner.branch.name,
@@ -130,6 +154,17 @@ def statement_data_of(settlement: Settlement) -> StatementData:
         lines=tuple(
             _line_data(line, number) for number, line in enumerate(settlement_lines(settlement=settlement), start=1)
         ),
+        issued_on=issued_on,
+        payment_due_on=issued_on + dt.timedelta(days=settings.STATEMENT_PAYMENT_TERMS_DAYS),
+        dispute_deadline=issued_on + dt.timedelta(days=settings.STATEMENT_DISPUTE_WINDOW_DAYS),
+        bank_address=issuer.address,
+        bank_service_line=issuer.service_line,
+        invoice_title=issuer.invoice_title,
+        taxpayer_number=issuer.taxpayer_number,
+        invoice_content=issuer.invoice_content,
+        bank_footer=issuer.footer,
+        minimum_payout=round_money(minimum_payout()),
+        next_period=str(settlement.period.period.next()),
     )
 
 

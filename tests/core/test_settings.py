@@ -12,7 +12,7 @@ def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     clean = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("DJANGO_", "DATABASE_URL", "CELERY_", "CACHE_URL", "SIGN_IN_"))
+        if not k.startswith(("DJANGO_", "DATABASE_URL", "CELERY_", "CACHE_URL", "SIGN_IN_", "PARTNER_PORTAL_"))
     }
     return subprocess.run(
         [sys.executable, "manage.py", *args],
@@ -36,9 +36,25 @@ def test_production_settings_pass_check_deploy_without_warnings():
         DATABASE_URL="postgres://root@127.0.0.1:5432/test",
         CELERY_BROKER_URL="redis://127.0.0.1:6379/0",
         CACHE_URL="redis://127.0.0.1:6379/1",
+        PARTNER_PORTAL_BASE_URL="https://partner.bank.example",
     )
     assert result.returncode == 0, result.stderr
     assert "no issues" in result.stdout
+
+
+def test_production_check_deploy_requires_the_portal_address_statements_print():
+    result = _manage(
+        "check",
+        "--deploy",
+        DJANGO_SETTINGS_MODULE="config.settings.production",
+        DJANGO_SECRET_KEY="k" * 20 + "-production-secret-with-enough-entropy-0123456789",
+        DJANGO_ALLOWED_HOSTS="partner.bank.example",
+        DATABASE_URL="postgres://root@127.0.0.1:5432/test",
+        CELERY_BROKER_URL="redis://127.0.0.1:6379/0",
+        CACHE_URL="redis://127.0.0.1:6379/1",
+    )
+    assert result.returncode != 0
+    assert "statements.E001" in result.stderr + result.stdout
 
 
 def test_production_settings_refuse_to_start_without_a_secret_key():

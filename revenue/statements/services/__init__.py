@@ -7,6 +7,7 @@ from revenue.statements.services.events import (
     partner_event_email,
     partner_event_record,
 )
+from revenue.statements.services.issuer import statement_issuer_update
 from revenue.statements.services.statements import (
     VerifiedStatement,
     statement_generate,
@@ -39,6 +40,7 @@ __all__ = [
     "partner_event_record",
     "statement_generate",
     "statement_get_or_generate",
+    "statement_issuer_update",
     "statement_pdf",
     "statement_regenerate",
     "statement_render",

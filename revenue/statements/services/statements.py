@@ -14,6 +14,7 @@ Invariants
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from dataclasses import dataclass
 from decimal import Decimal
@@ -29,10 +30,11 @@ from organisation.models import User
 from revenue.settlement.models import Settlement
 from revenue.statements.choices import EventKind
 from revenue.statements.documents import (
+    LAYOUT_VERSION,
     StatementData,
     statement_code,
-    statement_code_matches,
     statement_pdf_render,
+    stored_code_matches,
 )
 from revenue.statements.errors import StatementIntegrityError, StatementNotAvailable
 from revenue.statements.models import Statement
@@ -166,7 +168,15 @@ def statement_stored_data(statement: Statement) -> StatementData:
 
 
 def statement_regenerate(*, statement: Statement) -> bytes:
-    """Render the stored data again: byte for byte the issued PDF (checked against the stored SHA-256)."""
+    """Render the stored data again: byte for byte the issued PDF (checked against the stored SHA-256).
+
+    Only the current layout is rendered: a statement issued with an earlier one lives in its stored file.
+    """
+    if statement.layout != LAYOUT_VERSION:
+        raise StatementIntegrityError(
+            _("Statement %(number)s was issued with an earlier layout: only its stored file can be served.")
+            % {"number": statement.number}
+        )
     data = statement_stored_data(statement)
     pdf = statement_pdf_render(data, code=statement.code)
     if _sha256(pdf) != statement.sha256:
@@ -211,9 +221,12 @@ def statement_verify(*, code: str) -> VerifiedStatement | None:
     statement = Statement.objects.filter(code=wanted).first()
     if statement is None:
         return None
-    data = statement_stored_data(statement)
-    # The code is re-derived from the stored data: a row altered in the database no longer verifies.
-    if not statement_code_matches(data, wanted):
+    # The code is re-derived from the stored data: a row altered in the database no longer verifies. The data
+    # is read as stored, not through StatementData, so statements of an earlier layout verify too.
+    if not stored_code_matches(statement.data, wanted):
         logger.warning("statement %s: stored data does not match its verification code", statement.number)
         return None
-    return VerifiedStatement(partner_name=data.partner_name, period=data.period, payable=data.payable)
+    stored = json.loads(statement.data)
+    return VerifiedStatement(
+        partner_name=stored["partner_name"], period=stored["period"], payable=Decimal(stored["payable"])
+    )

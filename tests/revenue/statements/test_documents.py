@@ -47,7 +47,7 @@ def line(position: int, **overrides) -> StatementLineData:
 
 def statement(lines=None, **overrides) -> StatementData:
     values = dict(
-        layout=1,
+        layout=2,
         number="ST-202610-000007",
         bank_name="开放联盟银行",
         bank_name_en="Open Alliance Bank",
@@ -72,7 +72,7 @@ def statement(lines=None, **overrides) -> StatementData:
         vat=D("47.28"),
         payable=D("835.28"),
         carried_forward=False,
-        verify_url="/verify/",
+        verify_url="https://partners.bank.example/verify/",
         lines=tuple(
             lines
             if lines is not None
@@ -84,6 +84,19 @@ def statement(lines=None, **overrides) -> StatementData:
                 line(3, kind="adjustment", corrects_period="2026-09", bank_revenue=D("-40.00"), share=D("-12.00")),
             ]
         ),
+    )
+    values.update(
+        issued_on=dt.date(2026, 11, 1),
+        payment_due_on=dt.date(2026, 12, 1),
+        dispute_deadline=dt.date(2026, 12, 31),
+        bank_address="上海市浦东新区世纪大道 100 号",
+        bank_service_line="95588-8",
+        invoice_title="开放联盟银行股份有限公司",
+        taxpayer_number="91310000MA1K000000",
+        invoice_content="*信息技术服务*技术服务费",
+        bank_footer="本结算单由系统生成，经验证码核验有效。",
+        minimum_payout=D("100.00"),
+        next_period="2026-11",
     )
     values.update(overrides)
     return StatementData(**values)
@@ -119,8 +132,8 @@ def test_the_statement_reads_back_with_every_figure():
         "¥835.28",
         "应付金额",
         "Payable (CNY)",
-        "第 1 页 / 共 1 页",
-        "Page 1 of 1",
+        "第 1 页 / 共 2 页",
+        "Page 2 of 2",
         statement_code(data),
     ]:
         assert expected in text, expected
@@ -161,8 +174,8 @@ def test_long_statements_paginate_with_the_header_on_every_page():
     for number, text in enumerate(pages, start=1):
         assert f"第 {number} 页 / 共 {total} 页" in text
         assert "服务商结算单 Settlement statement ST-202610-000007" in text  # the page header
-    for text in pages[:-1]:
-        # The lines table's header row repeats on each page the table spans.
+    for text in pages[1:-1]:
+        # The lines table's header row repeats on each page the table spans (page 1 is the summary).
         assert "分润规则" in text and "Rule applied" in text
     every_line = "".join(pages)
     assert "产品1\n" in every_line and "产品2000" in every_line
