@@ -17,6 +17,20 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
+def route_to_moved_default_queue(name, args, kwargs, options, task=None, **kw) -> dict | None:
+    """Every task on the default queue when a process has moved it away from the product's (else the routes decide).
+
+    The settlement benchmark sends to, and its workers read, a queue named after its database, so that
+    no other worker on the same broker takes its tasks: the queues by kind of work
+    (``CELERY_TASK_ROUTES``) would send them where its workers do not read.
+    """
+    from django.conf import settings
+
+    if app.conf.task_default_queue != settings.CELERY_TASK_DEFAULT_QUEUE:
+        return {"queue": app.conf.task_default_queue}
+    return None
+
+
 @signals.task_prerun.connect
 @signals.task_postrun.connect
 def close_old_database_connections(sender=None, **kwargs) -> None:

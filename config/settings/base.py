@@ -13,6 +13,7 @@ import environ
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -250,6 +251,29 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # does around each request. A settlement run is a dozen tasks per worker process.
 CELERY_DB_REUSE_MAX = 1000
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Queues by kind of work, each read by workers of its own (Procfile, compose.yaml), so that a flood of webhook
+# deliveries or a month's statements never waits in front of a settlement run:
+#   settlement  the runs (accrual and close), their chunks and the run sweep;
+#   documents   statements and scorecards (PDFs), issued after a close;
+#   messages    e-mails and webhook deliveries to partners (retried with back-off);
+#   celery      anything else (the default queue).
+# A worker started without --queues reads all four (the test suite's does).
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = [Queue(name) for name in ("settlement", "documents", "messages", CELERY_TASK_DEFAULT_QUEUE)]
+CELERY_TASK_ROUTES = [
+    # A process that moved its default queue (the settlement benchmark, to isolate a run) keeps every task there.
+    "config.celery.route_to_moved_default_queue",
+    {
+        # Exact names are matched before patterns.
+        "statements.partner_event_email": {"queue": "messages"},
+        "statements.webhook_deliver": {"queue": "messages"},
+        "settlement.*": {"queue": "settlement"},
+        "statements.*": {"queue": "documents"},
+        "performance.*": {"queue": "documents"},
+    },
+]
+# Processes per worker; by default one per core.
+CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", default=None)
 # Periodic schedules are declared here, in code; django-celery-beat mirrors them. Times are China time
 # (CELERY_TIMEZONE). Two beat schedulers firing twice are harmless: a second close of a period is refused
 # and a second accrual while one runs is refused (revenue.settlement.services.runs).

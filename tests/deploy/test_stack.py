@@ -100,3 +100,47 @@ def test_a_missing_page_shows_the_products_404_not_the_url_patterns(client, sett
     body = response.content.decode()
     assert "URLconf" not in body and "admin/" not in body
     assert "<h1>" in body
+
+
+def _queues(command: str) -> set[str]:
+    for arg in shlex.split(command):
+        if arg.startswith("--queues="):
+            return set(arg.removeprefix("--queues=").split(","))
+    return set()
+
+
+def test_every_queue_is_read_by_a_worker_and_a_settlement_worker_reads_nothing_else_but_the_default():
+    from django.conf import settings
+
+    workers = {name: _queues(cmd) for name, cmd in procfile().items() if " worker" in cmd}
+    declared = {queue.name for queue in settings.CELERY_TASK_QUEUES}
+    assert set().union(*workers.values()) == declared
+    routed = {route["queue"] for route in settings.CELERY_TASK_ROUTES[1].values()}
+    assert routed <= declared
+    settlement = [queues for queues in workers.values() if "settlement" in queues]
+    assert settlement == [{"settlement", settings.CELERY_TASK_DEFAULT_QUEUE}]
+
+
+@pytest.mark.parametrize(
+    ("task", "queue"),
+    [
+        ("settlement.run_chunk", "settlement"),
+        ("settlement.close_monthly", "settlement"),
+        ("statements.statement_generate", "documents"),
+        ("performance.scorecards_build", "documents"),
+        ("statements.webhook_deliver", "messages"),
+        ("statements.partner_event_email", "messages"),
+        ("core.healthcheck", "celery"),
+    ],
+)
+def test_tasks_go_to_the_queue_of_their_kind(task, queue):
+    from config.celery import app
+
+    assert app.amqp.router.route({}, task)["queue"].name == queue
+
+
+def test_a_process_that_moves_the_default_queue_keeps_every_task_there(monkeypatch):
+    from config.celery import app
+
+    monkeypatch.setattr(app.conf, "task_default_queue", "bench_settle")
+    assert app.amqp.router.route({}, "settlement.run_chunk")["queue"].name == "bench_settle"
