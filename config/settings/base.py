@@ -6,6 +6,7 @@ in-process; with ``DATABASE_URL`` and ``CELERY_BROKER_URL`` set the same code
 runs on PostgreSQL with real workers. Bad values fail loudly at start-up.
 """
 
+import ipaddress
 from decimal import Decimal
 from pathlib import Path
 
@@ -345,6 +346,15 @@ if API_TOKEN_TTL_DAYS < 1:
 PORTAL_SUSPENDED_PARTNER_CAN_READ_STATEMENTS = env.bool("PORTAL_SUSPENDED_PARTNER_CAN_READ_STATEMENTS", default=True)
 # Statement and detail-file downloads per partner in the portal; counted in CACHES["default"].
 PORTAL_DOWNLOAD_THROTTLE_RATE = env.str("PORTAL_DOWNLOAD_THROTTLE_RATE", default="60/minute")
+
+# Addresses (networks) that see each component's result on /health/ready, besides staff users; others see the
+# status only. The connecting address: behind a reverse proxy on the same machine every request would come from
+# 127.0.0.1, so there set the proxy's internal probes' network instead (or nothing).
+HEALTH_DETAIL_NETWORKS = env.list("HEALTH_DETAIL_NETWORKS", default=["127.0.0.1/32", "::1/128"])
+try:
+    [ipaddress.ip_network(net, strict=False) for net in HEALTH_DETAIL_NETWORKS]
+except ValueError as exc:
+    raise ImproperlyConfigured(f"HEALTH_DETAIL_NETWORKS: {exc}") from exc
 
 EMAIL_BACKEND = env.str("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="partner-office@bank.example")
