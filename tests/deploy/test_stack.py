@@ -93,7 +93,7 @@ def test_static_files_are_served_without_collectstatic_for_the_demo_and_the_api_
 
 
 @pytest.mark.django_db
-def test_a_missing_page_shows_the_products_404_not_the_url_patterns(client, settings):
+def test_a_missing_page_shows_a_plain_404_not_the_url_patterns(client, settings):
     assert settings.DEBUG is False
     response = client.get("/no-such-page/")
     assert response.status_code == 404
