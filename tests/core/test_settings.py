@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -12,7 +14,7 @@ def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     clean = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("DJANGO_", "DATABASE_URL", "CELERY_", "CACHE_URL", "SIGN_IN_"))
+        if not k.startswith(("DJANGO_", "DATABASE_URL", "CELERY_", "CACHE_URL", "SIGN_IN_", "PARTNER_PORTAL_"))
     }
     return subprocess.run(
         [sys.executable, "manage.py", *args],
@@ -24,47 +26,53 @@ def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     )
 
 
+PRODUCTION = {
+    "DJANGO_SETTINGS_MODULE": "config.settings.production",
+    "DJANGO_SECRET_KEY": "k" * 20 + "-production-secret-with-enough-entropy-0123456789",
+    "DJANGO_ALLOWED_HOSTS": "partner.bank.example",
+    "DATABASE_URL": "postgres://root@127.0.0.1:5432/test",
+    "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+    "CACHE_URL": "redis://127.0.0.1:6379/1",
+    "PARTNER_PORTAL_BASE_URL": "https://partners.bank.example",
+}
+
+
 def test_production_settings_pass_check_deploy_without_warnings():
-    result = _manage(
-        "check",
-        "--deploy",
-        "--fail-level",
-        "WARNING",
-        DJANGO_SETTINGS_MODULE="config.settings.production",
-        DJANGO_SECRET_KEY="k" * 20 + "-production-secret-with-enough-entropy-0123456789",
-        DJANGO_ALLOWED_HOSTS="partner.bank.example",
-        DATABASE_URL="postgres://root@127.0.0.1:5432/test",
-        CELERY_BROKER_URL="redis://127.0.0.1:6379/0",
-        CACHE_URL="redis://127.0.0.1:6379/1",
-    )
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
     assert result.returncode == 0, result.stderr
     assert "no issues" in result.stdout
 
 
-def test_production_settings_refuse_to_start_without_a_secret_key():
-    result = _manage(
-        "check",
-        DJANGO_SETTINGS_MODULE="config.settings.production",
-        DJANGO_ALLOWED_HOSTS="partner.bank.example",
-        DATABASE_URL="postgres://root@127.0.0.1:5432/test",
-        CELERY_BROKER_URL="redis://127.0.0.1:6379/0",
-    )
+@pytest.mark.parametrize("variable", [v for v in PRODUCTION if v != "DJANGO_SETTINGS_MODULE"])
+def test_production_settings_refuse_to_start_without_each_required_variable(variable):
+    # CACHE_URL: sign-in limits count in the cache; per-process local memory would multiply them by the processes.
+    env = {k: v for k, v in PRODUCTION.items() if k != variable}
+    result = _manage("check", **env)
     assert result.returncode != 0
-    assert "DJANGO_SECRET_KEY" in result.stderr
+    assert f"not set: {variable}" in result.stderr
 
 
-def test_production_settings_refuse_to_start_without_a_shared_cache():
-    # Sign-in limits count in the cache: per-process local memory would multiply them by the processes.
-    result = _manage(
-        "check",
-        DJANGO_SETTINGS_MODULE="config.settings.production",
-        DJANGO_SECRET_KEY="k" * 20 + "-production-secret-with-enough-entropy-0123456789",
-        DJANGO_ALLOWED_HOSTS="partner.bank.example",
-        DATABASE_URL="postgres://root@127.0.0.1:5432/test",
-        CELERY_BROKER_URL="redis://127.0.0.1:6379/0",
-    )
+def test_production_settings_name_every_missing_variable_at_once():
+    result = _manage("check", DJANGO_SETTINGS_MODULE="config.settings.production")
     assert result.returncode != 0
-    assert "CACHE_URL" in result.stderr
+    message = next(line for line in result.stderr.splitlines() if "Production needs" in line)
+    for variable in PRODUCTION:
+        if variable != "DJANGO_SETTINGS_MODULE":
+            assert variable in message
+
+
+def test_production_settings_refuse_a_cache_of_one_process():
+    result = _manage("check", **{**PRODUCTION, "CACHE_URL": "locmemcache://"})
+    assert result.returncode != 0
+    assert "CACHE_URL must name a cache shared by every process" in result.stderr
+
+
+def test_production_settings_check_database_connections_before_reuse():
+    probe = "from django.conf import settings as s; d = s.DATABASES['default']; "
+    probe += "print(d['CONN_HEALTH_CHECKS'], d['ATOMIC_REQUESTS'], s.DEBUG)"
+    result = _manage("shell", "--no-imports", "-c", probe, **PRODUCTION)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "True", "False"]
 
 
 LOCAL_KEY = {"DJANGO_SECRET_KEY": "a-local-key-for-these-checks-only-0123456789abcdef"}
