@@ -59,6 +59,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every response, a redirect or a static file too, returns the request's id (X-Request-ID).
+    "core.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files straight from the application server (gunicorn), before sessions and the rest.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -361,11 +363,21 @@ DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="partner-offic
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
+# Every log line carries the id of the request it was written in (core.request_id); readable lines here,
+# JSON lines in production (config.settings.production), one object per line for the log collector.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "core.request_id.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(request_id)s %(process)d %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # Celery logs every task's success at INFO; in-process (eager) runs would drown the command output.
     # Axes greets every process at INFO with its version.
@@ -375,3 +387,5 @@ LOGGING = {
         "axes.apps": {"level": "WARNING"},
     },
 }
+# Workers log through LOGGING above (JSON lines in production), not through Celery's own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -66,3 +66,6 @@ SESSION_COOKIE_SECURE = SERVED_OVER_HTTPS
 CSRF_COOKIE_SECURE = SERVED_OVER_HTTPS
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+
+# One JSON object per log line, for the log collector.
+LOGGING["handlers"]["console"]["formatter"] = "json"  # noqa: F405
