@@ -20,3 +20,5 @@ _shm = "/dev/shm"  # noqa: S108 - gunicorn's heartbeat files, no data
 worker_tmp_dir = _shm if os.path.isdir(_shm) else None
 # The application is imported once, then forked: less memory per worker.
 preload_app = True
+# No control socket (gunicornc): its default path is one per user, which several servers on one machine would share.
+control_socket_disable = True
