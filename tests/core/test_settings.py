@@ -1,6 +1,7 @@
 """Settings come from the environment, fail loudly, and production passes the deploy checks."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -122,3 +123,25 @@ def test_default_settings_are_sqlite_with_in_process_celery():
     result = _manage("shell", "--no-imports", "-c", probe, DJANGO_SETTINGS_MODULE="config.settings.base", **LOCAL_KEY)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["django.db.backends.sqlite3", "True", "Asia/Shanghai", "zh-hans"]
+
+
+def _variables_in_readme_tables() -> set[str]:
+    readme = (ROOT / "README.md").read_text()
+    return set(re.findall(r"^\| `([A-Z][A-Z0-9_]+)` \|", readme, re.MULTILINE))
+
+
+def _variables_the_code_reads() -> set[str]:
+    names = set()
+    for path in sorted((ROOT / "config" / "settings").glob("*.py")):
+        names |= set(re.findall(r"\benv(?:\.\w+)?\(\s*\"([A-Z][A-Z0-9_]+)\"", path.read_text()))
+    names |= set(
+        re.findall(r"os\.environ\.get\([\"']([A-Z][A-Z0-9_]+)[\"']", (ROOT / "deploy/gunicorn.conf.py").read_text())
+    )
+    return names
+
+
+def test_the_readme_documents_every_variable_the_code_reads_and_no_other():
+    documented, read = _variables_in_readme_tables(), _variables_the_code_reads()
+    assert len(read) > 30  # the pattern still finds them
+    assert not read - documented, f"read by the code but not in a README table: {sorted(read - documented)}"
+    assert not documented - read, f"in a README table but read by no code: {sorted(documented - read)}"
