@@ -167,7 +167,7 @@ def test_bin_serve_runs_the_stack_and_a_settlement_run_goes_through_a_worker(ser
         css = re.search(r'href="(/static/admin/css/base\.[0-9a-f]{12}\.css)"', page).group(1)
         assert browser.request(css)[0] == 200
         # The portal and the API docs render with the hashed static files' manifest.
-        assert browser.request("/portal/login/")[0] == 200
+        assert Browser(base).request("/portal/login/")[0] == 200
         assert browser.request("/api/docs/")[0] == 200
 
         token = browser.csrf("/admin/settlement/settlementrun/start/")
