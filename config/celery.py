@@ -31,6 +31,27 @@ def route_to_moved_default_queue(name, args, kwargs, options, task=None, **kw) -
     return None
 
 
+@signals.before_task_publish.connect
+def send_the_request_id(headers=None, **kwargs) -> None:
+    """A task queued while a request is handled carries the request's id in its message (``request_id``)."""
+    from core.request_id import NONE, current_request_id
+
+    request_id = current_request_id()
+    if headers is not None and request_id != NONE:
+        headers.setdefault("request_id", request_id)
+
+
+@signals.task_prerun.connect
+def log_with_the_request_id(task=None, **kwargs) -> None:
+    """A worker's log lines for a task show the id of the request that queued it (``-`` for beat's)."""
+    request = getattr(task, "request", None)
+    if request is None or getattr(request, "is_eager", False):
+        return  # in-process: the caller's own id is already there
+    from core.request_id import use_request_id
+
+    use_request_id(getattr(request, "request_id", None))
+
+
 @signals.task_prerun.connect
 @signals.task_postrun.connect
 def close_old_database_connections(sender=None, **kwargs) -> None:

@@ -3,7 +3,8 @@
 The id is taken from the request's ``X-Request-ID`` when it is well-formed (a proxy or a load balancer
 in front set it, or the caller did), else generated; the response returns it in ``X-Request-ID``, and
 gunicorn's access log shows it. Operators then find a request's log lines, across the proxy, gunicorn
-and the application, by one value.
+and the application, by one value. A task queued while handling a request carries the id to its worker
+(``config.celery``), whose log lines for that task show it too.
 """
 
 from __future__ import annotations
@@ -50,6 +51,11 @@ class RequestIdMiddleware:
 @receiver(request_finished, dispatch_uid="core.request_id.forget")
 def _forget(**kwargs) -> None:
     _current.set(NONE)
+
+
+def use_request_id(request_id: str | None) -> None:
+    """Log as part of this request from now on (a worker, for the task it runs); ``None``: no request."""
+    _current.set(request_id if request_id and WELL_FORMED.fullmatch(request_id) else NONE)
 
 
 class RequestIdFilter(logging.Filter):

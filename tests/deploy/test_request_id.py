@@ -82,3 +82,27 @@ def test_production_settings_log_json_lines():
         timeout=60,
     )
     assert result.stdout.split() == ["json"], result.stderr
+
+
+def test_a_task_queued_during_a_request_carries_its_id_to_the_worker():
+    from types import SimpleNamespace
+
+    from config.celery import log_with_the_request_id, send_the_request_id
+    from core.request_id import current_request_id, use_request_id
+
+    use_request_id("web-77")
+    headers: dict = {}
+    send_the_request_id(headers=headers)
+    assert headers == {"request_id": "web-77"}
+
+    # In the worker, the message's headers are the task's request.
+    use_request_id(None)
+    log_with_the_request_id(task=SimpleNamespace(request=SimpleNamespace(is_eager=False, request_id="web-77")))
+    assert current_request_id() == "web-77"
+    log_with_the_request_id(task=SimpleNamespace(request=SimpleNamespace(is_eager=False, request_id=None)))
+    assert current_request_id() == "-"
+    # Run in-process, a task keeps its caller's id.
+    use_request_id("web-78")
+    log_with_the_request_id(task=SimpleNamespace(request=SimpleNamespace(is_eager=True, request_id=None)))
+    assert current_request_id() == "web-78"
+    use_request_id(None)

@@ -83,9 +83,10 @@ class Browser:
 
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar), NoRedirect)
 
-    def request(self, path: str, data: dict | None = None) -> tuple[int, dict, str]:
+    def request(self, path: str, data: dict | None = None, **headers: str) -> tuple[int, dict, str]:
         body = urllib.parse.urlencode(data).encode() if data is not None else None
-        request = urllib.request.Request(self.base + path, data=body, headers={"Referer": self.base + path})  # noqa: S310
+        headers = {"Referer": self.base + path, **headers}
+        request = urllib.request.Request(self.base + path, data=body, headers=headers)  # noqa: S310
         try:
             with self.opener.open(request, timeout=20) as response:
                 return response.status, dict(response.headers), response.read().decode()
@@ -174,6 +175,7 @@ def test_bin_serve_runs_the_stack_and_a_settlement_run_goes_through_a_worker(ser
         status, headers, body = browser.request(
             "/admin/settlement/settlementrun/start/",
             {"csrfmiddlewaretoken": token, "period": "2026-11", "kind": "accrual"},
+            **{"X-Request-ID": f"smoke-{port}"},
         )
         assert status == 302, body[-2000:]
         run_id = int(re.search(r"/settlementrun/(\d+)/change/", headers["Location"]).group(1))
@@ -186,7 +188,15 @@ def test_bin_serve_runs_the_stack_and_a_settlement_run_goes_through_a_worker(ser
             time.sleep(0.5)
         assert state == "completed", log.read_text()[-4000:]
         # The settlement queue's worker ran it.
-        assert re.search(r"^\S+ worker\.1 .*Task settlement\.run_prepare\[", log.read_text(), re.MULTILINE)
+        output = log.read_text()
+        assert re.search(r"^\S+ worker\.1 .*Task settlement\.run_prepare\[", output, re.MULTILINE)
+        # Its log lines, in JSON, carry the id of the request that started it.
+        completed = [
+            json.loads(line.split("| ", 1)[1])
+            for line in output.splitlines()
+            if re.match(r"^\S+ worker\.1 ", line) and f"settlement run {run_id} completed" in line
+        ]
+        assert completed and completed[0]["request_id"] == f"smoke-{port}", output[-4000:]
     finally:
         try:
             os.killpg(proc.pid, signal.SIGTERM)
