@@ -12,7 +12,7 @@ kind = sys.argv[1] if len(sys.argv) > 1 else "live"
 host = os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost").split(",")[0].strip().lstrip(".") or "localhost"
 request = urllib.request.Request(
     f"http://127.0.0.1:{os.environ.get('PORT', '8000')}/health/{kind}",
-    headers={"Host": host, "X-Forwarded-Proto": "https"},
+    headers={"Host": host},
 )
 try:
     with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - a fixed local http URL

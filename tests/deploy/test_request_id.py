@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import logging.config
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -59,6 +60,7 @@ def test_a_log_line_written_during_a_request_is_json_with_the_request_id(client)
     assert not_found["level"] == "WARNING"
     assert "/no-such-page/" in not_found["message"]
     assert lines[-1]["request_id"] == "-"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+\+00:00", lines[-1]["time"])
 
 
 def test_production_settings_log_json_lines():
