@@ -6,6 +6,7 @@ in-process; with ``DATABASE_URL`` and ``CELERY_BROKER_URL`` set the same code
 runs on PostgreSQL with real workers. Bad values fail loudly at start-up.
 """
 
+import ipaddress
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import environ
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -35,6 +37,8 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    # The development server leaves static files to WhiteNoise too, so it serves them as production does.
+    "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
@@ -55,7 +59,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every response, a redirect or a static file too, returns the request's id (X-Request-ID).
+    "core.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files straight from the application server (gunicorn), before sessions and the rest.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "core.middleware.RefuseNulCharacters",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -165,6 +173,8 @@ USE_TZ = True
 FIXTURE_DIRS = [BASE_DIR / "fixtures"]
 
 STATIC_URL = "static/"
+# Filled by ``manage.py collectstatic`` (the image's build, bin/serve); WhiteNoise serves it. With DEBUG on it
+# serves the apps' own folders instead, so the demo needs no collectstatic.
 STATIC_ROOT = BASE_DIR / "staticfiles"
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.path("DJANGO_MEDIA_ROOT", default=BASE_DIR / "media")
@@ -235,6 +245,11 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # it must exceed the longest task or a running task would be started twice.
 CELERY_LONGEST_TASK_SECONDS = env.int("CELERY_LONGEST_TASK_SECONDS", default=3600)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_LONGEST_TASK_SECONDS * 2}
+# A prefix of every key the broker uses in Redis, for deployments that share one Redis database (a staging and a
+# test stack, say): each reads only its own queues.
+CELERY_BROKER_KEY_PREFIX = env.str("CELERY_BROKER_KEY_PREFIX", default="")
+if CELERY_BROKER_KEY_PREFIX:
+    CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = CELERY_BROKER_KEY_PREFIX
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = CELERY_BROKER_TRANSPORT_OPTIONS
 CELERY_TASK_TIME_LIMIT = CELERY_LONGEST_TASK_SECONDS
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -244,6 +259,29 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # does around each request. A settlement run is a dozen tasks per worker process.
 CELERY_DB_REUSE_MAX = 1000
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Queues by kind of work, each read by workers of its own (Procfile, compose.yaml), so that a flood of webhook
+# deliveries or a month's statements never waits in front of a settlement run:
+#   settlement  the runs (accrual and close), their chunks and the run sweep;
+#   documents   statements and scorecards (PDFs), issued after a close;
+#   messages    e-mails and webhook deliveries to partners (retried with back-off);
+#   celery      anything else (the default queue).
+# A worker started without --queues reads all four (the test suite's does).
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = [Queue(name) for name in ("settlement", "documents", "messages", CELERY_TASK_DEFAULT_QUEUE)]
+CELERY_TASK_ROUTES = [
+    # A process that moved its default queue (the settlement benchmark, to isolate a run) keeps every task there.
+    "config.celery.route_to_moved_default_queue",
+    {
+        # Exact names are matched before patterns.
+        "statements.partner_event_email": {"queue": "messages"},
+        "statements.webhook_deliver": {"queue": "messages"},
+        "settlement.*": {"queue": "settlement"},
+        "statements.*": {"queue": "documents"},
+        "performance.*": {"queue": "documents"},
+    },
+]
+# Processes per worker; by default one per core.
+CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", default=None)
 # Periodic schedules are declared here, in code; django-celery-beat mirrors them. Times are China time
 # (CELERY_TIMEZONE). Two beat schedulers firing twice are harmless: a second close of a period is refused
 # and a second accrual while one runs is refused (revenue.settlement.services.runs).
@@ -324,16 +362,37 @@ PORTAL_SUSPENDED_PARTNER_CAN_READ_STATEMENTS = env.bool("PORTAL_SUSPENDED_PARTNE
 # Statement and detail-file downloads per partner in the portal; counted in CACHES["default"].
 PORTAL_DOWNLOAD_THROTTLE_RATE = env.str("PORTAL_DOWNLOAD_THROTTLE_RATE", default="60/minute")
 
+# Addresses (networks) that see each component's result on /health/ready, besides staff users; others see the
+# status only. The connecting address: behind a reverse proxy on the same machine every request would come from
+# 127.0.0.1, so there set the proxy's internal probes' network instead (or nothing).
+HEALTH_DETAIL_NETWORKS = env.list("HEALTH_DETAIL_NETWORKS", default=["127.0.0.1/32", "::1/128"])
+try:
+    [ipaddress.ip_network(net, strict=False) for net in HEALTH_DETAIL_NETWORKS]
+except ValueError as exc:
+    raise ImproperlyConfigured(f"HEALTH_DETAIL_NETWORKS: {exc}") from exc
+
 EMAIL_BACKEND = env.str("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="partner-office@bank.example")
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
+# Every log line carries the id of the request it was written in (core.request_id); readable lines here,
+# JSON lines in production (config.settings.production), one object per line for the log collector.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "core.request_id.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(levelname)s %(name)s %(request_id)s %(process)d %(message)s",
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            # ISO 8601 in UTC, with milliseconds: unambiguous whatever the machines' time zones.
+            "timestamp": "time",
+        },
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # Celery logs every task's success at INFO; in-process (eager) runs would drown the command output.
     # Axes greets every process at INFO with its version.
@@ -343,3 +402,5 @@ LOGGING = {
         "axes.apps": {"level": "WARNING"},
     },
 }
+# Workers log through LOGGING above (JSON lines in production), not through Celery's own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False

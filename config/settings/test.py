@@ -9,3 +9,8 @@ import os
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-suite-only-key-never-used-outside-the-tests-0123456789")
 
 from .base import *  # noqa: F403
+
+# Static files from the apps' folders, looked up per request: the suite (the browser test included) needs no
+# collectstatic, and WhiteNoise does not warn about an empty STATIC_ROOT.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

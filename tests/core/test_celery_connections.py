@@ -21,6 +21,8 @@ def test_celerys_django_fixup_is_told_to_reuse_connections():
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite's in-memory test database is never closed")
 @pytest.mark.django_db(transaction=True)
 def test_a_workers_task_keeps_a_fresh_connection_and_drops_an_old_one():
+    # A new connection: the suite's own may be older than CONN_MAX_AGE by now.
+    connection.close()
     connection.ensure_connection()
     kept = connection.connection
     close_old_database_connections(sender=task(eager=False))
