@@ -9,6 +9,7 @@ and the application, by one value. A task queued while handling a request carrie
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 import re
@@ -24,6 +25,8 @@ WELL_FORMED = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:=+/-]{0,127}")
 NONE = "-"
 
 _current: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default=NONE)
+# The settlement run whose work is being done (its tasks, in a worker or in-process), ``-`` otherwise.
+_run: contextvars.ContextVar[str] = contextvars.ContextVar("run_id", default=NONE)
 
 
 def current_request_id() -> str:
@@ -58,9 +61,29 @@ def use_request_id(request_id: str | None) -> None:
     _current.set(request_id if request_id and WELL_FORMED.fullmatch(request_id) else NONE)
 
 
+@contextlib.contextmanager
+def logged_as_run(run_id: int):
+    """Every log line written inside carries ``run_id`` (a settlement run's tasks), and the task's id."""
+    token = _run.set(str(run_id))
+    try:
+        yield
+    finally:
+        _run.reset(token)
+
+
 class RequestIdFilter(logging.Filter):
-    """Puts ``request_id`` on every record (``-`` outside a request); on the handlers, so every logger has it."""
+    """Puts ``request_id``, ``run_id`` and ``task_id`` on every record (``-`` where there is none); on the
+    handlers, so every logger has them. An operator finds every line of one run, or one task, by one value."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = _current.get()
+        record.run_id = _run.get()
+        record.task_id = _task_id()
         return True
+
+
+def _task_id() -> str:
+    from celery import current_task
+
+    request = getattr(current_task, "request", None) if current_task else None
+    return getattr(request, "id", None) or NONE

@@ -386,7 +386,7 @@ LOGGING = {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "%(levelname)s %(name)s %(request_id)s %(process)d %(message)s",
+            "fmt": "%(levelname)s %(name)s %(request_id)s %(run_id)s %(task_id)s %(process)d %(message)s",
             "rename_fields": {"levelname": "level", "name": "logger"},
             # ISO 8601 in UTC, with milliseconds: unambiguous whatever the machines' time zones.
             "timestamp": "time",

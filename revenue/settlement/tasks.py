@@ -29,6 +29,7 @@ from kombu.exceptions import OperationalError as OperationalError_kombu
 
 from core.errors import ApplicationError
 from core.periods import Period
+from core.request_id import logged_as_run
 from revenue.settlement.choices import RunKind, RunTrigger
 from revenue.settlement.models import SettlementRun, SettlementRunChunk
 from revenue.settlement.services import (
@@ -51,7 +52,8 @@ QUICK_PUBLISH = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "i
 @shared_task(name="settlement.run_prepare", bind=True, max_retries=TRANSIENT_RETRIES)
 def settlement_run_prepare_task(self, run_id: int, attempt: int) -> bool:
     try:
-        return settlement_run_prepare(run_id=run_id, attempt=attempt)
+        with logged_as_run(run_id):
+            return settlement_run_prepare(run_id=run_id, attempt=attempt)
     except OperationalError as exc:  # a deadlock or a lost connection: try again shortly
         raise self.retry(exc=exc, countdown=2) from exc
 
@@ -60,11 +62,16 @@ def settlement_run_prepare_task(self, run_id: int, attempt: int) -> bool:
 def settlement_run_chunk_task(self, run_id: int, number: int) -> bool:
     """One chunk. A business or program error is recorded on the chunk (the final step then fails the run)
     rather than raised, so that the chord always reaches its final step."""
+    with logged_as_run(run_id):
+        return _chunk(self, run_id, number)
+
+
+def _chunk(task, run_id: int, number: int) -> bool:
     try:
         return settlement_run_chunk_execute(run_id=run_id, number=number)
     except OperationalError as exc:
-        if self.request.retries < TRANSIENT_RETRIES:
-            raise self.retry(exc=exc, countdown=2) from exc
+        if task.request.retries < TRANSIENT_RETRIES:
+            raise task.retry(exc=exc, countdown=2) from exc
         settlement_run_chunk_failed(run_id=run_id, number=number, error=str(exc))
     except ApplicationError as exc:
         settlement_run_chunk_failed(run_id=run_id, number=number, error=str(exc.message))
@@ -77,7 +84,8 @@ def settlement_run_chunk_task(self, run_id: int, number: int) -> bool:
 @shared_task(name="settlement.run_finish", bind=True, max_retries=TRANSIENT_RETRIES)
 def settlement_run_finish_task(self, run_id: int, attempt: int) -> str | None:
     try:
-        run = settlement_run_finish(run_id=run_id, attempt=attempt)
+        with logged_as_run(run_id):
+            run = settlement_run_finish(run_id=run_id, attempt=attempt)
     except OperationalError as exc:
         raise self.retry(exc=exc, countdown=2) from exc
     return run.state if run else None
@@ -125,7 +133,8 @@ def settlement_run_prepare_dispatch(run: SettlementRun) -> None:
         except OperationalError_kombu as exc:
             # The queue went away after the start was checked and committed: the run stays pending and
             # unqueued (no task id), and the run sweep queues it again once the queue is back.
-            logger.error("settlement run %s could not be queued: %s", run_id, exc)
+            with logged_as_run(run_id):
+                logger.error("settlement run %s could not be queued: %s", run_id, exc)
             return
         SettlementRun.objects.filter(pk=run_id, celery_task_id="").update(celery_task_id=result.id or "")
 
