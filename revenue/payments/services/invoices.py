@@ -37,6 +37,7 @@ from django_fsm import ConcurrentTransition, TransitionNotAllowed
 from django_fsm_log.models import StateLog
 
 from core.money import round_money
+from core.pdf import format_percent
 from core.periods import CHINA_TZ
 from organisation.models import User
 from revenue.payments.choices import LIVE_INVOICE_STATES, InvoiceState
@@ -86,8 +87,8 @@ def invoice_mismatches(
         )
     if figures.tax_rate != partner_rate:
         reasons.append(
-            gettext("The tax rate is %(rate)s%%; your VAT rate with the bank is %(expected)s%%.")
-            % {"rate": f"{figures.tax_rate * 100:g}", "expected": f"{partner_rate * 100:g}"}
+            gettext("The tax rate is %(rate)s; your VAT rate with the bank is %(expected)s.")
+            % {"rate": format_percent(figures.tax_rate), "expected": format_percent(partner_rate)}
         )
     if _squeeze(figures.buyer_name) != _squeeze(bank_name):
         reasons.append(
