@@ -166,7 +166,7 @@ def settlement_detail(request, pk: int):
             "is_final": selectors.settlement_is_final(settlement),
             "statement": settlement.statement if selectors.settlement_has_statement(settlement) else None,
             "dispute_form": DisputeForm(),
-            "invoice_status": settlement_invoice_status(settlement),
+            "invoice_status": presenters.invoice_status(settlement_invoice_status(settlement)),
             "can_dispute": user_partner_access(user=request.user) is PartnerAccess.FULL,
             # The partner's own users' downloads only (bank staff's are the bank's business).
             "downloads": selectors.download_events(settlement=settlement).filter(
