@@ -62,6 +62,8 @@ class PaymentFileData:
     execution_date: dt.date
     debtor: Debtor
     transfers: Sequence[Transfer]
+    # Who sends the file: the bank (its legal name); the debtor account's name when not given.
+    initiating_party: str = ""
 
     @property
     def control_sum(self) -> Decimal:
@@ -116,7 +118,7 @@ def pain001_xml(data: PaymentFileData) -> bytes:
     _sub(header, "CreDtTm", created)
     _sub(header, "NbOfTxs", count)
     _sub(header, "CtrlSum", total)
-    _sub(_sub(header, "InitgPty"), "Nm", data.debtor.name[:MAX_NAME])
+    _sub(_sub(header, "InitgPty"), "Nm", (data.initiating_party or data.debtor.name)[:MAX_NAME])
 
     payment = _sub(initiation, "PmtInf")
     _sub(payment, "PmtInfId", data.message_id)

@@ -187,6 +187,7 @@ def payment_batch_create(
             execution_date=execution_date,
             debtor=debtor,
             transfers=[line.transfer for line in lines],
+            initiating_party=statement_issuer().name.strip(),
         )
         xml, csv = pain001_xml(data), payment_csv(data)
         batch = PaymentBatch(
