@@ -48,3 +48,10 @@ def line_figures(line) -> dict[str, str]:
         "rate": rate(line.effective_rate),
         "share": money(line.share),
     }
+
+
+def invoice_status(status: dict) -> dict:
+    """A settlement's invoice status (``revenue.payments.selectors.settlement_invoice_status``) with its amounts."""
+    for invoice in status["invoices"]:
+        invoice.shown = {"amount": money(invoice.amount), "tax": money(invoice.tax)}
+    return status

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from portal import views
+from portal import invoice_views, views
 from revenue.statements.choices import DownloadKind
 
 app_name = "portal"
@@ -26,6 +26,8 @@ urlpatterns = [
         name="detail-xlsx",
     ),
     path("settlements/<int:pk>/lines/<int:line_pk>/dispute/", views.dispute_raise, name="dispute-raise"),
+    path("settlements/<int:pk>/invoice/", invoice_views.invoice_submit_view, name="invoice-submit"),
+    path("settlements/<int:pk>/invoices/<int:invoice_pk>/file/", invoice_views.invoice_file, name="invoice-file"),
     path("api-access/", views.api_access, name="api-access"),
     path("webhooks/", views.webhooks, name="webhooks"),
     path("webhooks/<int:pk>/toggle/", views.webhook_toggle, name="webhook-toggle"),

@@ -33,6 +33,7 @@ from portal.forms import DisputeForm, PartnerLoginForm, VerifyForm, WebhookForm
 from portal.selectors import PartnerAccess, user_api_token, user_partner_access
 from portal.services import partner_token_revoke, partner_token_rotate
 from portal.throttling import portal_download_wait
+from revenue.payments.selectors import settlement_invoice_status
 from revenue.settlement.models import Settlement, SettlementLine
 from revenue.settlement.services import settlement_dispute_raise
 from revenue.statements import selectors
@@ -165,6 +166,7 @@ def settlement_detail(request, pk: int):
             "is_final": selectors.settlement_is_final(settlement),
             "statement": settlement.statement if selectors.settlement_has_statement(settlement) else None,
             "dispute_form": DisputeForm(),
+            "invoice_status": presenters.invoice_status(settlement_invoice_status(settlement)),
             "can_dispute": user_partner_access(user=request.user) is PartnerAccess.FULL,
             # The partner's own users' downloads only (bank staff's are the bank's business).
             "downloads": selectors.download_events(settlement=settlement).filter(

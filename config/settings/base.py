@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "revenue.ledger",
     "revenue.settlement",
     "revenue.statements",
+    "revenue.payments",
     "portal",
     "performance",
     "demo",
@@ -182,6 +183,8 @@ MEDIA_ROOT = env.path("DJANGO_MEDIA_ROOT", default=BASE_DIR / "media")
 PRIVATE_MEDIA_ROOT = env.path("DJANGO_PRIVATE_MEDIA_ROOT", default=BASE_DIR / "private")
 # Largest evidence document accepted, in bytes (PDF, JPEG or PNG).
 EVIDENCE_MAX_UPLOAD_BYTES = env.int("EVIDENCE_MAX_UPLOAD_BYTES", default=20 * 1024 * 1024)
+# Largest invoice file a partner uploads, in bytes (PDF or OFD).
+INVOICE_MAX_UPLOAD_BYTES = env.int("INVOICE_MAX_UPLOAD_BYTES", default=10 * 1024 * 1024)
 
 LOGIN_URL = "admin:login"
 

@@ -13,8 +13,9 @@
     A partner's URL that receives signed JSON events.
 :class:`StatementIssuer`
     The bank as statements name it (one row, set by head office): its name,
-    address, service line, what partners put on the invoice they send it, and
-    a short legal footer. Each statement copies it when issued.
+    address, service line, what partners put on the invoice they send it, a
+    short legal footer, and the settlement account partners are paid from
+    (the debtor of payment files). Each statement copies it when issued.
 :class:`PartnerEvent` and :class:`WebhookDelivery`
     An outbox: each event a partner is told about (statement ready, dispute
     decided) is recorded once, then e-mailed and delivered to each webhook by
@@ -27,6 +28,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from core.bank_codes import validate_bank_code
 from revenue.ledger.errors import ImmutableRecord
 from revenue.statements.choices import DeliveryState, DownloadChannel, DownloadKind, EventKind
 
@@ -115,6 +117,17 @@ class StatementIssuer(models.Model):
         _("invoice content"), max_length=100, help_text=_("What the invoice is for, e.g. *信息技术服务*服务费.")
     )
     footer = models.CharField(_("legal footer"), max_length=300, blank=True)
+    # The account partners' service fees are paid from: the debtor of every payment file.
+    settlement_account_name = models.CharField(_("settlement account name"), max_length=140, blank=True)
+    settlement_account_no = models.CharField(_("settlement account number"), max_length=34, blank=True)
+    settlement_bank_name = models.CharField(_("settlement account bank"), max_length=140, blank=True)
+    settlement_bank_code = models.CharField(
+        _("settlement bank code (BIC or CNAPS)"),
+        max_length=12,
+        blank=True,
+        validators=[validate_bank_code],
+        help_text=_("The account's bank: a BIC (e.g. ICBKCNBJ) or its 12-digit CNAPS code."),
+    )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     updated_by = models.ForeignKey(
         _USER, verbose_name=_("updated by"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"

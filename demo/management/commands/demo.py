@@ -10,7 +10,8 @@ missing:
    September events — and close October: late events and reversals of the
    closed September settle as adjustments in October;
 4. statements (PDF) are issued for every settlement when a period closes;
-5. the branches' October targets are set and their scorecards built (PDFs).
+5. the branches' October targets are set and their scorecards built (PDFs);
+6. invoices in each state and a paid payment batch (``demo.payments``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from django.test import override_settings
 
 from core.money import MoneySum
 from core.periods import Period
+from demo.payments import demo_payments_create
 from demo.performance import demo_targets_create
 from demo.revenue import revenue_demo_setup
 from onboarding.models import Partner
@@ -63,6 +65,7 @@ class Command(BaseCommand):
                 self._targets(ReportingPeriod.parse(month))
             self._close_in_order(Period.parse(month))
         self._scorecard_pdfs(ReportingPeriod.parse(SCORECARD_MONTH))
+        demo_payments_create()
         self._summary()
 
     def _load_alliance(self) -> None:
@@ -113,6 +116,7 @@ class Command(BaseCommand):
             )
         media = settings.MEDIA_ROOT
         out.write(f"Statements (PDF): admin → 结算单, the partner portal, and {media}/statements/")
+        out.write("Invoices and payment batches: admin → 发票与付款; invoice states on the portal's settlement pages")
         out.write(f"Scorecards (PDF): {media}/scorecards/{SCORECARD_MONTH}/ and admin → 业绩管控 → 分行计分卡")
         out.write("\nDemo logins (password %s):" % DEMO_PASSWORD)  # noqa: UP031
         users = User.objects.filter(is_active=True).select_related("branch", "partner").prefetch_related("groups")

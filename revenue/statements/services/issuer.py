@@ -19,6 +19,10 @@ ISSUER_FIELDS = (
     "taxpayer_number",
     "invoice_content",
     "footer",
+    "settlement_account_name",
+    "settlement_account_no",
+    "settlement_bank_name",
+    "settlement_bank_code",
 )
 
 
