@@ -147,6 +147,14 @@ def partner_create(
         vat_rate=vat_rate,
         created_by=by,
     )
+    return partner_case_open(partner=partner, by=by, comment=comment)
+
+
+def partner_case_open(*, partner: Partner, by: User, comment: str = "") -> Partner:
+    """Save a new draft case (validated: GB 32100 code, new code), one empty evidence item per requirement, and log it.
+
+    The one way a case starts, whoever opens it: an RM (``partner_create``) or an applicant in the portal.
+    """
     partner.full_clean(exclude=["state"])  # the protected state is the machine's, not the form's
     partner.save()
     EvidenceItem.objects.bulk_create(
