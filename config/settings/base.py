@@ -340,9 +340,10 @@ REREVIEW_MONTHS_MEDIUM = env.int("REREVIEW_MONTHS_MEDIUM", default=12)
 REREVIEW_MONTHS_LOW = env.int("REREVIEW_MONTHS_LOW", default=24)
 REREVIEW_LEAD_DAYS = env.int("REREVIEW_LEAD_DAYS", default=30)
 REREVIEW_GRACE_DAYS = env.int("REREVIEW_GRACE_DAYS", default=30)
-if min(REREVIEW_MONTHS_HIGH, REREVIEW_MONTHS_MEDIUM, REREVIEW_MONTHS_LOW) < 1 or min(
-    REREVIEW_LEAD_DAYS, REREVIEW_GRACE_DAYS
-) < 0:
+if (
+    min(REREVIEW_MONTHS_HIGH, REREVIEW_MONTHS_MEDIUM, REREVIEW_MONTHS_LOW) < 1
+    or min(REREVIEW_LEAD_DAYS, REREVIEW_GRACE_DAYS) < 0
+):
     raise ImproperlyConfigured("REREVIEW_MONTHS_* must be at least 1, REREVIEW_LEAD_DAYS and _GRACE_DAYS 0 or more")
 # Applications to join in the portal: hours an e-mail confirmation link stays valid; applications (and
 # confirmation e-mails) per client address and per e-mail address within the window, counted in CACHES["default"].
