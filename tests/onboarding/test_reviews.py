@@ -189,3 +189,34 @@ def test_a_partner_suspended_by_staff_is_left_alone(active, rm_a):
     services.reviews_nightly(today=date(2026, 9, 15))
     services.partner_suspend(partner=partner, by=rm_a, comment="风险事件")
     assert services.reviews_nightly(today=date(2026, 12, 1))["suspended"] == 0
+
+
+def test_partner_kpis_count_re_reviews_approved_by_their_due_date(active, reviewer_a):
+    from datetime import datetime
+    from decimal import Decimal
+    from zoneinfo import ZoneInfo
+
+    from performance.periods import ReportingPeriod
+    from performance.selectors import partner_figures_for_period
+
+    late = active(next_review_on=date(2026, 12, 10))
+    on_time = active(next_review_on=date(2026, 12, 20))
+    services.reviews_nightly(today=date(2026, 12, 1))
+    for partner, approved in ((late, date(2026, 12, 15)), (on_time, date(2026, 12, 15))):
+        _accept_all(partner, reviewer_a)
+        services.review_approve(review=PartnerReview.objects.get(partner=partner), by=reviewer_a, today=approved)
+    figures = partner_figures_for_period(
+        period=ReportingPeriod.parse("2026-12"),
+        as_of=datetime(2027, 1, 5, tzinfo=ZoneInfo("Asia/Shanghai")),
+        partner_ids=[late.pk, on_time.pk],
+        dispute_rates={},
+    )
+    assert figures[late.pk].reviews_on_time == Decimal(0)
+    assert figures[on_time.pk].reviews_on_time == Decimal(1)
+    november = partner_figures_for_period(
+        period=ReportingPeriod.parse("2026-11"),
+        as_of=datetime(2027, 1, 5, tzinfo=ZoneInfo("Asia/Shanghai")),
+        partner_ids=[late.pk],
+        dispute_rates={},
+    )
+    assert november[late.pk].reviews_on_time is None  # nothing due then
