@@ -33,6 +33,7 @@ from core.storage import private_file_response
 from onboarding import services
 from onboarding.documents import evidence_document_check
 from onboarding.models import (
+    EDITABLE_STATES,
     REVIEW_RUNNING_STATES,
     CaseOrigin,
     EvidenceDecision,
@@ -382,6 +383,12 @@ class PartnerAdmin(ImportExportModelAdmin):
 
     def get_fieldsets(self, request, obj=None):
         return self.fieldsets[:-1] if obj is None else self.fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.state not in EDITABLE_STATES:
+            # Editable here only during a re-review, which refreshes the evidence (the inline), not the details.
+            return (*self.readonly_fields, *services.EDITABLE_FIELDS)
+        return self.readonly_fields
 
     def get_inlines(self, request, obj):
         return () if obj is None else self.inlines

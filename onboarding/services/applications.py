@@ -26,7 +26,7 @@ from django.core import signing
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files import File
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
@@ -182,7 +182,11 @@ def application_create(
         raise ValidationError({"password": exc.messages}) from exc
     applicant.set_password(password)
     applicant.full_clean(exclude=["password"])
-    applicant.save()
+    try:
+        with transaction.atomic():
+            applicant.save()
+    except IntegrityError as exc:  # the same address applying twice at the same moment
+        raise ValidationError({"email": EMAIL_TAKEN_MESSAGE}) from exc
 
     from onboarding.services.partners import partner_case_open
 
@@ -201,7 +205,11 @@ def application_create(
         created_by=applicant,
     )
     try:
-        partner_case_open(partner=partner, by=applicant, comment=str(_("Application made in the partner portal.")))
+        with transaction.atomic():
+            partner_case_open(partner=partner, by=applicant, comment=str(_("Application made in the partner portal.")))
+    except IntegrityError as exc:
+        # The same code applied for at the same moment: the unique constraint decides, with the same answer.
+        raise ValidationError({"credit_code": CODE_TAKEN_MESSAGE}) from exc
     except ValidationError as exc:
         # The unique check's own message would be the same, but keep one wording for a taken code.
         if "credit_code" in getattr(exc, "error_dict", {}) and any(

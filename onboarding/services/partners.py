@@ -15,6 +15,7 @@ from django_fsm_log.models import StateLog
 
 from onboarding.errors import ConcurrentChange, InvalidState, NotPermitted
 from onboarding.models import (
+    EDITABLE_STATES,
     EvidenceItem,
     EvidenceRequirement,
     Partner,
@@ -238,6 +239,8 @@ def partner_update(*, partner: Partner, by: User, data: dict[str, Any]) -> Partn
     if case.state != partner.state:
         raise ConcurrentChange(_("This case was changed by someone else. Reload it and try again."))
     authorise(action=Action.EDIT, partner=case, user=by)
+    if case.state not in EDITABLE_STATES:  # a re-review lets the evidence be refreshed, not the details
+        raise InvalidState(_("The case's details can be corrected only while it is a draft or needs information."))
     # The risk rating decides whether head office must approve the case: a branch may raise it, never lower it.
     lowered = "risk_rating" in data and _RISK_ORDER[data["risk_rating"]] < _RISK_ORDER[case.risk_rating]
     if lowered and not user_sees_all_branches(by):
