@@ -627,7 +627,7 @@ class ReviewTrigger(models.TextChoices):
 
 
 class ReviewState(models.TextChoices):
-    OPEN = "open", _("Open: evidence being refreshed and reviewed")
+    OPEN = "open", _("Open")
     PENDING_HEAD_OFFICE = "pending_head_office", _("Awaiting head-office approval")
     APPROVED = "approved", _("Approved")
 

@@ -55,7 +55,7 @@ class Migration(migrations.Migration):
                 ('trigger', models.CharField(choices=[('schedule', 'Periodic re-review date'), ('evidence_expiry', 'Evidence expiring')], max_length=24, verbose_name='opened for')),
                 ('due_on', models.DateField(db_index=True, verbose_name='due on')),
                 ('opened_on', models.DateField(verbose_name='opened on')),
-                ('state', models.CharField(choices=[('open', 'Open: evidence being refreshed and reviewed'), ('pending_head_office', 'Awaiting head-office approval'), ('approved', 'Approved')], db_index=True, default='open', max_length=24, verbose_name='state')),
+                ('state', models.CharField(choices=[('open', 'Open'), ('pending_head_office', 'Awaiting head-office approval'), ('approved', 'Approved')], db_index=True, default='open', max_length=24, verbose_name='state')),
                 ('approved_on', models.DateField(blank=True, null=True, verbose_name='approved on')),
                 ('suspended_at', models.DateTimeField(blank=True, null=True, verbose_name='partner suspended as overdue at')),
                 ('approved_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='approved by')),
