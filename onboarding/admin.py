@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST, require_safe
@@ -32,14 +33,20 @@ from core.storage import private_file_response
 from onboarding import services
 from onboarding.documents import evidence_document_check
 from onboarding.models import (
+    EDITABLE_STATES,
+    REVIEW_RUNNING_STATES,
+    CaseOrigin,
     EvidenceDecision,
     EvidenceDownload,
     EvidenceItem,
     EvidenceRequirement,
     Partner,
     PartnerActivePeriod,
+    PartnerApplication,
+    PartnerReview,
     PartnerTier,
     PartnerTierChange,
+    ReviewState,
 )
 from onboarding.policies import Action, allowed_actions, authorise
 from onboarding.resources import PartnerResource
@@ -123,7 +130,7 @@ class EvidenceDocumentInput(forms.ClearableFileInput):
 class EvidenceItemForm(forms.ModelForm):
     class Meta:
         model = EvidenceItem
-        fields = ("requirement", "reference", "document")
+        fields = ("requirement", "reference", "document", "expires_on")
         widgets = {"document": EvidenceDocumentInput(attrs={"accept": ".pdf,.jpg,.jpeg,.png"})}
 
     def __init__(self, *args, **kwargs):
@@ -151,7 +158,16 @@ class EvidenceItemInline(admin.TabularInline):
     form = EvidenceItemForm
     extra = 0
     can_delete = False
-    fields = ("requirement", "reference", "document", "decision", "decision_reason", "decided_by", "recorded_by")
+    fields = (
+        "requirement",
+        "reference",
+        "document",
+        "expires_on",
+        "decision",
+        "decision_reason",
+        "decided_by",
+        "recorded_by",
+    )
     readonly_fields = ("document_link", "decision", "decision_reason", "decided_by", "recorded_by")
 
     def get_queryset(self, request):
@@ -229,6 +245,20 @@ class ActivePeriodInline(ReadOnlyInline, admin.TabularInline):
     readonly_fields = fields
 
 
+class ApplicationInline(ReadOnlyInline, admin.StackedInline):
+    """A self-application's applicant, e-mail confirmation and the rejection reason told to the applicant."""
+
+    model = PartnerApplication
+    fields = ("applicant", "email", "mobile", "referral_code", "email_confirmed_at", "shared_reason", "created_at")
+    readonly_fields = fields
+
+
+class ReviewInline(ReadOnlyInline, admin.TabularInline):
+    model = PartnerReview
+    fields = ("trigger", "due_on", "opened_on", "state", "branch_approved_by", "approved_by", "approved_on")
+    readonly_fields = fields
+
+
 class TierChangeInline(ReadOnlyInline, admin.TabularInline):
     model = PartnerTierChange
     fields = ("changed_at", "from_tier", "to_tier", "changed_by", "reason")
@@ -271,11 +301,20 @@ class PartnerAdmin(ImportExportModelAdmin):
         "risk_rating",
         "updated_at",
     )
-    list_filter = ("partner_type", "state", ("branch", ScopedBranchFilter), "tier", "risk_rating")
+    list_filter = ("partner_type", "state", ("branch", ScopedBranchFilter), "tier", "risk_rating", "origin")
     list_select_related = ("branch", "relationship_manager")
     search_fields = ("legal_name", "credit_code")
     search_help_text = _("Search by legal name or unified social credit code.")
-    readonly_fields = ("state", "tier", "assigned_reviewer", "created_by", "created_at", "updated_at")
+    readonly_fields = (
+        "state",
+        "tier",
+        "assigned_reviewer",
+        "created_by",
+        "created_at",
+        "updated_at",
+        "origin",
+        "next_review_on",
+    )
     fieldsets = (
         (None, {"fields": ("partner_type", "legal_name", "credit_code", "legal_representative", "registered_capital")}),
         (_("Contact"), {"fields": ("contact_name", "contact_phone", "contact_email")}),
@@ -286,10 +325,28 @@ class PartnerAdmin(ImportExportModelAdmin):
         (_("Ownership and risk"), {"fields": ("branch", "relationship_manager", "risk_rating")}),
         (
             _("Admission"),
-            {"fields": ("state", "tier", "assigned_reviewer", "created_by", "created_at", "updated_at")},
+            {
+                "fields": (
+                    "state",
+                    "tier",
+                    "assigned_reviewer",
+                    "origin",
+                    "next_review_on",
+                    "created_by",
+                    "created_at",
+                    "updated_at",
+                )
+            },
         ),
     )
-    inlines = (EvidenceItemInline, StateLogInline, ActivePeriodInline, TierChangeInline)
+    inlines = (
+        EvidenceItemInline,
+        ApplicationInline,
+        StateLogInline,
+        ActivePeriodInline,
+        TierChangeInline,
+        ReviewInline,
+    )
     resource_classes = (PartnerResource,)
     formats = (CSV, XLSX)
     import_form_class = PartnerImportForm
@@ -326,6 +383,12 @@ class PartnerAdmin(ImportExportModelAdmin):
 
     def get_fieldsets(self, request, obj=None):
         return self.fieldsets[:-1] if obj is None else self.fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.state not in EDITABLE_STATES:
+            # Editable here only during a re-review, which refreshes the evidence (the inline), not the details.
+            return (*self.readonly_fields, *services.EDITABLE_FIELDS)
+        return self.readonly_fields
 
     def get_inlines(self, request, obj):
         return () if obj is None else self.inlines
@@ -388,6 +451,7 @@ class PartnerAdmin(ImportExportModelAdmin):
                 reference=item_form.cleaned_data.get("reference", ""),
                 document=document if isinstance(document, UploadedFile) else None,
                 clear_document=document is False,
+                expires_on=item_form.cleaned_data.get("expires_on"),
                 by=request.user,
             )
             if item_form.instance.pk:
@@ -452,6 +516,7 @@ class PartnerAdmin(ImportExportModelAdmin):
             "missing": evidence_missing(partner=partner),
             "to_revise": evidence_needing_revision(partner=partner),
             "tiers": [(v, label) for v, label in PartnerTier.choices if v != partner.tier],
+            "is_application": partner.origin == CaseOrigin.SELF_APPLICATION,
         }
         if any(a["needs_reviewer"] for a in actions):
             makers = partner_makers(partner=partner)
@@ -508,6 +573,13 @@ class PartnerAdmin(ImportExportModelAdmin):
             elif action == Action.CHANGE_TIER:
                 services.partner_tier_change(
                     partner=partner, tier=request.POST.get("tier", ""), by=request.user, reason=comment
+                )
+            elif action == Action.REJECT:
+                services.partner_reject(
+                    partner=partner,
+                    by=request.user,
+                    comment=comment,
+                    shared_reason=request.POST.get("shared_reason", ""),
                 )
             else:
                 services.ACTION_SERVICES[action](partner=partner, by=request.user, comment=comment)
@@ -609,3 +681,92 @@ class EvidenceRequirementAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # make it optional instead: items point at it
+
+
+class ReviewDueFilter(admin.SimpleListFilter):
+    """Running re-reviews due (not yet past their date) or overdue (past it), on today's China date."""
+
+    title = _("due")
+    parameter_name = "due"
+
+    def lookups(self, request, model_admin):
+        return [("due", _("Due (running, not yet past the date)")), ("overdue", _("Overdue"))]
+
+    def queryset(self, request, queryset):
+        today = timezone.localdate()
+        running = queryset.filter(state__in=REVIEW_RUNNING_STATES)
+        if self.value() == "due":
+            return running.filter(due_on__gte=today)
+        if self.value() == "overdue":
+            return running.filter(due_on__lt=today)
+        return queryset
+
+
+@admin.register(PartnerReview)
+class PartnerReviewAdmin(admin.ModelAdmin):
+    """Re-reviews (年审) per branch: filter by branch and by due/overdue. Evidence is refreshed and decided on the
+    partner's page; the approvals are the actions here (the services check permission and maker-checker)."""
+
+    list_display = ("partner", "branch", "trigger", "due_on", "due_status", "state", "opened_on", "approved_on")
+    list_filter = (ReviewDueFilter, "state", ("branch", ScopedBranchFilter), "trigger")
+    list_select_related = ("partner", "branch")
+    search_fields = ("partner__legal_name", "partner__credit_code")
+    date_hierarchy = "due_on"
+    fields = (
+        "partner",
+        "branch",
+        "trigger",
+        "due_on",
+        "opened_on",
+        "state",
+        "branch_approved_by",
+        "approved_by",
+        "approved_on",
+        "suspended_at",
+    )
+    readonly_fields = fields
+    actions = ("approve_branch", "approve_head_office")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(partner__in=partner_list(user=request.user))
+
+    @admin.display(description=_("due status"))
+    def due_status(self, review: PartnerReview) -> str:
+        if review.state == ReviewState.APPROVED:
+            return "—"
+        return _("Overdue") if review.due_on < timezone.localdate() else _("Due")
+
+    def _decide(self, request, queryset, service) -> None:
+        done = 0
+        for review in queryset.order_by("pk"):
+            try:
+                service(review=review, by=request.user, today=timezone.localdate())
+            except (ApplicationError, ValidationError) as exc:
+                messages.error(request, f"{review.partner}: {error_text(exc)}")
+            else:
+                done += 1
+        if done:
+            messages.success(request, _("%(count)d re-reviews decided.") % {"count": done})
+
+    @admin.action(description=_("Approve the selected re-reviews (branch)"), permissions=["approve"])
+    def approve_branch(self, request, queryset):
+        self._decide(request, queryset, services.review_approve)
+
+    @admin.action(description=_("Approve the selected re-reviews (head office)"), permissions=["approve"])
+    def approve_head_office(self, request, queryset):
+        self._decide(request, queryset, services.review_approve_head_office)
+
+    def has_approve_permission(self, request) -> bool:
+        return request.user.has_perm("onboarding.approve_partner")
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.has_perm("onboarding.view_partner")
+
+    def has_add_permission(self, request) -> bool:
+        return False  # opened by the nightly job
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -12,6 +12,7 @@ __all__ = [
     "MakerChecker",
     "NotPermitted",
     "PartnerFileRefused",
+    "TooManyApplications",
 ]
 
 
@@ -25,3 +26,9 @@ class MakerChecker(NotPermitted):
 
 class PartnerFileRefused(ApplicationError):
     """A partner file refused whole before its rows are read: over the size or row limit, or not a spreadsheet."""
+
+
+class TooManyApplications(ApplicationError):
+    """Too many applications or confirmation e-mails from one address or for one e-mail: try again later."""
+
+    status_code = 429

@@ -45,6 +45,11 @@ class RiskRating(models.TextChoices):
     HIGH = "high", _("High")
 
 
+class CaseOrigin(models.TextChoices):
+    STAFF = "staff", _("Prepared by bank staff")
+    SELF_APPLICATION = "self_application", _("Applied in the portal")
+
+
 class PartnerTier(models.TextChoices):
     STANDARD = "standard", _("Standard")
     SILVER = "silver", _("Silver")
@@ -165,6 +170,10 @@ class Partner(ConcurrentTransitionMixin, models.Model):
         blank=True,
         related_name="+",
     )
+    # Where the case came from: prepared by an RM in the admin, or a company's own application in the portal.
+    origin = models.CharField(_("origin"), max_length=24, choices=CaseOrigin.choices, default=CaseOrigin.STAFF)
+    # When the next periodic re-review (年审) is due; set on activation and on each approved re-review.
+    next_review_on = models.DateField(_("next re-review due"), null=True, blank=True, db_index=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -479,6 +488,8 @@ class EvidenceItem(models.Model):
         related_name="+",
     )
     recorded_at = models.DateTimeField(_("recorded at"), null=True, blank=True)
+    # A licence's end of validity: a re-review opens REREVIEW_LEAD_DAYS before it.
+    expires_on = models.DateField(_("valid until"), null=True, blank=True)
     decision = models.CharField(
         _("decision"), max_length=16, choices=EvidenceDecision.choices, default=EvidenceDecision.PENDING
     )
@@ -573,3 +584,119 @@ class PartnerTierChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.partner}: {self.from_tier} → {self.to_tier}"
+
+
+class PartnerApplication(models.Model):
+    """A company's own application to join the alliance (申请加入联盟), made in the portal.
+
+    The case itself is an ordinary ``Partner`` of the chosen branch (``origin =
+    self_application``) going through the same state machine; this row binds
+    it to the applicant's account and holds what only an application has: the
+    e-mail confirmation and the rejection reason the reviewer chose to share.
+    The applicant account cannot sign in until its e-mail is confirmed, and
+    becomes the partner's first portal user when the partner is activated.
+    """
+
+    partner = models.OneToOneField(
+        Partner, verbose_name=_("admission case"), on_delete=models.PROTECT, related_name="application"
+    )
+    applicant = models.OneToOneField(
+        settings.AUTH_USER_MODEL, verbose_name=_("applicant"), on_delete=models.PROTECT, related_name="application"
+    )
+    email = models.EmailField(_("e-mail"))
+    mobile = models.CharField(_("mobile"), max_length=11)
+    # As typed by the applicant; the RM it names (if any) became the case's RM.
+    referral_code = models.CharField(_("referring RM's code"), max_length=150, blank=True)
+    email_confirmed_at = models.DateTimeField(_("e-mail confirmed at"), null=True, blank=True)
+    # What the applicant is told when the case is rejected; the log's reason stays internal.
+    shared_reason = models.CharField(_("reason shared with the applicant"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("applied at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("application to join")
+        verbose_name_plural = _("applications to join")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return str(self.partner)
+
+
+class ReviewTrigger(models.TextChoices):
+    SCHEDULE = "schedule", _("Periodic re-review date")
+    EVIDENCE_EXPIRY = "evidence_expiry", _("Evidence expiring")
+
+
+class ReviewState(models.TextChoices):
+    OPEN = "open", _("Open")
+    PENDING_HEAD_OFFICE = "pending_head_office", _("Awaiting head-office approval")
+    APPROVED = "approved", _("Approved")
+
+
+# States of a re-review still running (at most one per partner).
+REVIEW_RUNNING_STATES = (ReviewState.OPEN, ReviewState.PENDING_HEAD_OFFICE)
+
+
+class PartnerReview(models.Model):
+    """A periodic re-review (年审) of an admitted partner, opened by the nightly job before it falls due.
+
+    The partner stays active while it runs: its evidence is refreshed and
+    decided item by item with the admission services, the branch's reviewer
+    approves (maker-checker), head office approves too when the partner is
+    high-risk or PE/VC, and approval sets the partner's next re-review date.
+    A partner whose re-review is overdue by more than REREVIEW_GRACE_DAYS is
+    suspended by the nightly job (``suspended_at``) and reinstated when it passes.
+    """
+
+    partner = models.ForeignKey(Partner, verbose_name=_("partner"), on_delete=models.PROTECT, related_name="reviews")
+    # Denormalised from the partner when opened, so branches filter their own re-reviews in one index.
+    branch = models.ForeignKey(
+        "organisation.Branch", verbose_name=_("branch"), on_delete=models.PROTECT, related_name="partner_reviews"
+    )
+    trigger = models.CharField(_("opened for"), max_length=24, choices=ReviewTrigger.choices)
+    due_on = models.DateField(_("due on"), db_index=True)
+    opened_on = models.DateField(_("opened on"))
+    state = models.CharField(
+        _("state"), max_length=24, choices=ReviewState.choices, default=ReviewState.OPEN, db_index=True
+    )
+    branch_approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("branch approval by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("approved by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    approved_on = models.DateField(_("approved on"), null=True, blank=True)
+    suspended_at = models.DateTimeField(_("partner suspended as overdue at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("re-review")
+        verbose_name_plural = _("re-reviews")
+        ordering = ["due_on", "id"]
+        constraints = [
+            # One running re-review per partner: the nightly job run twice opens one.
+            models.UniqueConstraint(
+                fields=["partner"],
+                condition=models.Q(state__in=["open", "pending_head_office"]),
+                name="onboarding_one_running_review",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(state="approved") | models.Q(approved_on__isnull=False),
+                name="onboarding_approved_review_has_date",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partner} · {self.due_on}"
+
+    @property
+    def is_running(self) -> bool:
+        return self.state in REVIEW_RUNNING_STATES

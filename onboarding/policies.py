@@ -14,7 +14,15 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import Transition
 
 from onboarding.errors import InvalidState, MakerChecker, NotPermitted
-from onboarding.models import EDITABLE_STATES, AdmissionState, Partner
+from onboarding.models import (
+    EDITABLE_STATES,
+    AdmissionState,
+    CaseOrigin,
+    Partner,
+    PartnerApplication,
+    PartnerReview,
+    ReviewState,
+)
 from onboarding.selectors import partner_branch_approver, partner_list, partner_makers
 from organisation.models import User
 from organisation.services import user_sees_all_branches
@@ -82,6 +90,28 @@ DECIDER_ACTIONS = {
 CHECKER_ACTIONS = {Action.DECIDE_EVIDENCE, Action.REQUEST_INFO, Action.APPROVE, Action.APPROVE_HEAD_OFFICE}
 
 
+# What an applicant may do to their own case in the portal: record its evidence, submit and resubmit it.
+APPLICANT_ACTIONS = {Action.EDIT, Action.SUBMIT, Action.RESUBMIT}
+# While an admitted partner's re-review is open its evidence is refreshed and decided, the partner staying active.
+REVIEW_ACTIONS = {Action.EDIT: "onboarding.change_partner", Action.DECIDE_EVIDENCE: "onboarding.review_partner"}
+
+
+def user_is_applicant(user: User, partner: Partner) -> bool:
+    """Whether ``user`` is the confirmed applicant of this self-application case."""
+    if partner.origin != CaseOrigin.SELF_APPLICATION or not user.is_authenticated or user.is_staff:
+        return False
+    return PartnerApplication.objects.filter(
+        partner_id=partner.pk, applicant_id=user.pk, email_confirmed_at__isnull=False
+    ).exists()
+
+
+def partner_review_running(*, partner: Partner) -> bool:
+    """An admitted partner whose re-review is open (its evidence may be refreshed and decided)."""
+    if partner.state not in (AdmissionState.ACTIVE, AdmissionState.SUSPENDED):
+        return False
+    return PartnerReview.objects.filter(partner_id=partner.pk, state=ReviewState.OPEN).exists()
+
+
 def user_is_head_office(user: User) -> bool:
     return user.is_active and user.has_perm(HEAD_OFFICE_PERMISSION)
 
@@ -116,10 +146,16 @@ def transitions_for(partner: Partner, action: str) -> list[Transition]:
 def authorise(*, action: str, partner: Partner, user: User, makers: set[int] | None = None) -> None:
     """Raise ``NotPermitted``/``MakerChecker``/``InvalidState`` unless ``user`` may take ``action`` now."""
     label = Action(action).label
-    if not user.is_active or not user_in_scope(user, partner):
+    applicant = user_is_applicant(user, partner)
+    if not user.is_active or not (applicant or user_in_scope(user, partner)):
         raise NotPermitted(_("This partner belongs to another branch."))
+    if applicant and action not in APPLICANT_ACTIONS:
+        raise NotPermitted(_("You do not have the permission to “%(action)s”.") % {"action": label})
+    reviewing = action in REVIEW_ACTIONS and partner_review_running(partner=partner)
 
-    if action in TRANSITION_METHODS:
+    if reviewing:
+        permission = REVIEW_ACTIONS[action]
+    elif action in TRANSITION_METHODS:
         transitions = transitions_for(partner, action)
         if not transitions:
             raise InvalidState(
@@ -134,7 +170,8 @@ def authorise(*, action: str, partner: Partner, user: User, makers: set[int] | N
                 _("“%(action)s” is not possible while the case is %(state)s.")
                 % {"action": label, "state": partner.get_state_display()}
             )
-    if not user.has_perm(permission):
+    # An applicant acts on their own case in the portal without staff permissions (scope checked above).
+    if not applicant and not user.has_perm(permission):
         raise NotPermitted(_("You do not have the permission to “%(action)s”.") % {"action": label})
 
     head_office = user_is_head_office(user)

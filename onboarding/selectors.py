@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import date
+from decimal import Decimal
+
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django_fsm_log.models import StateLog
 
 from onboarding.models import EvidenceDecision, EvidenceItem, EvidenceRequirement, Partner
@@ -105,3 +109,21 @@ def partner_branch_approver(*, partner: Partner) -> int | None:
     """Id of who gave the branch approval of a case now awaiting head office."""
     entry = partner_state_log(partner=partner).filter(transition="refer_to_head_office").last()
     return entry.by_id if entry else None
+
+
+def partner_reviews_on_time(*, due_from: date, due_before: date, partner_ids: Iterable[int]) -> dict[int, Decimal]:
+    """Per partner, the share of its re-reviews due in ``[due_from, due_before)`` approved by their due date.
+
+    Partners with no re-review due then are absent (no rate). One query.
+    """
+    from onboarding.models import PartnerReview, ReviewState
+
+    rows = (
+        PartnerReview.objects.filter(partner_id__in=list(partner_ids), due_on__gte=due_from, due_on__lt=due_before)
+        .values("partner_id")
+        .annotate(
+            due=Count("pk"),
+            on_time=Count("pk", filter=Q(state=ReviewState.APPROVED, approved_on__lte=F("due_on"))),
+        )
+    )
+    return {row["partner_id"]: Decimal(row["on_time"]) / Decimal(row["due"]) for row in rows}

@@ -56,6 +56,7 @@ from core.money import ZERO, MoneySum
 from core.periods import Period
 from onboarding.models import Partner, PartnerActivePeriod
 from onboarding.policies import ADMITTED_STATES
+from onboarding.selectors import partner_reviews_on_time
 from organisation.models import Branch, User
 from organisation.services import user_sees_all_branches
 from performance.errors import KPIUnavailable
@@ -297,6 +298,8 @@ class PartnerKPIs:
     growth_rate: Decimal | None
     active_months: int = 0
     dispute_rate: Decimal | None = None
+    # Share of the partner's re-reviews (年审) due in the period that were approved by their due date.
+    reviews_on_time: Decimal | None = None
 
 
 def partner_kpis_for_period(
@@ -436,6 +439,7 @@ def partner_figures_for_period(
     if dispute_rates is None:
         dispute_rates = partner_dispute_rates(period=period, as_of=as_of, partner_ids=ids)
     disputes = dispute_rates
+    on_time = partner_reviews_on_time(due_from=period.start, due_before=period.end, partner_ids=ids)
     result = {}
     for partner_id in ids:
         found = kpis.get(partner_id)
@@ -449,6 +453,7 @@ def partner_figures_for_period(
             growth_rate=found.growth_rate if found else None,
             active_months=months.get(partner_id, 0),
             dispute_rate=disputes.get(partner_id),
+            reviews_on_time=on_time.get(partner_id),
         )
     return result
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from portal import invoice_views, views
+from portal import apply_views, invoice_views, views
 from revenue.statements.choices import DownloadKind
 
 app_name = "portal"
@@ -32,4 +32,12 @@ urlpatterns = [
     path("webhooks/", views.webhooks, name="webhooks"),
     path("webhooks/<int:pk>/toggle/", views.webhook_toggle, name="webhook-toggle"),
     path("webhooks/<int:pk>/remove/", views.webhook_remove, name="webhook-remove"),
+    # Applying to join the alliance (public) and the applicant's own application.
+    path("apply/", apply_views.apply, name="apply"),
+    path("apply/sent/", apply_views.apply_sent, name="apply-sent"),
+    path("apply/confirm/<str:token>/", apply_views.apply_confirm, name="apply-confirm"),
+    path("apply/sign-in/", apply_views.ApplicantLoginView.as_view(), name="apply-sign-in"),
+    path("application/", apply_views.application, name="application"),
+    path("application/evidence/<int:requirement_id>/", apply_views.application_evidence, name="application-evidence"),
+    path("application/send/", apply_views.application_send, name="application-send"),
 ]

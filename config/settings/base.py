@@ -278,6 +278,7 @@ CELERY_TASK_ROUTES = [
         # Exact names are matched before patterns.
         "statements.partner_event_email": {"queue": "messages"},
         "statements.webhook_deliver": {"queue": "messages"},
+        "onboarding.notice_email": {"queue": "messages"},
         "settlement.*": {"queue": "settlement"},
         "statements.*": {"queue": "documents"},
         "performance.*": {"queue": "documents"},
@@ -307,6 +308,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "statements.sweep",
         "schedule": crontab(minute="*/15"),
     },
+    # Re-reviews (年审): open those falling due, suspend partners overdue past the grace period.
+    "onboarding-reviews-nightly": {
+        "task": "onboarding.reviews_nightly",
+        "schedule": crontab(hour=0, minute=30),
+    },
 }
 
 # Settlement: a net below this (yuan, before VAT) is not paid but carried forward to the next period;
@@ -329,6 +335,25 @@ TRANSACTION_IMPORT_MAX_ROWS = env.int("TRANSACTION_IMPORT_MAX_ROWS", default=100
 TRANSACTION_IMPORT_MAX_XLSX_UNPACKED_BYTES = env.int("TRANSACTION_IMPORT_MAX_XLSX_UNPACKED_BYTES", default=150 * 2**20)
 # How far ahead of now an event may be dated (clock skew between systems); later ones are refused, from every channel.
 TRANSACTION_MAX_DAYS_AHEAD = env.int("TRANSACTION_MAX_DAYS_AHEAD", default=1)
+
+# Periodic re-review (年审): months between re-reviews by risk rating; days before the due date (or an evidence
+# item's expiry) the nightly job opens the re-review; days past the due date before the partner is suspended.
+REREVIEW_MONTHS_HIGH = env.int("REREVIEW_MONTHS_HIGH", default=6)
+REREVIEW_MONTHS_MEDIUM = env.int("REREVIEW_MONTHS_MEDIUM", default=12)
+REREVIEW_MONTHS_LOW = env.int("REREVIEW_MONTHS_LOW", default=24)
+REREVIEW_LEAD_DAYS = env.int("REREVIEW_LEAD_DAYS", default=30)
+REREVIEW_GRACE_DAYS = env.int("REREVIEW_GRACE_DAYS", default=30)
+if (
+    min(REREVIEW_MONTHS_HIGH, REREVIEW_MONTHS_MEDIUM, REREVIEW_MONTHS_LOW) < 1
+    or min(REREVIEW_LEAD_DAYS, REREVIEW_GRACE_DAYS) < 0
+):
+    raise ImproperlyConfigured("REREVIEW_MONTHS_* must be at least 1, REREVIEW_LEAD_DAYS and _GRACE_DAYS 0 or more")
+# Applications to join in the portal: hours an e-mail confirmation link stays valid; applications (and
+# confirmation e-mails) per client address and per e-mail address within the window, counted in CACHES["default"].
+APPLICATION_CONFIRM_HOURS = env.int("APPLICATION_CONFIRM_HOURS", default=48)
+APPLICATION_MAX_PER_ADDRESS = env.int("APPLICATION_MAX_PER_ADDRESS", default=5)
+APPLICATION_MAX_PER_EMAIL = env.int("APPLICATION_MAX_PER_EMAIL", default=3)
+APPLICATION_WINDOW_SECONDS = env.int("APPLICATION_WINDOW_SECONDS", default=3600)
 
 # The partner import (admin and service), checked before a row is parsed: largest file and most rows per file.
 PARTNER_IMPORT_MAX_BYTES = env.int("PARTNER_IMPORT_MAX_BYTES", default=5 * 2**20)

@@ -14,7 +14,17 @@ from onboarding.services.admission import (
     partner_start_review,
     partner_submit,
     partner_suspend,
+    partner_system_reinstate,
+    partner_system_suspend,
     partner_terminate,
+)
+from onboarding.services.applications import (
+    application_confirm_email,
+    application_confirmation_resend,
+    application_create,
+    application_evidence_record,
+    application_of,
+    application_submit,
 )
 from onboarding.services.evidence import (
     EvidenceDocument,
@@ -28,16 +38,31 @@ from onboarding.services.imports import (
     partner_import,
     partner_import_file_check,
 )
+from onboarding.services.notices import notice_send
 from onboarding.services.partners import EDITABLE_FIELDS, partner_create, partner_tier_change, partner_update
+from onboarding.services.reviews import (
+    review_approve,
+    review_approve_head_office,
+    reviews_nightly,
+    reviews_open_due,
+    reviews_suspend_overdue,
+)
 
 __all__ = [
     "ACTION_SERVICES",
     "EDITABLE_FIELDS",
     "EvidenceDocument",
     "PartnerImportReport",
+    "application_confirm_email",
+    "application_confirmation_resend",
+    "application_create",
+    "application_evidence_record",
+    "application_of",
+    "application_submit",
     "evidence_document_download",
     "evidence_item_decide",
     "evidence_item_record",
+    "notice_send",
     "partner_activate",
     "partner_approve",
     "partner_approve_head_office",
@@ -54,7 +79,14 @@ __all__ = [
     "partner_start_review",
     "partner_submit",
     "partner_suspend",
+    "partner_system_reinstate",
+    "partner_system_suspend",
     "partner_terminate",
     "partner_tier_change",
     "partner_update",
+    "review_approve",
+    "review_approve_head_office",
+    "reviews_nightly",
+    "reviews_open_due",
+    "reviews_suspend_overdue",
 ]

@@ -18,6 +18,7 @@ The caller's instance is refreshed and returned.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 
 from django.db import transaction
 from django.utils import timezone
@@ -33,6 +34,12 @@ from onboarding.selectors import (
     evidence_not_accepted,
     partner_makers,
 )
+from onboarding.services.applications import (
+    application_admit_applicant,
+    application_notify_needs_info,
+    application_notify_rejected,
+)
+from onboarding.services.schedule import partner_schedule_next_review
 from organisation.models import User
 from portal.services import partner_access_revoke
 
@@ -178,7 +185,10 @@ def partner_request_info(*, partner: Partner, by: User, comment: str = "") -> Pa
     def describe() -> str:
         return "\n".join(filter(None, [comment.strip(), *(f"- {line}" for line in to_fix)]))
 
-    return _transition(partner=partner, by=by, action=Action.REQUEST_INFO, check=check, describe=describe)
+    def after(case: Partner) -> None:
+        application_notify_needs_info(partner=case, request="\n".join([comment.strip(), *to_fix]).strip())
+
+    return _transition(partner=partner, by=by, action=Action.REQUEST_INFO, check=check, describe=describe, after=after)
 
 
 def partner_resubmit(*, partner: Partner, by: User, comment: str = "") -> Partner:
@@ -219,11 +229,19 @@ def partner_approve_head_office(*, partner: Partner, by: User, comment: str = ""
     return _transition(partner=partner, by=by, action=Action.APPROVE_HEAD_OFFICE, comment=comment, check=check)
 
 
-def partner_reject(*, partner: Partner, by: User, comment: str) -> Partner:
-    """Any open state → rejected (final). A reason is required."""
+def partner_reject(*, partner: Partner, by: User, comment: str, shared_reason: str = "") -> Partner:
+    """Any open state → rejected (final). A reason is required.
+
+    The reason stays in the bank's log; an applicant (a self-application) is
+    told of the rejection with ``shared_reason`` only, what the reviewer chose to tell.
+    """
     if not comment.strip():
         raise InvalidState(_("Give the reason for rejecting the case."))
-    return _transition(partner=partner, by=by, action=Action.REJECT, comment=comment)
+
+    def after(case: Partner) -> None:
+        application_notify_rejected(partner=case, shared_reason=shared_reason)
+
+    return _transition(partner=partner, by=by, action=Action.REJECT, comment=comment, after=after)
 
 
 def partner_contract(*, partner: Partner, by: User, comment: str = "") -> Partner:
@@ -231,9 +249,19 @@ def partner_contract(*, partner: Partner, by: User, comment: str = "") -> Partne
     return _transition(partner=partner, by=by, action=Action.CONTRACT, comment=comment)
 
 
-def partner_activate(*, partner: Partner, by: User, comment: str = "") -> Partner:
-    """contracted → active; opens an active period (the partner earns a share from now on)."""
-    return _transition(partner=partner, by=by, action=Action.ACTIVATE, comment=comment, after=_open_active_period)
+def partner_activate(*, partner: Partner, by: User, comment: str = "", today: date | None = None) -> Partner:
+    """contracted → active; opens an active period (the partner earns a share from now on).
+
+    Sets the first re-review date from the risk rating, and makes a self-application's
+    applicant the partner's first portal user.
+    """
+
+    def after(case: Partner) -> None:
+        _open_active_period(case)
+        partner_schedule_next_review(partner=case, today=today or timezone.localdate())
+        application_admit_applicant(partner=case)
+
+    return _transition(partner=partner, by=by, action=Action.ACTIVATE, comment=comment, after=after)
 
 
 def partner_suspend(*, partner: Partner, by: User, comment: str) -> Partner:
@@ -261,6 +289,36 @@ def partner_terminate(*, partner: Partner, by: User, comment: str) -> Partner:
         partner_access_revoke(partner=case, by=by)  # its users' API tokens and its webhooks end with it
 
     return _transition(partner=partner, by=by, action=Action.TERMINATE, comment=comment, after=after)
+
+
+# ---- Steps the system takes (the nightly re-review job): no person, so no permission check ----------
+
+
+def _system_transition(*, partner: Partner, method: str, description: str, after=None) -> Partner:
+    """Apply a state-machine step as the system: locked and logged like the others, with no actor in the log."""
+    with transaction.atomic():
+        case = _lock(partner)
+        try:
+            getattr(case, method)(by=None, description=description)
+            case.save()
+        except TransitionNotAllowed as exc:
+            raise InvalidState(_("This step is not possible for the case now.")) from exc
+        except ConcurrentTransition as exc:
+            raise ConcurrentChange(_("This case was changed by someone else. Reload it and try again.")) from exc
+        if after:
+            after(case)
+    partner.refresh_from_db()
+    return partner
+
+
+def partner_system_suspend(*, partner: Partner, reason: str) -> Partner:
+    """active → suspended by the system (a re-review overdue past its grace period); closes the active period."""
+    return _system_transition(partner=partner, method="suspend", description=reason, after=_close_active_period)
+
+
+def partner_system_reinstate(*, partner: Partner, reason: str) -> Partner:
+    """suspended → active by the system (the re-review it was suspended for has passed); opens an active period."""
+    return _system_transition(partner=partner, method="reinstate", description=reason, after=_open_active_period)
 
 
 # Used by the admin's buttons and by anything dispatching on an action name.
@@ -293,5 +351,7 @@ __all__ = [
     "partner_start_review",
     "partner_submit",
     "partner_suspend",
+    "partner_system_reinstate",
+    "partner_system_suspend",
     "partner_terminate",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from django.core.exceptions import ValidationError
 from django.core.files import File
@@ -17,6 +18,9 @@ from onboarding.models import EvidenceDecision, EvidenceDownload, EvidenceItem, 
 from onboarding.policies import Action, authorise, authorise_view
 from organisation.models import User
 
+# ``expires_on`` left as it is on file (callers that do not deal with validity dates).
+KEEP = object()
+
 
 @transaction.atomic
 def evidence_item_record(
@@ -27,6 +31,7 @@ def evidence_item_record(
     by: User,
     document: File | None = None,
     clear_document: bool = False,
+    expires_on: date | None | object = KEEP,
 ) -> EvidenceItem:
     """Record (or correct) the evidence for one requirement while the case is editable.
 
@@ -35,6 +40,7 @@ def evidence_item_record(
     must be a PDF, JPEG or PNG by content and at most EVIDENCE_MAX_UPLOAD_BYTES
     (``onboarding.documents``); anything else is refused before anything is
     stored or changed. It is stored privately under a name the server chooses.
+    ``expires_on`` is the end of a licence's validity (a re-review opens before it); ``KEEP`` leaves it.
     """
     if document is not None:
         try:
@@ -51,10 +57,18 @@ def evidence_item_record(
         raise ValidationError({"requirement": message})
     item, _created = EvidenceItem.objects.select_for_update().get_or_create(partner=case, requirement=requirement)
     reference = reference.strip()
-    changed = reference != item.reference or document is not None or (clear_document and bool(item.document))
+    if expires_on is KEEP:
+        expires_on = item.expires_on
+    changed = (
+        reference != item.reference
+        or document is not None
+        or (clear_document and bool(item.document))
+        or expires_on != item.expires_on
+    )
     if not changed:
         return item
     item.reference = reference
+    item.expires_on = expires_on
     if document is not None:
         item.document_type = document_type
         item.document_name = evidence_document_name(document.name, document_type)

@@ -15,6 +15,7 @@ from django_fsm_log.models import StateLog
 
 from onboarding.errors import ConcurrentChange, InvalidState, NotPermitted
 from onboarding.models import (
+    EDITABLE_STATES,
     EvidenceItem,
     EvidenceRequirement,
     Partner,
@@ -147,6 +148,14 @@ def partner_create(
         vat_rate=vat_rate,
         created_by=by,
     )
+    return partner_case_open(partner=partner, by=by, comment=comment)
+
+
+def partner_case_open(*, partner: Partner, by: User, comment: str = "") -> Partner:
+    """Save a new draft case (validated: GB 32100 code, new code), one empty evidence item per requirement, and log it.
+
+    The one way a case starts, whoever opens it: an RM (``partner_create``) or an applicant in the portal.
+    """
     partner.full_clean(exclude=["state"])  # the protected state is the machine's, not the form's
     partner.save()
     EvidenceItem.objects.bulk_create(
@@ -230,6 +239,8 @@ def partner_update(*, partner: Partner, by: User, data: dict[str, Any]) -> Partn
     if case.state != partner.state:
         raise ConcurrentChange(_("This case was changed by someone else. Reload it and try again."))
     authorise(action=Action.EDIT, partner=case, user=by)
+    if case.state not in EDITABLE_STATES:  # a re-review lets the evidence be refreshed, not the details
+        raise InvalidState(_("The case's details can be corrected only while it is a draft or needs information."))
     # The risk rating decides whether head office must approve the case: a branch may raise it, never lower it.
     lowered = "risk_rating" in data and _RISK_ORDER[data["risk_rating"]] < _RISK_ORDER[case.risk_rating]
     if lowered and not user_sees_all_branches(by):

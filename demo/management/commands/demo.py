@@ -12,6 +12,7 @@ missing:
 4. statements (PDF) are issued for every settlement when a period closes;
 5. the branches' October targets are set and their scorecards built (PDFs);
 6. invoices in each state and a paid payment batch (``demo.payments``).
+7. one application to join in progress (returned for information) and one re-review due.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from django.test import override_settings
 
 from core.money import MoneySum
 from core.periods import Period
+from demo.lifecycle import DEMO_APPLICANT_EMAIL, demo_application_create, demo_reviews_schedule
 from demo.payments import demo_payments_create
 from demo.performance import demo_targets_create
 from demo.revenue import revenue_demo_setup
@@ -66,6 +68,7 @@ class Command(BaseCommand):
             self._close_in_order(Period.parse(month))
         self._scorecard_pdfs(ReportingPeriod.parse(SCORECARD_MONTH))
         demo_payments_create()
+        self._lifecycle()
         self._summary()
 
     def _load_alliance(self) -> None:
@@ -100,6 +103,13 @@ class Command(BaseCommand):
         if not BranchTarget.objects.filter(period_kind=period.kind, period_start=period.start).exists():
             demo_targets_create(period=period)
 
+    def _lifecycle(self) -> None:
+        if demo_application_create(password=DEMO_PASSWORD):
+            self.stdout.write("An application to join, returned for information.")
+        review = demo_reviews_schedule()
+        if review:
+            self.stdout.write(f"A re-review due {review.due_on}: {review.partner}.")
+
     def _scorecard_pdfs(self, period: ReportingPeriod) -> None:
         call_command("build_scorecards", period=str(period), pdf=True, stdout=self.stdout)
 
@@ -126,4 +136,7 @@ class Command(BaseCommand):
             out.write(f"  {user.username:<16} {roles:<22} {where}")
         out.write("\nAdmin (bank staff):     http://127.0.0.1:8000/admin/")
         out.write("Partner portal:         http://127.0.0.1:8000/portal/")
+        out.write("Apply to join:          http://127.0.0.1:8000/portal/apply/")
+        out.write(f"Application in progress: http://127.0.0.1:8000/portal/apply/sign-in/ ({DEMO_APPLICANT_EMAIL})")
+        out.write("Re-reviews due/overdue: http://127.0.0.1:8000/admin/onboarding/partnerreview/?due=due")
         out.write("API documentation:      http://127.0.0.1:8000/api/docs/")
