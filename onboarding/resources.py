@@ -179,7 +179,11 @@ class PartnerResource(resources.ModelResource):
         return super().import_data(dataset, dry_run=dry_run, raise_errors=raise_errors, use_transactions=True, **kwargs)
 
     def before_import(self, dataset, **kwargs):
-        """What the rows refer to, fetched once for the file: branches, users, RMs, codes already registered."""
+        """What the rows refer to, fetched once for the file: branches, users, RMs, codes already registered.
+
+        Headers may be the field names or the labelled export's headers (the verbose names, in Chinese or English).
+        """
+        dataset.headers = [_header_field(header) for header in (dataset.headers or [])]
 
         def column(name: str) -> set[str]:
             if name not in (dataset.headers or []):
@@ -268,6 +272,26 @@ class PartnerResource(resources.ModelResource):
 
     def dehydrate_relationship_manager(self, partner: Partner) -> str:
         return partner.relationship_manager.username
+
+
+def _labels_of(name: str) -> set[str]:
+    label = Partner._meta.get_field(name).verbose_name
+    found = set()
+    for language in ("zh-hans", "en"):
+        with translation.override(language):
+            found.add(str(label).strip().lower())
+    return found
+
+
+def _header_field(header) -> str:
+    """The field a header names: its field name, or its verbose name in either language (any case)."""
+    text = str(header if header is not None else "").strip()
+    if text in PartnerResource._meta.fields:
+        return text
+    for name in PartnerResource._meta.fields:
+        if text.lower() in _labels_of(name):
+            return name
+    return text
 
 
 def import_errors(result) -> list[tuple[int, str]]:
