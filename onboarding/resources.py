@@ -78,6 +78,17 @@ class AmountWidget(widgets.DecimalWidget):
             raise ValueError(_("“%(value)s” is not a number.") % {"value": value}) from None
 
 
+class RateWidget(AmountWidget):
+    """A rate as a fraction (0.06) or a percentage ("6.00%", as the labelled export writes it in CSV)."""
+
+    def clean(self, value, row=None, **kwargs):
+        text = str(value if value is not None else "").strip()
+        if text.endswith("%"):
+            number = super().clean(text[:-1].strip(), row, **kwargs)
+            return None if number is None else number / 100
+        return super().clean(value, row, **kwargs)
+
+
 class LookupWidget(widgets.ForeignKeyWidget):
     """A foreign key by a readable key (branch code, username) with a clear message when unknown.
 
@@ -130,7 +141,7 @@ class PartnerResource(resources.ModelResource):
         "relationship_manager", "relationship_manager", LookupWidget(User, "username", _("user name"))
     )
     risk_rating = fields.Field("risk_rating", "risk_rating", ChoicesWidget(RiskRating), default=RiskRating.MEDIUM)
-    vat_rate = fields.Field("vat_rate", "vat_rate", AmountWidget(), default=Decimal("0.0600"))
+    vat_rate = fields.Field("vat_rate", "vat_rate", RateWidget(), default=Decimal("0.0600"))
     # Export only: the case as it stands.
     state = fields.Field("state", "state", ChoicesWidget(AdmissionState), readonly=True)
     tier = fields.Field("tier", "tier", ChoicesWidget(PartnerTier), readonly=True)
