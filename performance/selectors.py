@@ -47,6 +47,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Case, Count, F, OuterRef, Q, QuerySet, Subquery, Sum, When
 from django.http import Http404
@@ -664,7 +665,7 @@ class TrendPoint:
     ranked_branches: int
 
 
-def scorecard_trend(*, branch_id: int, period: ReportingPeriod, periods: int = 6) -> list[TrendPoint]:
+def scorecard_trend(*, branch_id: int, period: ReportingPeriod, periods: int = 12) -> list[TrendPoint]:
     """The branch's stored total scores for ``period`` and up to ``periods - 1`` periods of its kind before it.
 
     Oldest first; periods without a stored scorecard are left out.
@@ -755,7 +756,7 @@ def branches_with_targets(*, period: ReportingPeriod) -> QuerySet[Branch]:
     return Branch.objects.filter(targets__period_kind=period.kind, targets__period_start=period.start).distinct()
 
 
-def scorecard_document(*, scorecard: BranchScorecard, trend_periods: int = 6):
+def scorecard_document(*, scorecard: BranchScorecard, trend_periods: int = 12):
     """The plain data of a branch's PDF scorecard (see ``performance.documents``)."""
     from performance.documents import (
         RankingRowData,
@@ -810,4 +811,5 @@ def scorecard_document(*, scorecard: BranchScorecard, trend_periods: int = 6):
             )
             for card in scorecard_ranking(period=period)
         ),
+        author=f"{settings.STATEMENT_BANK_NAME} {settings.STATEMENT_BANK_NAME_EN}",
     )

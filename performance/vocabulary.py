@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils import translation
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 
@@ -40,9 +41,9 @@ WEIGHT = _("Weight")
 WEIGHTED_SCORE = _("Weighted score")
 TOTAL_SCORE = _("Total score")
 RANK = _("Rank")
-RANKED_BRANCHES = _("Branches ranked")
+RANKED_BRANCHES = capfirst(_("branches ranked"))
 FIGURES_AS_OF = _("Figures as of")
-COMPUTED_AT = _("Computed at")
+COMPUTED_AT = capfirst(_("computed at"))
 KPIS_AGAINST_TARGET = _("KPIs against target")
 ACHIEVEMENT_PER_KPI = _("Achievement per KPI")
 TOTAL_SCORE_TREND = _("Total score over the previous periods")

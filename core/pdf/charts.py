@@ -13,7 +13,7 @@ from decimal import Decimal
 from reportlab.graphics.charts.barcharts import VerticalBarChart
 from reportlab.graphics.charts.legends import Legend
 from reportlab.graphics.charts.linecharts import HorizontalLineChart
-from reportlab.graphics.shapes import Drawing, String
+from reportlab.graphics.shapes import Drawing, Line, String
 from reportlab.graphics.widgets.markers import makeMarker
 from reportlab.lib import colors
 from reportlab.lib.units import mm
@@ -126,8 +126,20 @@ def bar_chart(
     height: float = 70 * mm,
     title: str = "",
     value_format: Callable[[float], str] = _thousands,
+    value_labels: Sequence[Sequence[str]] | bool = False,
+    value_max: Number = None,
+    value_step: Number = None,
+    reference: Number = None,
+    reference_label: str = "",
 ) -> Drawing:
-    """Grouped vertical bars: one group per category, one bar per series (e.g. target vs actual per KPI)."""
+    """Grouped vertical bars: one group per category, one bar per series (e.g. target vs actual per KPI).
+
+    ``value_labels``: True prints each bar's value (``value_format``) above it;
+    a list of lists prints those texts instead (e.g. the unclipped rate of a bar
+    clipped at ``value_max``). ``reference`` draws a dashed line across the
+    plot at that value (e.g. 100 %), labelled ``reference_label``, under the
+    bars. ``value_max`` and ``value_step`` fix the value axis.
+    """
     register_fonts()
     chart = VerticalBarChart()
     chart.data = _as_plot_values(series, len(categories))
@@ -139,7 +151,55 @@ def bar_chart(
     values = [v for row in chart.data for v in row if v is not None]
     if values and min(values) >= 0:
         chart.valueAxis.valueMin = 0
-    return _frame(chart, categories, series_names, width=width, height=height, title=title, value_format=value_format)
+    if value_max is not None:
+        chart.valueAxis.valueMax = float(value_max)
+    if value_step is not None:
+        chart.valueAxis.valueStep = float(value_step)
+    if value_labels:
+        if value_labels is True:
+            chart.barLabelFormat = value_format
+        else:
+            if [len(row) for row in value_labels] != [len(row) for row in chart.data]:
+                raise ValueError("one value label per bar")
+            chart.barLabelFormat = "values"
+            chart.barLabelArray = [[str(text) for text in row] for row in value_labels]
+        chart.barLabels.fontName = FONT_NAME
+        chart.barLabels.fontSize = 7
+        chart.barLabels.boxAnchor = "s"
+        chart.barLabels.nudge = 2
+    drawing = _frame(
+        chart, categories, series_names, width=width, height=height, title=title, value_format=value_format
+    )
+    if reference is not None:
+        _reference_line(drawing, chart, float(reference), reference_label)
+    return drawing
+
+
+def _reference_line(drawing: Drawing, chart, value: float, label: str) -> None:
+    """A dashed line at ``value`` across the plot, drawn under the bars (inserted before the chart)."""
+    # The axis as the chart will lay it out when drawn: placed, then scaled to the data.
+    chart.valueAxis.setPosition(chart.x, chart.y, chart.height)
+    chart.valueAxis.configure(chart.data)
+    y = chart.valueAxis.scale(value)
+    if not chart.y <= y <= chart.y + chart.height:
+        return
+    colour = colors.HexColor("#C00000")
+    line = Line(chart.x, y, chart.x + chart.width, y, strokeColor=colour, strokeWidth=1, strokeDashArray=[4, 3])
+    position = drawing.contents.index(chart)
+    drawing.contents.insert(position, line)
+    if label:
+        # At the right end, above the line, where it leaves the plot.
+        drawing.add(
+            String(
+                chart.x + chart.width,
+                y + 2,
+                label,
+                fontName=FONT_NAME,
+                fontSize=6.5,
+                textAnchor="end",
+                fillColor=colour,
+            )
+        )
 
 
 def line_chart(
@@ -151,11 +211,24 @@ def line_chart(
     height: float = 60 * mm,
     title: str = "",
     value_format: Callable[[float], str] = _thousands,
+    point_labels: Sequence[Sequence[str]] = (),
 ) -> Drawing:
-    """Lines over ordered categories (e.g. a KPI over the last twelve months); ``None`` leaves a gap."""
+    """Lines over ordered categories (e.g. a KPI over the last twelve months); ``None`` leaves a gap.
+
+    ``point_labels``: a text printed above each point, one list per series.
+    """
     register_fonts()
     chart = HorizontalLineChart()
     chart.data = _as_plot_values(series, len(categories))
+    if point_labels:
+        if [len(row) for row in point_labels] != [len(row) for row in chart.data]:
+            raise ValueError("one label per point")
+        chart.lineLabelFormat = "values"
+        chart.lineLabelArray = [[str(text) for text in row] for row in point_labels]
+        chart.lineLabels.fontName = FONT_NAME
+        chart.lineLabels.fontSize = 6.5
+        chart.lineLabels.boxAnchor = "s"
+        chart.lineLabels.dy = 3
     chart.joinedLines = 1
     for index in range(len(chart.data)):
         colour = PALETTE[index % len(PALETTE)]
