@@ -27,7 +27,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font, PatternFill
+from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from core.errors import ApplicationError
@@ -329,7 +329,7 @@ def _width(column: Column, header: str) -> float:
         ColumnKind.COUNT: 10,
         ColumnKind.DECIMAL: 12,
         ColumnKind.PERCENT: 10,
-        ColumnKind.DATETIME: 27,
+        ColumnKind.DATETIME: 28,
         ColumnKind.FIGURE: 18,
         ColumnKind.TEXT: 14,
     }[column.kind]
@@ -355,11 +355,16 @@ def xlsx_export(
     for index, (column, header) in enumerate(zip(columns, headers, strict=True), start=1):
         sheet.column_dimensions[get_column_letter(index)].width = _width(column, header)
     sheet.freeze_panes = "A2"
-    bold = Font(bold=True)
+    _print_setup(sheet)
+    # Named like the workbook's default font, so that a spreadsheet program substitutes both alike.
+    bold = Font(name="Calibri", bold=True)
+    wrapped = Alignment(wrap_text=True, vertical="top")
     header_fill = PatternFill("solid", fgColor="DDEBF7")
 
-    def cell(value, column: Column | None = None, *, font=None, fill=None):
+    def cell(value, column: Column | None = None, *, font=None, fill=None, alignment=None):
         written = WriteOnlyCell(sheet, value=value)
+        if alignment is not None:
+            written.alignment = alignment
         if column is not None and column.kind == ColumnKind.FIGURE and isinstance(value, int):
             written.number_format = COUNT_FORMAT
         elif column is not None and column.kind != ColumnKind.TEXT:
@@ -388,20 +393,37 @@ def xlsx_export(
 
     dictionary = workbook.create_sheet(title=_sheet_title(_text_in(language, _("Column dictionary"))))
     dictionary.column_dimensions["A"].width = 30
-    dictionary.column_dimensions["B"].width = 70
+    # Wide enough for every meaning on one line: a converted or printed sheet need not grow rows to fit.
+    dictionary.column_dimensions["B"].width = 110
     dictionary.column_dimensions["C"].width = 26
     dictionary.freeze_panes = "A2"
+    _print_setup(dictionary)
     dictionary.append(
         [cell(_text_in(language, text), font=bold, fill=header_fill) for text in (_("Column"), _("Meaning"), _("Unit"))]
     )
     for column, header in zip(columns, headers, strict=True):
         dictionary.append(
-            [header, formula_safe(_text_in(language, column.meaning)), _text_in(language, UNITS[column.kind])]
+            [
+                cell(header, alignment=wrapped),
+                cell(formula_safe(_text_in(language, column.meaning)), alignment=wrapped),
+                cell(_text_in(language, UNITS[column.kind]), alignment=wrapped),
+            ]
         )
     handle = tempfile.TemporaryFile()
     workbook.save(handle)
     handle.seek(0)
     return handle
+
+
+def _print_setup(sheet) -> None:
+    # Printed (or turned into PDF): A4 landscape, every column on one page's width, the header on every page.
+    sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.paperSize = "9"  # A4
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0
+    sheet.print_title_rows = "1:1"
+    sheet.print_options.gridLines = True
 
 
 def _sheet_title(title: str) -> str:

@@ -51,7 +51,7 @@ TOP_PARTNERS = _("Top partners by bank revenue")
 INTERNAL_MARKING = _("Internal")
 PERIOD = _("Period")
 BRANCH = _("Branch")
-BRANCH_CODE = _("Branch code")
+BRANCH_CODE = capfirst(_("branch code"))
 
 
 def kpi_name(kpi: str) -> str:

@@ -7,6 +7,7 @@ marks on the page, never for arithmetic that is printed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 
@@ -17,6 +18,7 @@ from reportlab.graphics.shapes import Drawing, Line, String
 from reportlab.graphics.widgets.markers import makeMarker
 from reportlab.lib import colors
 from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
 
 from .fonts import FONT_NAME, register_fonts
 
@@ -51,6 +53,21 @@ def _as_plot_values(series: Sequence[Sequence[Number]], ncats: int) -> list[tupl
     return out
 
 
+def _wrap(text: str, width: float, size: float = 7) -> str:
+    """``text`` broken into lines no wider than ``width`` points: between words, or between CJK characters."""
+    lines: list[str] = []
+    current = ""
+    for piece in re.findall(r"[\u2e80-\u9fff\uff00-\uffef]|[^\s\u2e80-\u9fff\uff00-\uffef]+\s*|\s+", text):
+        if current and stringWidth(current + piece.rstrip(), FONT_NAME, size) > width:
+            lines.append(current.rstrip())
+            current = piece.lstrip()
+        else:
+            current += piece
+    if current.strip():
+        lines.append(current.rstrip())
+    return "\n".join(lines) or text
+
+
 def _frame(
     chart,
     categories: Sequence[str],
@@ -72,18 +89,26 @@ def _frame(
     legend_top = top
     if series_names:
         top -= 14
-    many = len(categories) > 8
-    label_h = 34 if many else 14
     chart.x = 42
-    chart.y = label_h + 2
     chart.width = width - chart.x - 8
+    # Names wider than their slot wrap onto more lines; with many categories they are tilted instead. Either way
+    # they never print over one another, nor below the drawing.
+    names = [str(c) for c in categories]
+    slot = chart.width / max(len(names), 1)
+    many = len(names) > 8
+    if many:
+        widest = max((stringWidth(name, FONT_NAME, 7) for name in names), default=0)
+        label_h = min(widest * 0.58 + 8, 60)  # sin 35° of the longest name
+    else:
+        names = [_wrap(name, slot - 4) for name in names]
+        label_h = 10 * max((name.count("\n") + 1 for name in names), default=1) + 4
+    chart.y = label_h + 2
     chart.height = top - chart.y - 6
-    chart.categoryAxis.categoryNames = [str(c) for c in categories]
+    chart.categoryAxis.categoryNames = names
     labels = chart.categoryAxis.labels
     labels.fontName = FONT_NAME
     labels.fontSize = 7
     if many:
-        # Tilted so that forty branch names do not print over one another.
         labels.angle = 35
         labels.boxAnchor = "ne"
         labels.dx = 2
@@ -91,6 +116,8 @@ def _frame(
     else:
         labels.boxAnchor = "n"
         labels.dy = -3
+        labels.leading = 9
+        labels.textAnchor = "middle"
     chart.valueAxis.labels.fontName = FONT_NAME
     chart.valueAxis.labels.fontSize = 7
     chart.valueAxis.labelTextFormat = value_format
@@ -137,8 +164,7 @@ def bar_chart(
     ``value_labels``: True prints each bar's value (``value_format``) above it;
     a list of lists prints those texts instead (e.g. the unclipped rate of a bar
     clipped at ``value_max``). ``reference`` draws a dashed line across the
-    plot at that value (e.g. 100 %), labelled ``reference_label``, under the
-    bars. ``value_max`` and ``value_step`` fix the value axis.
+    plot at that value (e.g. 100 %), labelled ``reference_label``. ``value_max`` and ``value_step`` fix the value axis.
     """
     register_fonts()
     chart = VerticalBarChart()
@@ -167,6 +193,9 @@ def bar_chart(
         chart.barLabels.fontSize = 7
         chart.barLabels.boxAnchor = "s"
         chart.barLabels.nudge = 2
+        # On white, so that a label standing on a reference line stays legible.
+        chart.barLabels.boxFillColor = colors.white
+        chart.barLabels.leftPadding = chart.barLabels.rightPadding = 1
     drawing = _frame(
         chart, categories, series_names, width=width, height=height, title=title, value_format=value_format
     )
@@ -176,17 +205,25 @@ def bar_chart(
 
 
 def _reference_line(drawing: Drawing, chart, value: float, label: str) -> None:
-    """A dashed line at ``value`` across the plot, drawn under the bars (inserted before the chart)."""
+    """A dashed line at ``value`` across the plot, under the bars and their value labels (as on the web chart).
+
+    The gridlines are drawn here too, under it, rather than by the chart over it: one of them may fall at ``value``.
+    """
     # The axis as the chart will lay it out when drawn: placed, then scaled to the data.
     chart.valueAxis.setPosition(chart.x, chart.y, chart.height)
     chart.valueAxis.configure(chart.data)
     y = chart.valueAxis.scale(value)
     if not chart.y <= y <= chart.y + chart.height:
         return
+    under = []
+    for tick in chart.valueAxis._tickValues:
+        at = chart.valueAxis.scale(tick)
+        under.append(Line(chart.x, at, chart.x + chart.width, at, strokeColor=chart.valueAxis.gridStrokeColor))
+    chart.valueAxis.visibleGrid = False
     colour = colors.HexColor("#C00000")
-    line = Line(chart.x, y, chart.x + chart.width, y, strokeColor=colour, strokeWidth=1, strokeDashArray=[4, 3])
+    under.append(Line(chart.x, y, chart.x + chart.width, y, strokeColor=colour, strokeWidth=1, strokeDashArray=[4, 3]))
     position = drawing.contents.index(chart)
-    drawing.contents.insert(position, line)
+    drawing.contents[position:position] = under
     if label:
         # At the right end, above the line, where it leaves the plot.
         drawing.add(

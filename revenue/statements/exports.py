@@ -48,7 +48,9 @@ DETAIL_EXPORT_COLUMNS: dict[str, Column] = {
         _("Transaction kind"), meaning=_("Normal, or a reversal (refund, cancellation) of an earlier transaction.")
     ),
     "reverses": Column(
-        field_label(Transaction, "reverses"), meaning=_("For a reversal: the external id of the transaction reversed.")
+        field_label(Transaction, "reverses"),
+        meaning=_("For a reversal: the external id of the transaction reversed."),
+        width=20,
     ),
     "product": Column(_("Product code"), meaning=_("The code of the bank product.")),
     "product_name": Column(field_label(Transaction, "product"), meaning=_("The bank product."), width=22),
@@ -106,3 +108,42 @@ def detail_export_rows(*, settlement: Settlement) -> Iterator[tuple]:
 
 def detail_export_columns() -> list[Column]:
     return list(DETAIL_EXPORT_COLUMNS.values())
+
+
+def sample_detail_rows(count: int = 40) -> list[tuple]:
+    """Rows shaped like :func:`detail_export_rows` (fixed data, no database): for the documentation's screenshots."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from core.periods import CHINA_TZ
+
+    smes = ["深圳市宏达贸易有限公司", "东莞精工模具厂", "广州绿源冷链物流有限公司", "佛山新材料科技有限公司"]
+    rows = []
+    for n in range(1, count + 1):
+        adjustment = n % 13 == 0
+        reversal = n % 17 == 0
+        weight = Decimal("0.500000") if n % 7 == 0 else Decimal("1.000000")
+        revenue = Decimal(1000 + n * 137 % 900) / 10 * (-1 if reversal else 1)
+        amount = revenue * 125
+        rows.append(
+            (
+                (LineKind.ADJUSTMENT if adjustment else LineKind.PRODUCT).label,
+                "2026-09" if adjustment else "",
+                dt.datetime(2026, 9 if adjustment else 10, 1 + n % 28, 9 + n % 12, n % 60, tzinfo=CHINA_TZ),
+                f"PAY2026{n:08d}",
+                "payments",
+                (TransactionKind.REVERSAL if reversal else TransactionKind.NORMAL).label,
+                f"PAY2026{n - 1:08d}" if reversal else "",
+                "PAY_SETTLE",
+                "支付结算",
+                f"SME{n % 4 + 1:05d}",
+                smes[n % 4],
+                "CNY",
+                amount,
+                revenue,
+                weight,
+                (amount * weight).quantize(Decimal("0.01")),
+                (revenue * weight).quantize(Decimal("0.01")),
+            )
+        )
+    return rows
