@@ -665,7 +665,7 @@ class TrendPoint:
     ranked_branches: int
 
 
-def scorecard_trend(*, branch_id: int, period: ReportingPeriod, periods: int = 12) -> list[TrendPoint]:
+def scorecard_trend(*, branch_id: int, period: ReportingPeriod, periods: int = 6) -> list[TrendPoint]:
     """The branch's stored total scores for ``period`` and up to ``periods - 1`` periods of its kind before it.
 
     Oldest first; periods without a stored scorecard are left out.
