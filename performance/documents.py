@@ -45,7 +45,7 @@ from performance.vocabulary import KPI, MONEY_KPIS
 PRODUCT_NAME = "服务商管理中台 Partner management middle office"
 MARKING = "内部资料 · INTERNAL"
 MARKING_COLOUR = colors.HexColor("#C00000")
-# How many periods the trend covers (the dashboard's branch page shows the same).
+# How many periods the trend covers (performance.selectors.scorecard_document reads as many).
 TREND_PERIODS = 12
 # The branch's own row in the ranking table.
 _HIGHLIGHT = colors.HexColor("#FFF2CC")
