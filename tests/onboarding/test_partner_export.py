@@ -68,3 +68,9 @@ def test_the_labelled_export_imports_again(client, rm_a, branch_a):
     assert report.ok, report.errors
     imported = Partner.objects.get(credit_code="91440300192185379H")
     assert (imported.legal_name, str(imported.vat_rate)) == ("深圳数联软件有限公司", "0.0300")
+
+
+def test_the_list_links_to_the_labelled_exports_with_its_filters(client, head_office, partner_x):
+    client.force_login(head_office)
+    page = client.get(reverse("admin:onboarding_partner_changelist"), {"q": "深圳"}).content.decode()
+    assert f"{EXPORT}?q=%E6%B7%B1%E5%9C%B3&amp;format=xlsx" in page

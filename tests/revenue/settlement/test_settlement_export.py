@@ -69,3 +69,9 @@ def test_the_transactions_export_as_xlsx_too(client, rm_b, active_y, closed):  #
     rows = list(sheet_of(response).iter_rows(values_only=True))
     assert rows[-1][0].startswith("Total") and len(rows) == 1 + settlement.transaction_count + 1
     assert D(str(rows[-1][-1])).quantize(D("0.01")) == settlement.bank_revenue
+
+
+def test_the_settlement_list_links_to_its_month_s_export(client, finance, closed):  # noqa: F811
+    client.force_login(finance)
+    page = client.get(reverse("admin:settlement_settlement_changelist")).content.decode()
+    assert f"{EXPORT}?period=2026-10&amp;format=xlsx" in page
