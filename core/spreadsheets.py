@@ -1,5 +1,12 @@
 """Spreadsheet files every export writes: the formula guard, streamed CSV and write-only XLSX.
 
+Exports are described by :class:`Column`s (header = the verbose name or label
+the pages show, meaning, kind) and written by :func:`csv_export` and
+:func:`xlsx_export`: headers in the language asked for (:func:`export_language`),
+money ``#,##0.00``, counts ``#,##0``, rates as percentages, Beijing times with
+their ``+08:00`` offset, a totals row adding the money and count columns up
+exactly, and, in XLSX, a frozen header and a column dictionary sheet.
+
 Text from source systems and users (SME names, ids, comments) may start with
 ``=``, ``+``, ``-``, ``@``, ``|`` or their full-width forms; a spreadsheet
 would run such a cell as a formula, so text cells are prefixed with an
