@@ -12,14 +12,24 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.exceptions import DisallowedModelAdminLookup
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
 from django.contrib.contenttypes.admin import GenericTabularInline
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.http import Http404, HttpRequest, HttpResponseRedirect
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponseBadRequest,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST, require_safe
 from django_fsm_log.models import StateLog
@@ -29,9 +39,20 @@ from import_export.forms import ImportForm
 
 from core.admin import error_text
 from core.errors import ApplicationError
+from core.spreadsheets import (
+    CSV_CONTENT_TYPE,
+    XLSX_CONTENT_TYPE,
+    ExportParameterError,
+    csv_export,
+    export_filename,
+    export_format,
+    export_language,
+    xlsx_export,
+)
 from core.storage import private_file_response
 from onboarding import services
 from onboarding.documents import evidence_document_check
+from onboarding.exports import PARTNER_EXPORT_COLUMNS, partner_export_queryset, partner_export_rows
 from onboarding.models import (
     EDITABLE_STATES,
     REVIEW_RUNNING_STATES,
@@ -350,6 +371,8 @@ class PartnerAdmin(ImportExportModelAdmin):
     resource_classes = (PartnerResource,)
     formats = (CSV, XLSX)
     import_form_class = PartnerImportForm
+    # Adds the labelled exports to the list's tools; django-import-export wraps it with its own buttons.
+    change_list_template = "admin/onboarding/partner/change_list.html"
     import_error_display = ("message", "row")
 
     # ---- scope and permissions ---------------------------------------------------------
@@ -377,6 +400,44 @@ class PartnerAdmin(ImportExportModelAdmin):
 
     def has_export_permission(self, request):
         return request.user.has_perm("onboarding.view_partner")
+
+    def export_file_view(self, request):
+        """``export-file/?format=csv|xlsx[&lang=en]`` plus the list's own filters: the labelled partner list."""
+        if not self.has_export_permission(request):
+            raise PermissionDenied
+        params = request.GET.copy()
+        try:
+            file_format = export_format(params.pop("format", [""])[-1])
+            language = export_language(request.GET)
+            params.pop("lang", None)
+            # The changelist's filters and search narrow the export, as the list shows it.
+            request.GET = params
+            listed = self.get_changelist_instance(request).get_queryset(request)
+        except ExportParameterError as exc:
+            return HttpResponseBadRequest(str(exc.message), content_type="text/plain; charset=utf-8")
+        except (IncorrectLookupParameters, DisallowedModelAdminLookup, ValidationError):
+            return HttpResponseBadRequest(gettext("Unknown filter."), content_type="text/plain; charset=utf-8")
+        rows = partner_export_rows(partner_export_queryset(user=request.user, queryset=listed))
+        filename = export_filename("partners", file_format, language)
+        if file_format == "csv":
+            response = StreamingHttpResponse(
+                csv_export(PARTNER_EXPORT_COLUMNS, rows, language=language, totals=False),
+                content_type=CSV_CONTENT_TYPE,
+            )
+            response["Content-Disposition"] = f'attachment; filename="{filename}"'
+            return response
+        handle = xlsx_export(PARTNER_EXPORT_COLUMNS, rows, language=language, title="partners", totals=False)
+        return FileResponse(handle, as_attachment=True, filename=filename, content_type=XLSX_CONTENT_TYPE)
+
+    def changelist_view(self, request, extra_context=None):
+        query = request.GET.urlencode()
+        url = reverse("admin:onboarding_partner_export_file")
+        extra_context = {
+            **(extra_context or {}),
+            "export_file_csv": f"{url}?{query + '&' if query else ''}format=csv",
+            "export_file_xlsx": f"{url}?{query + '&' if query else ''}format=xlsx",
+        }
+        return super().changelist_view(request, extra_context)
 
     def get_resource_kwargs(self, request, *args, **kwargs):
         return {**kwargs, "user": request.user}
@@ -464,6 +525,11 @@ class PartnerAdmin(ImportExportModelAdmin):
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
         return [
+            path(
+                "export-file/",
+                self.admin_site.admin_view(self.export_file_view),
+                name="{}_{}_export_file".format(*info),
+            ),
             path(
                 "<path:object_id>/admission/<str:action>/",
                 self.admin_site.admin_view(self.admission_action_view),

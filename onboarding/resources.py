@@ -78,6 +78,17 @@ class AmountWidget(widgets.DecimalWidget):
             raise ValueError(_("“%(value)s” is not a number.") % {"value": value}) from None
 
 
+class RateWidget(AmountWidget):
+    """A rate as a fraction (0.06) or a percentage ("6.00%", as the labelled export writes it in CSV)."""
+
+    def clean(self, value, row=None, **kwargs):
+        text = str(value if value is not None else "").strip()
+        if text.endswith("%"):
+            number = super().clean(text[:-1].strip(), row, **kwargs)
+            return None if number is None else number / 100
+        return super().clean(value, row, **kwargs)
+
+
 class LookupWidget(widgets.ForeignKeyWidget):
     """A foreign key by a readable key (branch code, username) with a clear message when unknown.
 
@@ -130,7 +141,7 @@ class PartnerResource(resources.ModelResource):
         "relationship_manager", "relationship_manager", LookupWidget(User, "username", _("user name"))
     )
     risk_rating = fields.Field("risk_rating", "risk_rating", ChoicesWidget(RiskRating), default=RiskRating.MEDIUM)
-    vat_rate = fields.Field("vat_rate", "vat_rate", AmountWidget(), default=Decimal("0.0600"))
+    vat_rate = fields.Field("vat_rate", "vat_rate", RateWidget(), default=Decimal("0.0600"))
     # Export only: the case as it stands.
     state = fields.Field("state", "state", ChoicesWidget(AdmissionState), readonly=True)
     tier = fields.Field("tier", "tier", ChoicesWidget(PartnerTier), readonly=True)
@@ -179,7 +190,11 @@ class PartnerResource(resources.ModelResource):
         return super().import_data(dataset, dry_run=dry_run, raise_errors=raise_errors, use_transactions=True, **kwargs)
 
     def before_import(self, dataset, **kwargs):
-        """What the rows refer to, fetched once for the file: branches, users, RMs, codes already registered."""
+        """What the rows refer to, fetched once for the file: branches, users, RMs, codes already registered.
+
+        Headers may be the field names or the labelled export's headers (the verbose names, in Chinese or English).
+        """
+        dataset.headers = [_header_field(header) for header in (dataset.headers or [])]
 
         def column(name: str) -> set[str]:
             if name not in (dataset.headers or []):
@@ -268,6 +283,26 @@ class PartnerResource(resources.ModelResource):
 
     def dehydrate_relationship_manager(self, partner: Partner) -> str:
         return partner.relationship_manager.username
+
+
+def _labels_of(name: str) -> set[str]:
+    label = Partner._meta.get_field(name).verbose_name
+    found = set()
+    for language in ("zh-hans", "en"):
+        with translation.override(language):
+            found.add(str(label).strip().lower())
+    return found
+
+
+def _header_field(header) -> str:
+    """The field a header names: its field name, or its verbose name in either language (any case)."""
+    text = str(header if header is not None else "").strip()
+    if text in PartnerResource._meta.fields:
+        return text
+    for name in PartnerResource._meta.fields:
+        if text.lower() in _labels_of(name):
+            return name
+    return text
 
 
 def import_errors(result) -> list[tuple[int, str]]:

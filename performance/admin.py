@@ -15,7 +15,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -30,6 +30,14 @@ from core.admin import error_text
 from core.errors import ApplicationError
 from core.pdf import format_money, format_percent
 from core.periods import CHINA_TZ
+from core.spreadsheets import (
+    CSV_CONTENT_TYPE,
+    XLSX_CONTENT_TYPE,
+    ExportParameterError,
+    export_filename,
+    export_format,
+    export_language,
+)
 from organisation.services import user_sees_all_branches
 from performance import svg
 from performance.documents import format_kpi_value, format_rate
@@ -353,18 +361,22 @@ class BranchScorecardAdmin(admin.ModelAdmin):
     def export_view(self, request):
         if not request.user.has_perm(SCORECARD_EXPORT_PERMISSION):
             raise PermissionDenied
-        period = self._period_or_404(request.GET.get("period"))
-        file_format = request.GET.get("format", "csv")
-        if file_format not in ("csv", "xlsx"):
-            raise Http404(_("Scorecards are exported as CSV or XLSX."))
-        content = scorecards_export(by=request.user, period=period, file_format=file_format)
-        content_type = (
-            "text/csv; charset=utf-8"
-            if file_format == "csv"
-            else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-        )
+        period = _parse_period(request.GET.get("period"))
+        if period is None:
+            return HttpResponseBadRequest(
+                gettext("Write the period as 2026-10 (month), 2026-Q4 (quarter) or 2026 (year)."),
+                content_type="text/plain; charset=utf-8",
+            )
+        try:
+            file_format = export_format(request.GET.get("format"))
+            language = export_language(request.GET)
+        except ExportParameterError as exc:
+            return HttpResponseBadRequest(str(exc.message), content_type="text/plain; charset=utf-8")
+        content = scorecards_export(by=request.user, period=period, file_format=file_format, language=language)
+        content_type = CSV_CONTENT_TYPE if file_format == "csv" else XLSX_CONTENT_TYPE
         response = HttpResponse(content, content_type=content_type)
-        response["Content-Disposition"] = f'attachment; filename="scorecards-{period}.{file_format}"'
+        filename = export_filename(f"scorecards-{period}", file_format, language)
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
 
     def build_view(self, request):

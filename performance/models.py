@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from core.money import MONEY_MAX_DIGITS, money_field
 from onboarding.models import PartnerTier
 from performance.periods import PeriodKind, ReportingPeriod, is_period_start
+from performance.vocabulary import KPI
 
 __all__ = [
     "KPI",
@@ -22,17 +23,6 @@ __all__ = [
     "TierProposalState",
     "TierRule",
 ]
-
-
-class KPI(models.TextChoices):
-    """The key performance indicators head office sets branch targets for."""
-
-    PARTNERS_ONBOARDED = "partners_onboarded", _("Partners onboarded")
-    ACTIVE_PARTNERS = "active_partners", _("Active partners")
-    SMES_REACHED = "smes_reached", _("SMEs reached through partners")
-    TRANSACTION_VOLUME = "transaction_volume", _("Transaction volume")
-    BANK_REVENUE = "bank_revenue", _("Bank revenue through partner channels")
-    REVENUE_SHARE_PAID = "revenue_share_paid", _("Revenue share paid")
 
 
 # KPI figures are counts or yuan amounts; both are kept as Decimal with two places, no wider than an

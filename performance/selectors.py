@@ -47,6 +47,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Case, Count, F, OuterRef, Q, QuerySet, Subquery, Sum, When
 from django.http import Http404
@@ -760,7 +761,7 @@ def branches_with_targets(*, period: ReportingPeriod) -> QuerySet[Branch]:
     return Branch.objects.filter(targets__period_kind=period.kind, targets__period_start=period.start).distinct()
 
 
-def scorecard_document(*, scorecard: BranchScorecard, trend_periods: int = 6):
+def scorecard_document(*, scorecard: BranchScorecard, trend_periods: int = 12):
     """The plain data of a branch's PDF scorecard (see ``performance.documents``)."""
     from performance.documents import (
         RankingRowData,
@@ -815,4 +816,5 @@ def scorecard_document(*, scorecard: BranchScorecard, trend_periods: int = 6):
             )
             for card in scorecard_ranking(period=period)
         ),
+        author=f"{settings.STATEMENT_BANK_NAME} {settings.STATEMENT_BANK_NAME_EN}",
     )

@@ -33,7 +33,14 @@ from rest_framework.views import APIView
 
 from core.api import BoundedLimitOffsetPagination, PartnerTokenThrottle
 from core.periods import Period
-from core.spreadsheets import CSV_CONTENT_TYPE, XLSX_CONTENT_TYPE, csv_stream, xlsx_file
+from core.spreadsheets import (
+    CSV_CONTENT_TYPE,
+    XLSX_CONTENT_TYPE,
+    csv_export,
+    export_filename,
+    export_language,
+    xlsx_export,
+)
 from portal.authentication import ApiTokenAuthentication
 from portal.models import ApiToken
 from portal.selectors import PartnerAccess, user_partner_access
@@ -45,6 +52,7 @@ from revenue.settlement.models import Settlement
 from revenue.statements import selectors
 from revenue.statements.choices import DownloadChannel, DownloadKind
 from revenue.statements.errors import StatementNotAvailable
+from revenue.statements.exports import detail_export_columns, detail_export_rows
 from revenue.statements.services import download_event_record, is_partner_user, statement_get_or_generate, statement_pdf
 
 
@@ -286,16 +294,19 @@ def _client_ip(request) -> str | None:
     return request.META.get("REMOTE_ADDR")
 
 
-def detail_file_response(settlement: Settlement, kind: str) -> HttpResponse:
-    """The settlement's transaction detail as a streamed CSV or an XLSX download."""
-    rows = selectors.settlement_detail_rows(settlement=settlement)
+def detail_file_response(settlement: Settlement, kind: str, *, language: str) -> HttpResponse:
+    """The settlement's transaction detail as a streamed CSV or an XLSX download, headed in ``language``."""
+    rows = detail_export_rows(settlement=settlement)
+    columns = detail_export_columns()
     stem = f"{selectors.statement_number(settlement)}-transactions"
     if kind == DownloadKind.CSV:
-        response = StreamingHttpResponse(csv_stream(selectors.DETAIL_COLUMNS, rows), content_type=CSV_CONTENT_TYPE)
-        response["Content-Disposition"] = f'attachment; filename="{stem}.csv"'
+        response = StreamingHttpResponse(csv_export(columns, rows, language=language), content_type=CSV_CONTENT_TYPE)
+        response["Content-Disposition"] = f'attachment; filename="{export_filename(stem, "csv", language)}"'
         return response
-    handle = xlsx_file(selectors.DETAIL_COLUMNS, rows, title=str(settlement.period.period))
-    return FileResponse(handle, as_attachment=True, filename=f"{stem}.xlsx", content_type=XLSX_CONTENT_TYPE)
+    handle = xlsx_export(columns, rows, language=language, title=str(settlement.period.period))
+    return FileResponse(
+        handle, as_attachment=True, filename=export_filename(stem, "xlsx", language), content_type=XLSX_CONTENT_TYPE
+    )
 
 
 def pdf_response(content: bytes, number: str) -> HttpResponse:
@@ -333,6 +344,14 @@ class PartnerStatementPdfApi(PartnerApiMixin, APIView):
         return pdf_response(content, statement.number)
 
 
+EXPORT_LANGUAGE_PARAMETER = OpenApiParameter(
+    "lang",
+    str,
+    enum=["zh-hans", "en"],
+    description="Language of the column headers and labels (Chinese by default); a column dictionary sheet in XLSX.",
+)
+
+
 class PartnerDetailFileApi(PartnerApiMixin, APIView):
     """``GET /api/v1/partner/settlements/{id}/transactions.csv`` and ``….xlsx``"""
 
@@ -341,6 +360,7 @@ class PartnerDetailFileApi(PartnerApiMixin, APIView):
 
     def get(self, request, pk: int):
         settlement = _final(self.settlement())
+        language = export_language(request.query_params)
         download_event_record(
             user=request.user,
             settlement=settlement,
@@ -348,7 +368,7 @@ class PartnerDetailFileApi(PartnerApiMixin, APIView):
             channel=DownloadChannel.API,
             ip=_client_ip(request),
         )
-        return detail_file_response(settlement, self.kind)
+        return detail_file_response(settlement, self.kind, language=language)
 
 
 class PartnerDetailCsvApi(PartnerDetailFileApi):
@@ -356,6 +376,7 @@ class PartnerDetailCsvApi(PartnerDetailFileApi):
 
     @extend_schema(
         operation_id="partner_statement_detail_csv",
+        parameters=[EXPORT_LANGUAGE_PARAMETER],
         summary="The statement's transactions as CSV (UTF-8 with BOM, streamed)",
         responses={(200, "text/csv"): OpenApiTypes.BINARY, 404: OpenApiResponse(), 409: OpenApiResponse()},
     )
@@ -368,6 +389,7 @@ class PartnerDetailXlsxApi(PartnerDetailFileApi):
 
     @extend_schema(
         operation_id="partner_statement_detail_xlsx",
+        parameters=[EXPORT_LANGUAGE_PARAMETER],
         summary="The statement's transactions as XLSX",
         responses={(200, XLSX_CONTENT_TYPE): OpenApiTypes.BINARY, 404: OpenApiResponse(), 409: OpenApiResponse()},
     )

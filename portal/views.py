@@ -17,7 +17,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponseNotAllowed
+from django.http import Http404, HttpResponseBadRequest, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.translation import gettext_lazy as _
@@ -27,6 +27,7 @@ from django.views.decorators.http import require_POST
 from core.admin import error_text
 from core.api import rate_text
 from core.errors import ApplicationError
+from core.spreadsheets import ExportParameterError, export_language
 from portal import presenters
 from portal.apis import detail_file_response, pdf_response
 from portal.forms import DisputeForm, PartnerLoginForm, VerifyForm, WebhookForm
@@ -211,10 +212,14 @@ def settlement_pdf(request, pk: int):
 @download_throttled
 def settlement_detail_file(request, pk: int, kind: str):
     settlement = _final(_own_settlement(request, pk))
+    try:
+        language = export_language(request.GET)
+    except ExportParameterError as exc:
+        return HttpResponseBadRequest(str(exc.message), content_type="text/plain; charset=utf-8")
     download_event_record(
         user=request.user, settlement=settlement, kind=kind, channel=DownloadChannel.PORTAL, ip=_ip(request)
     )
-    return detail_file_response(settlement, kind)
+    return detail_file_response(settlement, kind, language=language)
 
 
 @partner_required

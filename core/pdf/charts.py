@@ -7,16 +7,18 @@ marks on the page, never for arithmetic that is printed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 
 from reportlab.graphics.charts.barcharts import VerticalBarChart
 from reportlab.graphics.charts.legends import Legend
 from reportlab.graphics.charts.linecharts import HorizontalLineChart
-from reportlab.graphics.shapes import Drawing, String
+from reportlab.graphics.shapes import Drawing, Line, String
 from reportlab.graphics.widgets.markers import makeMarker
 from reportlab.lib import colors
 from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
 
 from .fonts import FONT_NAME, register_fonts
 
@@ -51,6 +53,21 @@ def _as_plot_values(series: Sequence[Sequence[Number]], ncats: int) -> list[tupl
     return out
 
 
+def _wrap(text: str, width: float, size: float = 7) -> str:
+    """``text`` broken into lines no wider than ``width`` points: between words, or between CJK characters."""
+    lines: list[str] = []
+    current = ""
+    for piece in re.findall(r"[\u2e80-\u9fff\uff00-\uffef]|[^\s\u2e80-\u9fff\uff00-\uffef]+\s*|\s+", text):
+        if current and stringWidth(current + piece.rstrip(), FONT_NAME, size) > width:
+            lines.append(current.rstrip())
+            current = piece.lstrip()
+        else:
+            current += piece
+    if current.strip():
+        lines.append(current.rstrip())
+    return "\n".join(lines) or text
+
+
 def _frame(
     chart,
     categories: Sequence[str],
@@ -72,18 +89,26 @@ def _frame(
     legend_top = top
     if series_names:
         top -= 14
-    many = len(categories) > 8
-    label_h = 34 if many else 14
     chart.x = 42
-    chart.y = label_h + 2
     chart.width = width - chart.x - 8
+    # Names wider than their slot wrap onto more lines; with many categories they are tilted instead. Either way
+    # they never print over one another, nor below the drawing.
+    names = [str(c) for c in categories]
+    slot = chart.width / max(len(names), 1)
+    many = len(names) > 8
+    if many:
+        widest = max((stringWidth(name, FONT_NAME, 7) for name in names), default=0)
+        label_h = min(widest * 0.58 + 8, 60)  # sin 35° of the longest name
+    else:
+        names = [_wrap(name, slot - 4) for name in names]
+        label_h = 10 * max((name.count("\n") + 1 for name in names), default=1) + 4
+    chart.y = label_h + 2
     chart.height = top - chart.y - 6
-    chart.categoryAxis.categoryNames = [str(c) for c in categories]
+    chart.categoryAxis.categoryNames = names
     labels = chart.categoryAxis.labels
     labels.fontName = FONT_NAME
     labels.fontSize = 7
     if many:
-        # Tilted so that forty branch names do not print over one another.
         labels.angle = 35
         labels.boxAnchor = "ne"
         labels.dx = 2
@@ -91,6 +116,8 @@ def _frame(
     else:
         labels.boxAnchor = "n"
         labels.dy = -3
+        labels.leading = 9
+        labels.textAnchor = "middle"
     chart.valueAxis.labels.fontName = FONT_NAME
     chart.valueAxis.labels.fontSize = 7
     chart.valueAxis.labelTextFormat = value_format
@@ -126,8 +153,19 @@ def bar_chart(
     height: float = 70 * mm,
     title: str = "",
     value_format: Callable[[float], str] = _thousands,
+    value_labels: Sequence[Sequence[str]] | bool = False,
+    value_max: Number = None,
+    value_step: Number = None,
+    reference: Number = None,
+    reference_label: str = "",
 ) -> Drawing:
-    """Grouped vertical bars: one group per category, one bar per series (e.g. target vs actual per KPI)."""
+    """Grouped vertical bars: one group per category, one bar per series (e.g. target vs actual per KPI).
+
+    ``value_labels``: True prints each bar's value (``value_format``) above it;
+    a list of lists prints those texts instead (e.g. the unclipped rate of a bar
+    clipped at ``value_max``). ``reference`` draws a dashed line across the
+    plot at that value (e.g. 100 %), labelled ``reference_label``. ``value_max`` and ``value_step`` fix the value axis.
+    """
     register_fonts()
     chart = VerticalBarChart()
     chart.data = _as_plot_values(series, len(categories))
@@ -139,7 +177,66 @@ def bar_chart(
     values = [v for row in chart.data for v in row if v is not None]
     if values and min(values) >= 0:
         chart.valueAxis.valueMin = 0
-    return _frame(chart, categories, series_names, width=width, height=height, title=title, value_format=value_format)
+    if value_max is not None:
+        chart.valueAxis.valueMax = float(value_max)
+    if value_step is not None:
+        chart.valueAxis.valueStep = float(value_step)
+    if value_labels:
+        if value_labels is True:
+            chart.barLabelFormat = value_format
+        else:
+            if [len(row) for row in value_labels] != [len(row) for row in chart.data]:
+                raise ValueError("one value label per bar")
+            chart.barLabelFormat = "values"
+            chart.barLabelArray = [[str(text) for text in row] for row in value_labels]
+        chart.barLabels.fontName = FONT_NAME
+        chart.barLabels.fontSize = 7
+        chart.barLabels.boxAnchor = "s"
+        chart.barLabels.nudge = 2
+        # On white, so that a label standing on a reference line stays legible.
+        chart.barLabels.boxFillColor = colors.white
+        chart.barLabels.leftPadding = chart.barLabels.rightPadding = 1
+    drawing = _frame(
+        chart, categories, series_names, width=width, height=height, title=title, value_format=value_format
+    )
+    if reference is not None:
+        _reference_line(drawing, chart, float(reference), reference_label)
+    return drawing
+
+
+def _reference_line(drawing: Drawing, chart, value: float, label: str) -> None:
+    """A dashed line at ``value`` across the plot, under the bars and their value labels (as on the web chart).
+
+    The gridlines are drawn here too, under it, rather than by the chart over it: one of them may fall at ``value``.
+    """
+    # The axis as the chart will lay it out when drawn: placed, then scaled to the data.
+    chart.valueAxis.setPosition(chart.x, chart.y, chart.height)
+    chart.valueAxis.configure(chart.data)
+    y = chart.valueAxis.scale(value)
+    if not chart.y <= y <= chart.y + chart.height:
+        return
+    under = []
+    for tick in chart.valueAxis._tickValues:
+        at = chart.valueAxis.scale(tick)
+        under.append(Line(chart.x, at, chart.x + chart.width, at, strokeColor=chart.valueAxis.gridStrokeColor))
+    chart.valueAxis.visibleGrid = False
+    colour = colors.HexColor("#C00000")
+    under.append(Line(chart.x, y, chart.x + chart.width, y, strokeColor=colour, strokeWidth=1, strokeDashArray=[4, 3]))
+    position = drawing.contents.index(chart)
+    drawing.contents[position:position] = under
+    if label:
+        # At the right end, above the line, where it leaves the plot.
+        drawing.add(
+            String(
+                chart.x + chart.width,
+                y + 2,
+                label,
+                fontName=FONT_NAME,
+                fontSize=6.5,
+                textAnchor="end",
+                fillColor=colour,
+            )
+        )
 
 
 def line_chart(
@@ -151,11 +248,24 @@ def line_chart(
     height: float = 60 * mm,
     title: str = "",
     value_format: Callable[[float], str] = _thousands,
+    point_labels: Sequence[Sequence[str]] = (),
 ) -> Drawing:
-    """Lines over ordered categories (e.g. a KPI over the last twelve months); ``None`` leaves a gap."""
+    """Lines over ordered categories (e.g. a KPI over the last twelve months); ``None`` leaves a gap.
+
+    ``point_labels``: a text printed above each point, one list per series.
+    """
     register_fonts()
     chart = HorizontalLineChart()
     chart.data = _as_plot_values(series, len(categories))
+    if point_labels:
+        if [len(row) for row in point_labels] != [len(row) for row in chart.data]:
+            raise ValueError("one label per point")
+        chart.lineLabelFormat = "values"
+        chart.lineLabelArray = [[str(text) for text in row] for row in point_labels]
+        chart.lineLabels.fontName = FONT_NAME
+        chart.lineLabels.fontSize = 6.5
+        chart.lineLabels.boxAnchor = "s"
+        chart.lineLabels.dy = 3
     chart.joinedLines = 1
     for index in range(len(chart.data)):
         colour = PALETTE[index % len(PALETTE)]

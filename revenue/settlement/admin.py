@@ -17,7 +17,14 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
-from django.http import Http404, HttpResponseRedirect, StreamingHttpResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -28,13 +35,29 @@ from core.admin import ReadOnlyAdminMixin, error_text
 from core.errors import ApplicationError
 from core.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
 from core.periods import Period
-from core.spreadsheets import CSV_CONTENT_TYPE, csv_stream
+from core.spreadsheets import (
+    CSV_CONTENT_TYPE,
+    XLSX_CONTENT_TYPE,
+    ExportParameterError,
+    csv_export,
+    export_filename,
+    export_format,
+    export_language,
+    xlsx_export,
+)
 from onboarding.selectors import partner_list
 from organisation.services import user_sees_all_branches
 from revenue.ledger.models import AgreementVersion
 from revenue.ledger.selectors import agreement_version_list
 from revenue.settlement import services
 from revenue.settlement.choices import DisputeState, LineKind, RunKind, RunTrigger
+from revenue.settlement.exports import (
+    ATTRIBUTION_EXPORT_COLUMNS,
+    SETTLEMENT_EXPORT_COLUMNS,
+    attribution_export_rows,
+    settlement_export_queryset,
+    settlement_export_rows,
+)
 from revenue.settlement.models import (
     Settlement,
     SettlementDispute,
@@ -280,7 +303,9 @@ class LineInline(ReadOnlyAdminMixin, admin.TabularInline):
         if line.kind not in (LineKind.PRODUCT, LineKind.ADJUSTMENT):
             return "—"
         url = reverse("admin:settlement_settlement_line", args=[line.settlement_id, line.pk])
-        return format_html('<a href="{}">{}</a> · <a href="{}csv/">CSV</a>', url, _("list"), url)
+        return format_html(
+            '<a href="{}">{}</a> · <a href="{}csv/">CSV</a> · <a href="{}xlsx/">XLSX</a>', url, _("list"), url, url
+        )
 
 
 class MarkPaidForm(forms.Form):
@@ -320,6 +345,22 @@ class SettlementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return settlement_list(user=request.user).annotate(
             open_dispute_count=Count("disputes", filter=Q(disputes__state=DisputeState.OPEN))
         )
+
+    def changelist_view(self, request, extra_context=None):
+        # The export links name the period filtered on, else the latest period with settlements in scope.
+        period = SettlementPeriod.objects.filter(pk=request.GET.get("period__id__exact") or None).first()
+        if period is None:
+            latest = settlement_list(user=request.user).order_by("-period__start").values("period_id").first()
+            period = SettlementPeriod.objects.filter(pk=latest["period_id"]).first() if latest else None
+        if period is not None:
+            url = reverse("admin:settlement_settlement_export")
+            extra_context = {
+                **(extra_context or {}),
+                "export_period": period,
+                "export_csv_url": f"{url}?period={period}&format=csv",
+                "export_xlsx_url": f"{url}?period={period}&format=xlsx",
+            }
+        return super().changelist_view(request, extra_context)
 
     @admin.display(description=_("open disputes"), ordering="open_dispute_count")
     def open_disputes(self, obj):
@@ -384,10 +425,23 @@ class SettlementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 name="settlement_settlement_line_csv",
             ),
             path(
+                "<int:settlement_id>/line/<int:line_id>/xlsx/",
+                self.admin_site.admin_view(self.line_csv_view),
+                {"file_format": "xlsx"},
+                name="settlement_settlement_line_xlsx",
+            ),
+            path(
                 "<int:settlement_id>/transactions.csv",
                 self.admin_site.admin_view(self.settlement_csv_view),
                 name="settlement_settlement_csv",
             ),
+            path(
+                "<int:settlement_id>/transactions.xlsx",
+                self.admin_site.admin_view(self.settlement_csv_view),
+                {"file_format": "xlsx"},
+                name="settlement_settlement_xlsx",
+            ),
+            path("export/", self.admin_site.admin_view(self.export_view), name="settlement_settlement_export"),
             *super().get_urls(),
         ]
 
@@ -418,60 +472,69 @@ class SettlementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/settlement/settlement/line_transactions.html", context)
 
-    def line_csv_view(self, request, settlement_id: int, line_id: int):
+    def line_csv_view(self, request, settlement_id: int, line_id: int, file_format: str = "csv"):
         line = self._line(request, settlement_id, line_id)
-        name = f"settlement-{settlement_id}-line-{line.position}.csv"
-        return _csv_response(attributions_for_export(settlement_line_attributions(line=line)), name)
+        return _export_response(
+            request,
+            ATTRIBUTION_EXPORT_COLUMNS,
+            lambda: attribution_export_rows(attributions_for_export(settlement_line_attributions(line=line))),
+            f"settlement-{settlement_id}-line-{line.position}",
+            file_format,
+        )
 
-    def settlement_csv_view(self, request, settlement_id: int):
+    def settlement_csv_view(self, request, settlement_id: int, file_format: str = "csv"):
         settlement = self._settlement(request, settlement_id)
-        name = f"settlement-{settlement_id}-{settlement.period}.csv"
-        return _csv_response(attributions_for_export(settlement_attributions(settlement=settlement)), name)
+        return _export_response(
+            request,
+            ATTRIBUTION_EXPORT_COLUMNS,
+            lambda: attribution_export_rows(attributions_for_export(settlement_attributions(settlement=settlement))),
+            f"settlement-{settlement_id}-{settlement.period}",
+            file_format,
+        )
+
+    def export_view(self, request):
+        """``export/?period=2026-10[&state=closed][&format=xlsx][&lang=en]``: the settlements in the user's scope."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        try:
+            qs = settlement_export_queryset(
+                user=request.user, period=request.GET.get("period", ""), state=request.GET.get("state", "")
+            )
+        except ExportParameterError as exc:
+            return HttpResponseBadRequest(str(exc.message), content_type="text/plain; charset=utf-8")
+        return _export_response(
+            request,
+            SETTLEMENT_EXPORT_COLUMNS,
+            lambda: settlement_export_rows(qs),
+            f"settlements-{request.GET['period']}",
+            request.GET.get("format", "csv"),
+        )
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = extra_context or {}
         if str(object_id).isdigit():
             extra_context["csv_url"] = reverse("admin:settlement_settlement_csv", args=[int(object_id)])
+            extra_context["xlsx_url"] = reverse("admin:settlement_settlement_xlsx", args=[int(object_id)])
         return super().change_view(request, object_id, form_url, extra_context)
 
 
-CSV_HEADER = (
-    "attribution_id",
-    "occurred_at",
-    "source",
-    "external_id",
-    "kind",
-    "reverses",
-    "product",
-    "sme_id",
-    "sme_name",
-    "weight",
-    "attributed_amount",
-    "attributed_bank_revenue",
-)
-
-
-def _csv_response(attributions, filename: str) -> StreamingHttpResponse:
-    rows = (
-        (
-            a.pk,
-            a.occurred_at,
-            a.transaction.source,
-            a.transaction.external_id,
-            a.transaction.kind,
-            a.transaction.reverses.external_id if a.transaction.reverses_id else "",
-            a.product.code,
-            a.transaction.sme_id,
-            a.transaction.sme_name,
-            a.weight,
-            a.amount,
-            a.bank_revenue,
+def _export_response(request, columns, rows_of, stem: str, file_format: str) -> HttpResponse:
+    """The export as CSV (streamed) or XLSX, headed in ``?lang=`` or the admin's language; a bad parameter is a
+    400. ``rows_of()`` is called only once the parameters are good."""
+    try:
+        language = export_language(request.GET)
+        file_format = export_format(file_format)
+    except ExportParameterError as exc:
+        return HttpResponseBadRequest(str(exc.message), content_type="text/plain; charset=utf-8")
+    filename = export_filename(stem, file_format, language)
+    if file_format == "csv":
+        response = StreamingHttpResponse(
+            csv_export(columns, rows_of(), language=language), content_type=CSV_CONTENT_TYPE
         )
-        for a in attributions.iterator(chunk_size=2000)
-    )
-    response = StreamingHttpResponse(csv_stream(CSV_HEADER, rows), content_type=CSV_CONTENT_TYPE)
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+    handle = xlsx_export(columns, rows_of(), language=language, title=stem)
+    return FileResponse(handle, as_attachment=True, filename=filename, content_type=XLSX_CONTENT_TYPE)
 
 
 # ---- disputes --------------------------------------------------------------------------------

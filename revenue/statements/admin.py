@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponseBadRequest, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import ApplicationError
+from core.spreadsheets import ExportParameterError, export_language
 from portal.apis import detail_file_response, pdf_response
 from revenue.settlement.models import Settlement
 from revenue.statements import selectors
@@ -179,6 +180,10 @@ class StatementAdmin(StaffScopedReadOnly, admin.ModelAdmin):
 
     def detail_view(self, request, settlement_id: int, kind: str):
         settlement = self._settlement(request, settlement_id)
+        try:
+            language = export_language(request.GET)
+        except ExportParameterError as exc:
+            return HttpResponseBadRequest(str(exc.message), content_type="text/plain; charset=utf-8")
         download_event_record(
             user=request.user,
             settlement=settlement,
@@ -186,7 +191,7 @@ class StatementAdmin(StaffScopedReadOnly, admin.ModelAdmin):
             channel=DownloadChannel.ADMIN,
             ip=request.META.get("REMOTE_ADDR"),
         )
-        return detail_file_response(settlement, kind)
+        return detail_file_response(settlement, kind, language=language)
 
 
 @admin.register(DownloadEvent)

@@ -7,7 +7,9 @@ import pytest
 from django.urls import reverse
 from openpyxl import load_workbook
 
+from core.spreadsheets import export_headers
 from performance.services import scorecards_build
+from performance.services.exports import SCORECARD_EXPORT_COLUMNS
 from tests.performance.ledger import at
 
 DASHBOARD = reverse("admin:performance_branchscorecard_changelist")
@@ -82,7 +84,8 @@ def test_export_is_scoped_and_formula_safe(client, head_office, rm_a, built):
     response = client.get(EXPORT, {"period": "2026-10", "format": "csv"})
     text = response.content.decode("utf-8-sig")
     assert response.status_code == 200 and "'=HYPERLINK(1)" in text and "深圳分行" in text
-    assert text.splitlines()[0].startswith("period,branch_code,branch_name,rank")
+    # The suite browses the admin in English, so the headers are English.
+    assert text.splitlines()[0].split(",") == export_headers(SCORECARD_EXPORT_COLUMNS, "en")
 
     client.force_login(rm_a)
     response = client.get(EXPORT, {"period": "2026-10", "format": "xlsx"})

@@ -61,10 +61,10 @@ DOCUMENT = ScorecardDocument(
 def test_chinese_branch_names_and_figures_extract_from_the_pdf():
     pdf = scorecard_pdf_render(DOCUMENT)
     text = text_of(pdf)
-    assert "深圳分行 业绩记分卡" in text
+    assert "深圳分行 2026-10 计分卡" in text  # the branch page's title
     assert "杭州分行" in text  # the ranking table
     assert "深圳云账房科技有限公司" in text
-    assert "交易规模" in text and "2,100.00" in text and "52.50" in text
+    assert "交易金额" in text and "2,100.00" in text and "52.50" in text  # the dashboard's KPI name
     assert "105.00" in text and "3 / 4" in text
     assert "—" in text  # the zero target has no rate
     assert "第 1 页 / 共" in text
@@ -80,7 +80,7 @@ def test_rendering_is_deterministic():
 def test_charts_are_vector_drawings():
     # The bar and line charts put their titles into the page as text.
     text = text_of(scorecard_pdf_render(DOCUMENT))
-    assert "各指标达成率" in text and "总分趋势" in text
+    assert "各考核指标达成率" in text and "历史各期总分" in text
 
 
 @pytest.fixture

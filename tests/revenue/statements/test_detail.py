@@ -17,11 +17,12 @@ import pytest
 from openpyxl import load_workbook
 
 from core.periods import Period
-from core.spreadsheets import csv_stream, formula_safe
+from core.spreadsheets import csv_stream, export_headers, formula_safe
 from revenue.ledger.services import agreement_create, agreement_version_create, transactions_ingest
 from revenue.settlement.choices import RunKind, RunTrigger
 from revenue.settlement.models import Settlement
 from revenue.settlement.services import settlement_run_start
+from revenue.statements.exports import detail_export_columns
 from revenue.statements.selectors import DETAIL_COLUMNS, settlement_detail_rows
 from tests.revenue.factories import txn_row
 from tests.revenue.statements.pdftext import pdf_text
@@ -101,12 +102,12 @@ def test_the_csv_is_formula_safe_and_utf8(closed_october):
 
 
 def test_the_xlsx_has_numbers_and_inert_text(closed_october, portal_x):
-    response = portal_x.get(f"/portal/settlements/{closed_october.pk}/transactions.xlsx")
+    response = portal_x.get(f"/portal/settlements/{closed_october.pk}/transactions.xlsx?lang=en")
     assert response.status_code == 200
     sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
     rows = list(sheet.iter_rows(values_only=True))
-    assert rows[0] == DETAIL_COLUMNS
-    by_id = {row[3]: dict(zip(DETAIL_COLUMNS, row, strict=True)) for row in rows[1:]}
+    assert list(rows[0]) == export_headers(detail_export_columns(), "en")
+    by_id = {row[3]: dict(zip(DETAIL_COLUMNS, row, strict=True)) for row in rows[1:-1]}  # the last: totals
     assert by_id["O2"]["sme_name"] == '\'=HYPERLINK("http://x")'
     assert by_id["O1"]["attributed_bank_revenue"] == 600
     assert by_id["S3-LATE"]["corrects_period"] == "2026-09"
