@@ -277,6 +277,7 @@ class ConsoleCommand(BaseCommand):
     verbosity = 1
 
     def create_parser(self, prog_name, subcommand, **kwargs):
+        self.help = str(self.help)  # argparse formats text, not a lazy translation: this one in today's language
         parser = super().create_parser(prog_name, subcommand, **kwargs)
         parser.add_argument(
             "--lang",

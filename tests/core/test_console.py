@@ -144,3 +144,16 @@ def test_a_failed_step_leaves_no_final_figure():
 def test_the_locale_chooses_the_language(environ, language, settings):
     settings.LANGUAGE_CODE = "zh-hans"
     assert language_from_environment(environ) == language
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["run_settlement", "ingest_transactions", "generate_transactions", "build_scorecards", "demo", "sync_roles"],
+)
+def test_help_is_in_the_language_asked_for(command, monkeypatch, capsys):
+    from tests.console import CJK, command_line
+
+    out, _err, code = command_line(monkeypatch, capsys, command, "--help", "--lang", "en")
+    assert code == 0 and "--lang {zh-hans,en}" in out and not CJK.search(out)
+    out, _err, code = command_line(monkeypatch, capsys, command, "--help", env={"LANG": "zh_CN.UTF-8"})
+    assert code == 0 and "输出语言" in out
