@@ -95,7 +95,7 @@ class Command(ConsoleCommand):
                 )
         except IngestionRejected as exc:
             for error in exc.errors[:20]:
-                self.stderr.write(str(error))
+                self.stderr.write(_("line %(error)s") % {"error": error})
             raise CommandError(str(exc.message)) from exc
         self.say(
             _("%(period)s: %(received)s rows, %(created)s booked, %(duplicates)s duplicates in %(seconds).1f s")
