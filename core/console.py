@@ -252,21 +252,23 @@ class Progress:
 
 @contextmanager
 def _console_logging(verbosity: int) -> Iterator[None]:
-    """Below ``-v 2`` only warnings and errors of the application reach the console while the command runs."""
+    """Below ``-v 2`` only warnings and errors of the application reach the console while the command runs.
+
+    ``logging.disable`` rather than a logger's level: it holds whatever levels loggers were given.
+    """
     if verbosity >= 2:
         yield
         return
-    root = logging.getLogger()
     # Tasks run in this process have no broker: kombu's complaint about the in-memory transport is no news.
     kombu = logging.getLogger("kombu.connection")
-    saved = root.level, kombu.level
-    root.setLevel(max(root.level, logging.WARNING))
+    saved = logging.root.manager.disable, kombu.level
+    logging.disable(max(saved[0], logging.INFO))
     if settings.CELERY_TASK_ALWAYS_EAGER:
         kombu.setLevel(logging.ERROR)
     try:
         yield
     finally:
-        root.setLevel(saved[0])
+        logging.disable(saved[0])
         kombu.setLevel(saved[1])
 
 
