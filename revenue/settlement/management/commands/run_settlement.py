@@ -151,8 +151,13 @@ class Command(ConsoleCommand):
         bar = self.progress(total=None, label=_("Preparing"))
 
         def step(sender, run_id: int, phase: str, **kwargs) -> None:
-            done, total = SettlementRun.objects.filter(pk=run_id).values_list("chunks_done", "chunks_total").get()
-            label = _("Freezing and issuing") if phase == "checked" else _("Settling chunks")
+            kind, done, total = (
+                SettlementRun.objects.filter(pk=run_id).values_list("kind", "chunks_done", "chunks_total").get()
+            )
+            if phase != "checked":
+                label = _("Settling chunks")
+            else:  # a close freezes its settlements and issues their statements; an accrual only finishes
+                label = _("Freezing and issuing") if kind == RunKind.CLOSE else _("Finishing")
             bar.update(done, total=total, label=label)
 
         run_progressed.connect(step, weak=False)
