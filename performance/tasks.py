@@ -27,7 +27,7 @@ def scorecards_build_task(period_kind: str, period_start: str) -> dict:
     try:
         build = scorecards_build(period_kind=period.kind, period_start=period.start)
     except ScorecardBuildRefused as exc:
-        logger.warning("scorecards for %s not built: %s", period, exc.message)
+        logger.info("scorecards for %s not built: %s", period, exc.message)
         return {"period": str(period), "built": 0, "reason": str(exc.message)}
     return {"period": str(period), "built": len(build.scorecards), "as_of": build.as_of.isoformat()}
 

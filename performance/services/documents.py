@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from django.conf import settings
@@ -33,16 +34,22 @@ def scorecard_pdf_directory(*, period: ReportingPeriod, root: Path | str | None 
     return base / str(period)
 
 
-def scorecard_pdfs_write(*, period: ReportingPeriod, root: Path | str | None = None) -> list[Path]:
+def scorecard_pdfs_write(
+    *,
+    period: ReportingPeriod,
+    root: Path | str | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> list[Path]:
     """Write every stored scorecard of the period to ``<root>/<period>/<branch code>.pdf``.
 
     Each file is written to a temporary name and renamed, so a reader never
     sees half a PDF and an interrupted run leaves the previous file intact.
+    ``on_progress`` is called with (written, total) after each file.
     """
     directory = scorecard_pdf_directory(period=period, root=root)
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    scorecards = (
+    scorecards = list(
         BranchScorecard.objects.filter(period_kind=period.kind, period_start=period.start)
         .select_related("branch")
         .order_by("rank", "branch__code")
@@ -53,4 +60,6 @@ def scorecard_pdfs_write(*, period: ReportingPeriod, root: Path | str | None = N
         partial.write_bytes(scorecard_pdf(scorecard=scorecard))
         os.replace(partial, target)
         written.append(target)
+        if on_progress is not None:
+            on_progress(len(written), len(scorecards))
     return written

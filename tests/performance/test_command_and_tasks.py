@@ -29,7 +29,7 @@ def targets(alliance, make_target):
 
 def run(*args) -> str:
     out = io.StringIO()
-    call_command("build_scorecards", *args, stdout=out)
+    call_command("build_scorecards", *args, "--lang", "en", stdout=out)
     return out.getvalue()
 
 
@@ -50,7 +50,7 @@ def test_command_pdf_dir_kind_and_tier_proposals(targets, tmp_path):
     TierRule.objects.create(name="银牌", tier="silver", priority=20, min_revenue=D("3.00"))
     output = run("--period", "2026-10-01", "--kind", "month", "--pdf-dir", str(tmp_path), "--tier-proposals")
     assert sorted(p.name for p in (tmp_path / "2026-10").iterdir()) == ["HZ.pdf", "SZ.pdf"]
-    assert "tier proposals:" in output
+    assert "Tier proposals:" in output
     assert TierProposal.objects.filter(partner=targets.x, proposed_tier="silver").exists()
 
 

@@ -24,12 +24,15 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db import transaction
 from django.db.models import DateTimeField
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django_fsm_log.models import StateLog
 
+from core.console import ConsoleCommand
 from onboarding import services
 from onboarding.models import AdmissionState, EvidenceDecision, Partner
 from onboarding.selectors import evidence_items
@@ -180,21 +183,25 @@ def reference(rng: random.Random, code: str, icp: str) -> str:
     }[code]
 
 
-class Command(BaseCommand):
-    help = "Build fixtures/demo.json from the admission services (on an empty, migrated database)."
+class Command(ConsoleCommand):
+    help = gettext_lazy("Build fixtures/demo.json from the admission services (on an empty, migrated database).")
 
     def add_arguments(self, parser):
         parser.add_argument("--output", type=Path, default=OUTPUT)
 
     def handle(self, *args, output: Path, **options):
         if Partner.objects.exists() or Branch.objects.exists() or User.objects.exists():
-            raise CommandError("Run this on an empty, migrated database of its own (set DATABASE_URL).")
+            raise CommandError(_("Run this on an empty, migrated database of its own (set DATABASE_URL)."))
         clock = Clock()
-        with frozen_at(clock), transaction.atomic():
+        # The texts the services store (reasons, log entries) are the product's language whatever the output's.
+        with frozen_at(clock), transaction.atomic(), translation.override(settings.LANGUAGE_CODE):
             self._build(clock)
         output.parent.mkdir(parents=True, exist_ok=True)
         call_command("dumpdata", *MODELS, natural_foreign=True, indent=1, output=str(output), verbosity=0)
-        self.stdout.write(self.style.SUCCESS(f"Wrote {output} ({Partner.objects.count()} partners)"))
+        self.say(
+            _("Wrote %(file)s (%(count)s partners)") % {"file": output, "count": Partner.objects.count()},
+            self.style.SUCCESS,
+        )
 
     # ---- the alliance ----------------------------------------------------------------------
 

@@ -31,7 +31,7 @@ import io
 import itertools
 import logging
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -167,6 +167,7 @@ def transactions_ingest(
     first_row: int = 1,
     sha256: str = "",
     allow_same_file: bool = False,
+    on_progress: Callable[[int], None] | None = None,
 ) -> IngestionResult:
     """Book a batch of rows (mappings of column → text), numbered from ``first_row``.
 
@@ -181,6 +182,7 @@ def transactions_ingest(
         filename=filename,
         sha256=sha256,
         allow_same_file=allow_same_file,
+        on_progress=on_progress,
     )
 
 
@@ -193,11 +195,13 @@ def transactions_ingest_numbered(
     filename: str = "",
     sha256: str = "",
     allow_same_file: bool = False,
+    on_progress: Callable[[int], None] | None = None,
 ) -> IngestionResult:
     """:func:`transactions_ingest` for rows that carry their own numbers, as ``(number, row)``.
 
     ``sha256`` is the file's, when the rows come from a file: a file booked before is refused
-    (:class:`~revenue.ledger.errors.SameFileIngested`) unless ``allow_same_file``.
+    (:class:`~revenue.ledger.errors.SameFileIngested`) unless ``allow_same_file``. ``on_progress``
+    is called with the number of rows received so far after each chunk (a command's progress bar).
     """
     _authorise(by, channel)
     source = _check_source(source)
@@ -217,6 +221,8 @@ def transactions_ingest_numbered(
                     break
                 received += len(chunk)
                 processor.process(chunk)
+                if on_progress is not None:
+                    on_progress(received)
             if processor.rejected:
                 _reject(processor.errors, processor.error_count)
             result = _finish(batch, received=received, created=processor.created, duplicates=processor.duplicates)
@@ -269,6 +275,7 @@ def transactions_ingest_csv(
     channel: str = IngestionChannel.FILE,
     filename: str = "",
     allow_same_file: bool = False,
+    on_progress: Callable[[int], None] | None = None,
 ) -> IngestionResult:
     """Book a CSV file (UTF-8, a header row naming the columns), streamed.
 
@@ -303,6 +310,7 @@ def transactions_ingest_csv(
         filename=filename,
         sha256=sha256,
         allow_same_file=allow_same_file,
+        on_progress=on_progress,
     )
 
 

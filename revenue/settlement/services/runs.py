@@ -46,6 +46,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.db.models.functions import Coalesce
+from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -85,6 +86,11 @@ from revenue.settlement.services.conservation import conservation_check
 from revenue.settlement.services.writers import drafts_delete, settlements_write
 
 logger = logging.getLogger(__name__)
+
+# A run's steps as they complete, for whoever watches in this process (the command's progress bar when the
+# tasks run in it): sent with ``run_id`` and ``phase``, "prepared" (chunks known), "chunk" (one more done)
+# or "checked" (conservation held; the close is being frozen and its follow-up queued).
+run_progressed = Signal()
 
 
 def chunk_size() -> int:
@@ -396,6 +402,7 @@ def settlement_run_prepare(*, run_id: int, attempt: int) -> bool:
                     partners_count=len(partner_ids),
                 )
         run_timings_record(run_id, aggregate=time.monotonic() - aggregated)
+    run_progressed.send(sender=SettlementRun, run_id=run_id, phase="prepared")
     _chunks_dispatch(run_id, attempt)
     return True
 
@@ -462,6 +469,7 @@ def settlement_run_chunk_execute(*, run_id: int, number: int) -> bool:
             lines_count=F("lines_count") + lines,
             heartbeat_at=now,
         )
+    run_progressed.send(sender=SettlementRun, run_id=run_id, phase="chunk")
     return True
 
 
@@ -524,6 +532,7 @@ def settlement_run_finish(*, run_id: int, attempt: int) -> SettlementRun | None:
     if report.problems:
         _fail(run_id, attempt, str(_("Conservation check failed: ")) + " ".join(report.problems))
         return SettlementRun.objects.get(pk=run_id)
+    run_progressed.send(sender=SettlementRun, run_id=run_id, phase="checked")
     with transaction.atomic():
         current = SettlementRun.objects.select_for_update(no_key=True).get(pk=run_id)
         if current.attempt != attempt or current.state != RunState.RUNNING:

@@ -15,8 +15,11 @@ import tempfile
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
+from core.console import ConsoleCommand
 from revenue.settlement.models import Settlement
 from revenue.statements.documents import statement_pdf_render
 from revenue.statements.samples import sample_statement_data
@@ -26,7 +29,7 @@ from revenue.statements.services import statement_render
 def _pages_to_png(pdf: bytes, out: Path, names: dict[int, str], dpi: int) -> list[Path]:
     pdftoppm = shutil.which("pdftoppm")
     if pdftoppm is None:
-        raise CommandError("pdftoppm is missing: run bin/setup (poppler-utils).")
+        raise CommandError(_("pdftoppm is missing: run bin/setup (poppler-utils)."))
     written = []
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / "statement.pdf"
@@ -39,12 +42,14 @@ def _pages_to_png(pdf: bytes, out: Path, names: dict[int, str], dpi: int) -> lis
     return written
 
 
-class Command(BaseCommand):
-    help = "Render a statement's pages to PNG screenshots for the documentation."
+class Command(ConsoleCommand):
+    help = gettext_lazy("Render a statement's pages to PNG screenshots for the documentation.")
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--out", default=str(Path(settings.BASE_DIR) / "docs" / "screenshots"))
-        parser.add_argument("--settlement", type=int, help="a closed settlement's id (default: the sample)")
+        parser.add_argument(
+            "--settlement", type=int, help=gettext_lazy("A closed settlement's id (default: the sample).")
+        )
         parser.add_argument("--dpi", type=int, default=80)
 
     def handle(self, *args, out: str, settlement: int | None, dpi: int, **options) -> None:
@@ -54,7 +59,7 @@ class Command(BaseCommand):
             try:
                 rendered = statement_render(settlement=Settlement.objects.get(pk=settlement))
             except Settlement.DoesNotExist as exc:
-                raise CommandError(f"No settlement {settlement}.") from exc
+                raise CommandError(_("No settlement %(id)s.") % {"id": settlement}) from exc
             pages = rendered.pdf.count(b"/Type /Page\n")
             names = {n: f"statement-{rendered.data.number}-{n}.png" for n in range(1, max(pages, 1) + 1)}
             written = _pages_to_png(rendered.pdf, directory, names, dpi)
@@ -72,4 +77,4 @@ class Command(BaseCommand):
                 dpi,
             )
         for path in written:
-            self.stdout.write(str(path))
+            self.say(str(path))
