@@ -297,7 +297,8 @@ class _Totals:
 
     def row(self, language: str) -> list:
         values = list(self.sums)
-        values[0] = _text_in(language, _("Total (%(rows)s rows)") % {"rows": self.rows})
+        with translation.override(language):  # formatting a lazy text translates it: in the export's language
+            values[0] = str(_("Total (%(rows)s rows)") % {"rows": self.rows})
         return values
 
 
