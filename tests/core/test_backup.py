@@ -236,6 +236,22 @@ def test_restore_refuses_a_database_that_has_tables(closed_month, backup_root, s
     assert _row_counts_here() == before
 
 
+@pytest.mark.django_db(transaction=True)
+def test_restore_with_replace_brings_a_database_back_to_the_backup(closed_month, backup_root, settings):
+    from revenue.ledger.models import Product
+
+    call_command("backup")
+    manifest = json.loads((the_backup(backup_root) / "manifest.json").read_text())
+    ProductFactory(code="ADDED_AFTER_THE_BACKUP")
+    statement_file = Path(settings.MEDIA_ROOT) / closed_month[1].pdf.name
+    statement_file.write_bytes(b"damaged")
+
+    call_command("restore", str(the_backup(backup_root)), "--replace")
+    assert not Product.objects.filter(code="ADDED_AFTER_THE_BACKUP").exists()
+    assert _row_counts_here() == manifest["row_counts"]
+    assert sha256(statement_file) == closed_month[1].sha256
+
+
 @pytest.mark.django_db
 def test_restore_refuses_a_folder_without_a_manifest(tmp_path, settings):
     settings.LANGUAGE_CODE = "en"

@@ -99,7 +99,8 @@ class Browser:
         return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
 
 
-def _wait_ready(base: str, proc: subprocess.Popen, log: Path, seconds: float = 60) -> dict:
+def _wait_ready(base: str, proc: subprocess.Popen, log: Path, seconds: float = 180) -> dict:
+    # Migrating a new database and compressing the static files take over a minute on a busy CI machine.
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
