@@ -295,6 +295,9 @@ def backup_create(*, using: str = DEFAULT_DB_ALIAS) -> BackupResult:
     work.mkdir()
     try:
         connection = connections[using]
+        if connection.in_atomic_block:
+            # The dump would miss this transaction's writes (PostgreSQL) or wait for ever on them (SQLite).
+            raise BackupError(_("Backups run outside a database transaction."))
         if connection.vendor == "postgresql":
             dump_name = "database.dump"
             database = _dump_postgresql(connection, work / dump_name)

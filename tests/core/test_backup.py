@@ -304,3 +304,11 @@ def test_a_backup_root_inside_a_media_folder_is_refused(settings):
         call_command("backup", "--prune-only")
     with pytest.raises(CommandError, match="must be outside the media folders"):
         call_command("backup")
+
+
+@pytest.mark.django_db
+def test_a_backup_inside_a_transaction_is_refused_and_leaves_nothing(backup_root, settings):
+    settings.LANGUAGE_CODE = "en"
+    with pytest.raises(CommandError, match="outside a database transaction"):
+        call_command("backup")  # the test's own transaction is open
+    assert not backup_root.exists() or not any(backup_root.iterdir())
