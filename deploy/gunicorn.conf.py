@@ -22,3 +22,13 @@ worker_tmp_dir = _shm if os.path.isdir(_shm) else None
 preload_app = True
 # No control socket (gunicornc): its default path is one per user, which several servers on one machine would share.
 control_socket_disable = True
+
+
+def child_exit(server, worker) -> None:
+    """A worker that exits leaves its metric files (counts stay in the totals); its live gauges are dropped."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        import socket
+
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(f"{socket.gethostname()}-{worker.pid}")

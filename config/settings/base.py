@@ -62,6 +62,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: every response, a redirect or a static file too, returns the request's id (X-Request-ID).
     "core.request_id.RequestIdMiddleware",
+    # Counts and times every request (core.metrics), static files and refusals by later middleware included.
+    "core.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files straight from the application server (gunicorn), before sessions and the rest.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -398,6 +400,36 @@ try:
     [ipaddress.ip_network(net, strict=False) for net in HEALTH_DETAIL_NETWORKS]
 except ValueError as exc:
     raise ImproperlyConfigured(f"HEALTH_DETAIL_NETWORKS: {exc}") from exc
+
+# Prometheus metrics (/metrics, core.metrics): readable from HEALTH_DETAIL_NETWORKS, by staff users, and by a scraper
+# sending "Authorization: Bearer <token>" whose SHA-256 (hex) is listed here.
+METRICS_TOKEN_SHA256 = [d.lower() for d in env.list("METRICS_TOKEN_SHA256", default=[])]
+if any(len(d) != 64 or set(d) - set("0123456789abcdef") for d in METRICS_TOKEN_SHA256):
+    raise ImproperlyConfigured("METRICS_TOKEN_SHA256 lists SHA-256 digests: 64 hexadecimal characters each")
+# A directory every process of the machine writes its metric files to (gunicorn's workers, Celery's pool), so that
+# /metrics adds them up; prometheus_client reads it from the environment. Empty: each process reports its own.
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+if PROMETHEUS_MULTIPROC_DIR and not Path(PROMETHEUS_MULTIPROC_DIR).is_dir():
+    raise ImproperlyConfigured(f"PROMETHEUS_MULTIPROC_DIR ({PROMETHEUS_MULTIPROC_DIR}) is not an existing directory")
+
+# Error reporting to Sentry (or a compatible service) when a DSN is set; off otherwise. No personal data is sent.
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="production")
+# Share of requests and tasks also traced for performance (0 to 1); errors are always reported.
+SENTRY_TRACES_SAMPLE_RATE = env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0)
+if not 0 <= SENTRY_TRACES_SAMPLE_RATE <= 1:
+    raise ImproperlyConfigured("SENTRY_TRACES_SAMPLE_RATE must be between 0 and 1")
+if SENTRY_DSN:
+    from core.error_reporting import error_reporting_init
+
+    error_reporting_init(dsn=SENTRY_DSN, environment=SENTRY_ENVIRONMENT, traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE)
+
+# Backups (manage.py backup / restore, core.backups): one timestamped folder per backup set under BACKUP_ROOT,
+# which must be outside every media folder. ``backup --prune`` deletes sets older than the retention, never the newest.
+BACKUP_ROOT = env.path("BACKUP_ROOT", default=BASE_DIR / "backups")
+BACKUP_RETENTION_DAYS = env.int("BACKUP_RETENTION_DAYS", default=35)
+if BACKUP_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured("BACKUP_RETENTION_DAYS must be at least 1")
 
 EMAIL_BACKEND = env.str("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="partner-office@bank.example")

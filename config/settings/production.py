@@ -56,8 +56,9 @@ STORAGES = {
 SERVED_OVER_HTTPS = env.bool("DJANGO_HTTPS", default=True)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=SERVED_OVER_HTTPS)
-# Load balancers and orchestrators probe the health endpoints over plain HTTP, inside the network.
-SECURE_REDIRECT_EXEMPT = [r"^health/"]
+# Load balancers and orchestrators probe the health endpoints, and Prometheus scrapes the metrics, over plain HTTP
+# inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^health/", r"^metrics$"]
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=31536000 if SERVED_OVER_HTTPS else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True

@@ -99,7 +99,8 @@ class Browser:
         return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
 
 
-def _wait_ready(base: str, proc: subprocess.Popen, log: Path, seconds: float = 60) -> dict:
+def _wait_ready(base: str, proc: subprocess.Popen, log: Path, seconds: float = 180) -> dict:
+    # Migrating a new database and compressing the static files take over a minute on a busy CI machine.
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -197,6 +198,11 @@ def test_bin_serve_runs_the_stack_and_a_settlement_run_goes_through_a_worker(ser
             if re.match(r"^\S+ worker\.1 ", line) and f"settlement run {run_id} completed" in line
         ]
         assert completed and completed[0]["request_id"] == f"smoke-{port}", output[-4000:]
+        # /metrics (read from this address) adds up the worker's task counts and reads the run's phases.
+        with urllib.request.urlopen(base + "/metrics", timeout=20) as response:  # noqa: S310 - local
+            metrics = response.read().decode()
+        assert re.search(r'partner_office_celery_tasks_total\{[^}]*task="settlement\.run_prepare"', metrics), metrics
+        assert re.search(rf'partner_office_settlement_run_phase_seconds\{{[^}}]*run="{run_id}"', metrics), metrics
     finally:
         try:
             os.killpg(proc.pid, signal.SIGTERM)

@@ -39,6 +39,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.metrics import ingestion_refused_count
 from organisation.models import User
 from revenue.ledger.choices import IngestionChannel
 from revenue.ledger.errors import ConcurrentChange, IngestionRejected, NotPermitted, SameFileIngested, UnknownSource
@@ -227,6 +228,9 @@ def transactions_ingest_numbered(
                 _reject(processor.errors, processor.error_count)
             result = _finish(batch, received=received, created=processor.created, duplicates=processor.duplicates)
             committing = time.perf_counter()
+    except IngestionRejected as exc:
+        ingestion_refused_count(channel=channel, rows=exc.error_count)
+        raise
     except IntegrityError as exc:
         if not any(name in str(exc) for name in RACE_CONSTRAINTS):
             raise
@@ -287,6 +291,26 @@ def transactions_ingest_csv(
     _authorise(by, channel)
     source = _check_source(source)
     sha256 = file_sha256(stream) if stream.seekable() else ""
+    try:
+        columns = _csv_header(stream)
+    except IngestionRejected as exc:
+        ingestion_refused_count(channel=channel, rows=exc.error_count)
+        raise
+    text = io.TextIOWrapper(stream, encoding="utf-8", newline="")
+    return transactions_ingest_numbered(
+        rows=_csv_rows(text, columns),
+        source=source,
+        by=by,
+        channel=channel,
+        filename=filename,
+        sha256=sha256,
+        allow_same_file=allow_same_file,
+        on_progress=on_progress,
+    )
+
+
+def _csv_header(stream: IO[bytes]) -> list[str]:
+    """The columns the header line names (lower case); a malformed or wrong header refuses the file."""
     header_line = stream.readline(HEADER_MAX_BYTES + 1)
     if len(header_line) > HEADER_MAX_BYTES:
         detail = _("the header line is longer than %(max)d bytes") % {"max": HEADER_MAX_BYTES}
@@ -301,17 +325,7 @@ def transactions_ingest_csv(
     problems = header_problems(columns)
     if problems:
         raise IngestionRejected(problems)
-    text = io.TextIOWrapper(stream, encoding="utf-8", newline="")
-    return transactions_ingest_numbered(
-        rows=_csv_rows(text, columns),
-        source=source,
-        by=by,
-        channel=channel,
-        filename=filename,
-        sha256=sha256,
-        allow_same_file=allow_same_file,
-        on_progress=on_progress,
-    )
+    return columns
 
 
 def header_problems(columns: list[str]) -> list[RowError]:
