@@ -41,6 +41,8 @@ from revenue.settlement.errors import (
     NotPermitted,
 )
 from revenue.settlement.models import Settlement, SettlementDispute, SettlementLine, SettlementPeriod
+from workspace.models import NotificationKind
+from workspace.services import notify
 
 
 def _require(by: User, perm: str, message) -> None:
@@ -138,11 +140,13 @@ def settlement_dispute_raise(*, line: SettlementLine, by: User, comment: str) ->
             raise InvalidState(_("Only a closed settlement can be disputed; this one is still a draft."))
         try:
             with transaction.atomic():
-                return SettlementDispute.objects.create(
+                dispute = SettlementDispute.objects.create(
                     line=line, settlement=settlement, raised_by=by, raised_at=timezone.now(), comment=text
                 )
         except IntegrityError as exc:
             raise InvalidState(_("This line already has an open dispute.")) from exc
+        notify(kind=NotificationKind.DISPUTE_RAISED, obj=dispute, by=by, comment=text)
+        return dispute
 
 
 def _lock_dispute(dispute: SettlementDispute) -> SettlementDispute:
