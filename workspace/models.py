@@ -55,7 +55,7 @@ class Notification(models.Model):
         blank=True,
         related_name="+",
     )
-    comment = models.TextField(_("comment"), blank=True)
+    comment = models.TextField(_("remark"), blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
     emailed_at = models.DateTimeField(_("e-mailed at"), null=True, blank=True)

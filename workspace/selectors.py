@@ -16,7 +16,6 @@ from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, 
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
 from django_fsm_log.models import StateLog
 
@@ -66,7 +65,7 @@ def _days(since: dt.datetime | None, now: dt.datetime) -> int | None:
 
 
 def _money(value) -> str:
-    return number_format(value, decimal_pos=2, force_grouping=True)
+    return f"{value:,.2f}"
 
 
 # ---- admission ----------------------------------------------------------------------------------

@@ -21,7 +21,6 @@ from django.http import Http404, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.formats import number_format
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
@@ -146,7 +145,11 @@ class SettlementRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     # ---- the run's page: phases, a progress bar, timings as a table; refreshes while it runs ------
 
-    @admin.display(description=_("timings"))
+    def get_fields(self, request, obj=None):
+        # The page's own progress panel (phases and chunks) replaces the list's progress column.
+        return [name for name in super().get_fields(request, obj) if name != "progress_bar"]
+
+    @admin.display(description=_("phase timings"))
     def timings_table(self, obj: SettlementRun):
         rows = run_timing_rows(obj)
         if not rows:
@@ -302,7 +305,7 @@ RUN_TIMING_LABELS = {
 
 
 def _seconds(value) -> str:
-    return number_format(value, decimal_pos=1, force_grouping=True)
+    return f"{value:,.1f}"
 
 
 def run_timing_rows(run: SettlementRun) -> list[tuple[str, str]]:
@@ -546,11 +549,7 @@ class SettlementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             return None
         user = request.user
         actions = []
-        if user.has_perm("settlement.approve_settlement") and settlement.state in (
-            SettlementState.CLOSED,
-            SettlementState.APPROVED,
-            SettlementState.PAID,
-        ):
+        if user.has_perm("settlement.approve_settlement") and settlement.state == SettlementState.CLOSED:
             actions.append(
                 {
                     "name": "approve",
@@ -559,7 +558,11 @@ class SettlementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                     "refusal": _refusal(services.settlement_approve_check, settlement=settlement, by=user),
                 }
             )
-        if user.has_perm("settlement.pay_settlement") and settlement.state != SettlementState.DRAFT:
+        # Shown from the close on (disabled with the reason until approved); gone once paid.
+        if user.has_perm("settlement.pay_settlement") and settlement.state in (
+            SettlementState.CLOSED,
+            SettlementState.APPROVED,
+        ):
             actions.append(
                 {
                     "name": "mark_paid",

@@ -10,16 +10,19 @@ finance's dashboard and is decided from its page. Each step and each role's dash
 
 from __future__ import annotations
 
+import json
+import os
+import struct
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django.utils import translation
+from django.utils import timezone, translation
 
 from onboarding.models import AdmissionState, Partner
 from revenue.ledger.choices import RevenueKind
-from revenue.settlement.choices import DisputeState, SettlementState
-from revenue.settlement.models import Settlement, SettlementDispute
+from revenue.settlement.choices import DisputeState, RunKind, RunState, RunTrigger, SettlementState
+from revenue.settlement.models import Settlement, SettlementDispute, SettlementRun
 from revenue.settlement.services import settlement_dispute_raise
 from tests.browser.test_partner_portal import CHROMIUM, CHROMIUM_ARGS
 from tests.factories import make_uscc
@@ -59,6 +62,38 @@ def chromium(monkeypatch):
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         yield launched
         launched.close()
+
+
+@pytest.fixture(autouse=True)
+def _pending_translations(settings, tmp_path):
+    """With ``PENDING_TRANSLATIONS=path.json`` (``{"msgid": "译文", "msgid|plural": "译文"}``), translations not yet in
+    the catalogues are compiled into a catalogue searched first, so the screenshots show them as they will be."""
+    source = os.environ.get("PENDING_TRANSLATIONS")
+    if not source:
+        return
+    messages = {"": "Content-Type: text/plain; charset=UTF-8\nPlural-Forms: nplurals=1; plural=0;\n"}
+    for key, text in json.loads(Path(source).read_text(encoding="utf-8")).items():
+        messages[key.replace("|", "\x00", 1)] = text
+    folder = tmp_path / "locale" / "zh_Hans" / "LC_MESSAGES"
+    folder.mkdir(parents=True)
+    (folder / "django.mo").write_bytes(_mo(messages))
+    settings.LOCALE_PATHS = [tmp_path / "locale", *settings.LOCALE_PATHS]
+
+
+def _mo(messages: dict[str, str]) -> bytes:
+    """A GNU gettext catalogue (.mo) of ``messages`` (no hash table)."""
+    keys = sorted(messages)
+    ids = [k.encode() for k in keys]
+    strs = [messages[k].encode() for k in keys]
+    count = len(keys)
+    ids_start = 28 + 16 * count
+    offsets, data = [], b""
+    for item in ids + strs:
+        offsets.append((len(item), ids_start + len(data)))
+        data += item + b"\x00"
+    header = struct.pack("<7I", 0x950412DE, 0, count, 28, 28 + 8 * count, 0, 0)
+    table = b"".join(struct.pack("<2I", *o) for o in offsets)
+    return header + table + data
 
 
 def zh(text: str) -> str:
@@ -230,6 +265,26 @@ def test_the_workspace_walk(
     assert dispute.state == DisputeState.RESOLVED
     assert not SettlementDispute.objects.filter(state=DisputeState.OPEN).exists()
     money.shot("13-finance-dispute-decided")
+
+    # 8. A run in progress: its page shows the phases and chunks, and reloads itself.
+    run = SettlementRun.objects.create(
+        period=settlement.period,
+        kind=RunKind.ACCRUAL,
+        state=RunState.RUNNING,
+        trigger=RunTrigger.ADMIN,
+        triggered_by=finance,
+        started_at=timezone.now(),
+        chunks_total=12,
+        chunks_done=5,
+        partners_count=11_480,
+        timings={"watermark": 0.084, "aggregate": 41.327, "chunks_queued_at": 1764800000.0},
+    )
+    hq.page.goto(f"{base}/admin/settlement/settlementrun/{run.pk}/change/")
+    assert hq.page.locator("meta[http-equiv=refresh]").count() == 1
+    assert "(5/12)" in hq.page.inner_text("#run-progress")
+    assert "chunks_queued_at" not in hq.page.content()
+    hq.no_horizontal_scroll()
+    hq.shot("14-settlement-run-in-progress")
 
     for staff in (rm, reviewer, hq, money):
         staff.context.close()

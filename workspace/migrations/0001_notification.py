@@ -21,7 +21,7 @@ class Migration(migrations.Migration):
                 ('kind', models.CharField(choices=[('case_submitted', 'Case awaits review'), ('case_assigned', 'Case assigned to you'), ('case_returned', 'Case returned for information'), ('case_resubmitted', 'Case resubmitted'), ('case_approved', 'Case approved'), ('case_awaits_head_office', 'Case awaits head-office approval'), ('case_rejected', 'Case rejected'), ('settlements_await_approval', 'Settlements await approval'), ('dispute_raised', 'Dispute raised')], max_length=32, verbose_name='kind')),
                 ('object_name', models.CharField(max_length=200, verbose_name='object')),
                 ('url', models.CharField(max_length=300, verbose_name='link')),
-                ('comment', models.TextField(blank=True, verbose_name='comment')),
+                ('comment', models.TextField(blank=True, verbose_name='remark')),
                 ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created at')),
                 ('read_at', models.DateTimeField(blank=True, null=True, verbose_name='read at')),
                 ('emailed_at', models.DateTimeField(blank=True, null=True, verbose_name='e-mailed at')),
