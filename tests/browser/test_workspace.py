@@ -10,6 +10,7 @@ finance's dashboard and is decided from its page. Each step and each role's dash
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import struct
@@ -39,6 +40,14 @@ pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is installed by bin/setup"),
     pytest.mark.django_db(transaction=True),
 ]
+
+
+@pytest.fixture(autouse=True)
+def _evidence_requirements(transactional_db):
+    """The seeded admission policy: a transactional test before this one may have flushed the migration's rows."""
+    from django.apps import apps
+
+    importlib.import_module("onboarding.migrations.0003_seed_evidence_requirements").seed(apps, None)
 
 
 @pytest.fixture
