@@ -56,6 +56,7 @@ from onboarding.exports import PARTNER_EXPORT_COLUMNS, partner_export_queryset, 
 from onboarding.models import (
     EDITABLE_STATES,
     REVIEW_RUNNING_STATES,
+    AdmissionState,
     CaseOrigin,
     EvidenceDecision,
     EvidenceDownload,
@@ -68,13 +69,17 @@ from onboarding.models import (
     PartnerTier,
     PartnerTierChange,
     ReviewState,
+    has_all_evidence_accepted,
+    has_no_evidence_needing_revision,
+    has_required_evidence,
 )
-from onboarding.policies import Action, allowed_actions, authorise
+from onboarding.policies import TRANSITION_METHODS, Action, allowed_actions, authorise, transitions_for
 from onboarding.resources import PartnerResource
 from onboarding.selectors import (
     branch_list,
     evidence_missing,
     evidence_needing_revision,
+    evidence_not_accepted,
     partner_list,
     partner_makers,
     relationship_manager_list,
@@ -148,6 +153,17 @@ class EvidenceDocumentInput(forms.ClearableFileInput):
         return self.link if self.is_initial(value) else None
 
 
+class ReadOnlyText(forms.Widget):
+    """A value shown as plain text where a field must not be changed (its form field is disabled)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def render(self, name, value, attrs=None, renderer=None):
+        return format_html('<span class="readonly">{}</span>', self.text)
+
+
 class EvidenceItemForm(forms.ModelForm):
     class Meta:
         model = EvidenceItem
@@ -157,8 +173,9 @@ class EvidenceItemForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
-            # An item stays with its requirement; only new rows pick one.
+            # An item stays with its requirement; only new rows pick one (shown as text, not a dropdown).
             self.fields["requirement"].disabled = True
+            self.fields["requirement"].widget = ReadOnlyText(str(self.instance.requirement))
             if self.instance.document and "document" in self.fields:
                 self.fields["document"].widget.link = DocumentLink(
                     evidence_document_url(self.instance), self.instance.document_name or _("document")
@@ -567,24 +584,29 @@ class PartnerAdmin(ImportExportModelAdmin):
             actions.append(
                 {
                     "name": action.value,
-                    "label": action.label,
+                    "label": _admission_action_label(action, partner),
                     "url": reverse("admin:{}_{}_admission".format(*info), args=[partner.pk, action.value]),
                     "reason_required": action in REASON_REQUIRED,
                     "needs_reviewer": action == Action.ASSIGN_REVIEWER,
                     "needs_tier": action == Action.CHANGE_TIER,
+                    "refusal": admission_condition_refusal(action, partner),
                 }
             )
+        disabled = admission_refused_actions(partner=partner, user=request.user, allowed=allowed)
         panel = {
             "state": partner.state,
             "state_label": partner.get_state_display(),
             "actions": actions,
+            "disabled_actions": disabled,
+            "next_step": admission_next_step(partner),
+            "head_office_note": head_office_note(partner),
             "needs_head_office": partner.needs_head_office,
             "missing": evidence_missing(partner=partner),
             "to_revise": evidence_needing_revision(partner=partner),
             "tiers": [(v, label) for v, label in PartnerTier.choices if v != partner.tier],
             "is_application": partner.origin == CaseOrigin.SELF_APPLICATION,
         }
-        if any(a["needs_reviewer"] for a in actions):
+        if any(a["needs_reviewer"] and not a["refusal"] for a in actions):
             makers = partner_makers(partner=partner)
             panel["reviewers"] = [u for u in reviewer_list(partner=partner) if u.pk not in makers]
         if Action.DECIDE_EVIDENCE in allowed:
@@ -836,3 +858,122 @@ class PartnerReviewAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+# ---- what the admission panel says: who acts next, and why a step is not open --------------------
+
+# States before the branch decision, in which a high-risk or PE/VC case is still to go to head office.
+BEFORE_BRANCH_DECISION = (
+    AdmissionState.DRAFT,
+    AdmissionState.SUBMITTED,
+    AdmissionState.UNDER_REVIEW,
+    AdmissionState.NEEDS_INFO,
+    AdmissionState.RESUBMITTED,
+)
+
+
+def _admission_action_label(action: Action, partner: Partner) -> str:
+    if action == Action.APPROVE and partner.needs_head_office:
+        return _("Approve (then to head office for the second approval)")
+    return action.label
+
+
+def head_office_note(partner: Partner) -> str:
+    """The header's note on the head-office step: still ahead, or given (never "needs" once it is done)."""
+    if not partner.needs_head_office:
+        return ""
+    if partner.state in BEFORE_BRANCH_DECISION:
+        return _("needs head-office approval after the branch's")
+    if partner.state in (AdmissionState.APPROVED, AdmissionState.CONTRACTED, AdmissionState.ACTIVE):
+        return _("head-office approval given")
+    return ""
+
+
+def admission_next_step(partner: Partner) -> str:
+    """Who acts next on the case, in one sentence."""
+    rm = partner.relationship_manager
+    state = partner.state
+    if state == AdmissionState.DRAFT:
+        return _("Next: the relationship manager %(rm)s records the required evidence and submits the case.") % {
+            "rm": rm
+        }
+    if state in (AdmissionState.SUBMITTED, AdmissionState.RESUBMITTED):
+        if partner.assigned_reviewer_id:
+            return _("Next: the reviewer %(reviewer)s takes the case again.") % {"reviewer": partner.assigned_reviewer}
+        return _("Next: a reviewer of %(branch)s takes the case.") % {"branch": partner.branch}
+    if state == AdmissionState.UNDER_REVIEW:
+        text = _(
+            "Next: the assigned reviewer %(reviewer)s decides the evidence, then approves, asks for more "
+            "information or rejects."
+        ) % {"reviewer": partner.assigned_reviewer or "—"}
+        if partner.needs_head_office:
+            text += " " + str(_("The branch's approval sends this case to head office for a second approval."))
+        return text
+    if state == AdmissionState.NEEDS_INFO:
+        return _("Next: the relationship manager %(rm)s fixes what was asked for and resubmits.") % {"rm": rm}
+    if state == AdmissionState.PENDING_HEAD_OFFICE:
+        return _("Next: head office gives the second approval (someone other than the branch's approver).")
+    if state == AdmissionState.APPROVED:
+        return _("Next: the relationship manager %(rm)s records the signed contract.") % {"rm": rm}
+    if state == AdmissionState.CONTRACTED:
+        return _("Next: the relationship manager %(rm)s activates the partner.") % {"rm": rm}
+    if state == AdmissionState.ACTIVE:
+        return _("The partner is active and earns a share.")
+    if state == AdmissionState.SUSPENDED:
+        return _("The partner is suspended: it can be reinstated or terminated.")
+    return _("The case is closed; no further steps.")
+
+
+def admission_condition_refusal(action: Action, partner: Partner) -> str:
+    """Why a step the user may take cannot go through yet: the state machine's evidence conditions, named."""
+    transitions = transitions_for(partner, action)
+    if not transitions:
+        return ""
+    failing = []
+    for transition in transitions:
+        failed = [condition for condition in transition.conditions if not condition(partner)]
+        if not failed:
+            return ""
+        failing.extend(c for c in failed if c in CONDITION_REFUSALS)
+    for condition in dict.fromkeys(failing):
+        return CONDITION_REFUSALS[condition](partner)
+    return ""
+
+
+def _names(items) -> str:
+    return "、".join(str(i) for i in items)
+
+
+CONDITION_REFUSALS = {
+    has_required_evidence: lambda p: _("Required evidence is missing: %(items)s.")
+    % {"items": _names(evidence_missing(partner=p))},
+    has_no_evidence_needing_revision: lambda p: _("These items still need revising: %(items)s.")
+    % {"items": _names(i.requirement for i in evidence_needing_revision(partner=p))},
+    has_all_evidence_accepted: lambda p: _("Evidence not yet accepted: %(items)s.")
+    % {"items": _names(evidence_not_accepted(partner=p))},
+}
+
+
+def admission_refused_actions(*, partner: Partner, user, allowed: list[Action]) -> list[dict]:
+    """Steps open in this state for which the user holds the permission but a people rule refuses them now
+    (maker-checker, the assigned reviewer, head office only), each with the reason."""
+    makers = partner_makers(partner=partner)
+    refused = []
+    for action in TRANSITION_METHODS:
+        action = Action(action)
+        if action in allowed:
+            continue
+        transitions = transitions_for(partner, action)
+        if not transitions or not request_user_has(user, transitions[0].permission):
+            continue
+        try:
+            authorise(action=action, partner=partner, user=user, makers=makers)
+        except ApplicationError as exc:
+            refused.append(
+                {"name": action.value, "label": _admission_action_label(action, partner), "refusal": error_text(exc)}
+            )
+    return refused
+
+
+def request_user_has(user, permission: str) -> bool:
+    return bool(permission) and user.has_perm(permission)

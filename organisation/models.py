@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -52,6 +53,14 @@ class User(AbstractUser):
         null=True,
         blank=True,
         related_name="users",
+    )
+    # The language of the e-mails the user is sent (notifications); empty: the product's language.
+    language = models.CharField(
+        _("language"),
+        max_length=16,
+        choices=settings.LANGUAGES,
+        blank=True,
+        help_text=_("Language of the e-mails you receive; empty: Simplified Chinese."),
     )
 
     class Meta(AbstractUser.Meta):

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "revenue.payments",
     "portal",
     "performance",
+    "workspace",
     "demo",
 ]
 
@@ -281,6 +282,7 @@ CELERY_TASK_ROUTES = [
         "statements.partner_event_email": {"queue": "messages"},
         "statements.webhook_deliver": {"queue": "messages"},
         "onboarding.notice_email": {"queue": "messages"},
+        "workspace.notification_email": {"queue": "messages"},
         "settlement.*": {"queue": "settlement"},
         "statements.*": {"queue": "documents"},
         "performance.*": {"queue": "documents"},
@@ -365,6 +367,9 @@ if PARTNER_IMPORT_MAX_BYTES < 1 or PARTNER_IMPORT_MAX_ROWS < 1:
 
 # Partner-facing links in statements and e-mails are absolute when this is set (e.g. https://partners.bank.example).
 PARTNER_PORTAL_BASE_URL = env.str("PARTNER_PORTAL_BASE_URL", default="")
+# The staff site's address (scheme and host, e.g. https://mo.bank.example) put before the admin links in
+# notification e-mails; empty: the links are paths on the staff site.
+WORKSPACE_BASE_URL = env.str("WORKSPACE_BASE_URL", default="")
 # The bank's name on statements (Chinese, English) until head office sets the statement issuer in the admin.
 STATEMENT_BANK_NAME = env.str("STATEMENT_BANK_NAME", default="开放联盟银行")
 STATEMENT_BANK_NAME_EN = env.str("STATEMENT_BANK_NAME_EN", default="Open Alliance Bank")

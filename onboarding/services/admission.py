@@ -42,6 +42,20 @@ from onboarding.services.applications import (
 from onboarding.services.schedule import partner_schedule_next_review
 from organisation.models import User
 from portal.services import partner_access_revoke
+from workspace.models import NotificationKind
+from workspace.services import notify
+
+# Whoever acts next is told of these steps (in the inbox and by e-mail, see ``workspace.recipients``).
+NOTIFIED_TRANSITIONS = {
+    "submit": NotificationKind.CASE_SUBMITTED,
+    "assign_reviewer": NotificationKind.CASE_ASSIGNED,
+    "request_info": NotificationKind.CASE_RETURNED,
+    "resubmit": NotificationKind.CASE_RESUBMITTED,
+    "approve": NotificationKind.CASE_APPROVED,
+    "refer_to_head_office": NotificationKind.CASE_AWAITS_HEAD_OFFICE,
+    "approve_head_office": NotificationKind.CASE_APPROVED,
+    "reject": NotificationKind.CASE_REJECTED,
+}
 
 
 def _names(items) -> str:
@@ -114,6 +128,8 @@ def _transition(
             raise ConcurrentChange(_("This case was changed by someone else. Reload it and try again.")) from exc
         if after:
             after(case)
+        if method_name in NOTIFIED_TRANSITIONS:
+            notify(kind=NOTIFIED_TRANSITIONS[method_name], obj=case, by=by, comment=description)
     partner.refresh_from_db()
     return partner
 

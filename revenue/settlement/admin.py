@@ -28,8 +28,9 @@ from django.http import (
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
 
 from core.admin import ReadOnlyAdminMixin, error_text
 from core.errors import ApplicationError
@@ -50,7 +51,7 @@ from organisation.services import user_sees_all_branches
 from revenue.ledger.models import AgreementVersion
 from revenue.ledger.selectors import agreement_version_list
 from revenue.settlement import services
-from revenue.settlement.choices import DisputeState, LineKind, RunKind, RunTrigger
+from revenue.settlement.choices import DisputeState, LineKind, RunKind, RunState, RunTrigger, SettlementState
 from revenue.settlement.exports import (
     ATTRIBUTION_EXPORT_COLUMNS,
     SETTLEMENT_EXPORT_COLUMNS,
@@ -154,7 +155,7 @@ class SettlementRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "heartbeat_at",
         "finished_at",
         "took",
-        "timings",
+        "timings_table",
         "error",
         "celery_task_id",
     )
@@ -164,6 +165,35 @@ class SettlementRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return settlement_run_list(user=request.user)
+
+    # ---- the run's page: phases, a progress bar, timings as a table; refreshes while it runs ------
+
+    def get_fields(self, request, obj=None):
+        # The page's own progress panel (phases and chunks) replaces the list's progress column.
+        return [name for name in super().get_fields(request, obj) if name != "progress_bar"]
+
+    @admin.display(description=_("phase timings"))
+    def timings_table(self, obj: SettlementRun):
+        rows = run_timing_rows(obj)
+        if not rows:
+            return "—"
+        return format_html(
+            '<table class="run-timings"><thead><tr><th>{}</th><th style="text-align:right">{}</th></tr></thead>'
+            "<tbody>{}</tbody></table>",
+            _("phase"),
+            _("seconds"),
+            format_html_join(
+                "", '<tr><td>{}</td><td style="text-align:right">{}</td></tr>', ((label, s) for label, s in rows)
+            ),
+        )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = extra_context or {}
+        run = self.get_queryset(request).filter(pk=object_id).first() if str(object_id).isdigit() else None
+        if run is not None:
+            extra_context["run_phases"] = run_phases(run)
+            extra_context["run_refresh_seconds"] = RUN_REFRESH_SECONDS if run.is_active else None
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description=_("progress"))
     def progress_bar(self, obj: SettlementRun):
@@ -277,6 +307,65 @@ class SettlementRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             "admin/settlement/settlementrun/dry_run.html",
             self._context(request, _("Dry run of a close"), form=form, result=result, rows=rows),
         )
+
+
+# The run's page reloads itself this often while the run is pending or running.
+RUN_REFRESH_SECONDS = 5
+
+# The phases of a run in order, with the key of their timing (seconds) in ``SettlementRun.timings``.
+RUN_PHASES = (
+    ("watermark", _("Watermark taken")),
+    ("aggregate", _("Window aggregated")),
+    ("chunks", _("Partners settled in chunks")),
+    ("check", _("Conservation check")),
+    ("finish", _("Finished")),
+)
+RUN_TIMING_LABELS = {
+    **dict(RUN_PHASES),
+    "chunks_cpu": _("Chunks, summed over the workers"),
+    "total": _("Total"),
+}
+
+
+def _seconds(value) -> str:
+    return f"{value:,.1f}"
+
+
+def run_timing_rows(run: SettlementRun) -> list[tuple[str, str]]:
+    """The run's recorded timings as (phase, seconds) rows in the phases' order; internal markers left out."""
+    timings = run.timings or {}
+    order = [key for key, _label in RUN_PHASES] + ["chunks_cpu", "total"]
+    return [
+        (str(RUN_TIMING_LABELS[key]), _seconds(timings[key]))
+        for key in order
+        if isinstance(timings.get(key), (int, float))
+    ]
+
+
+def run_phases(run: SettlementRun) -> dict:
+    """Each phase done, current or waiting (failed where the run stopped), and the overall progress."""
+    timings = run.timings or {}
+    completed = run.state == RunState.COMPLETED
+    steps, current_found = [], False
+    for key, label in RUN_PHASES:
+        if key == "chunks":
+            done = completed or (run.chunks_total > 0 and run.chunks_done >= run.chunks_total)
+        else:
+            done = completed or key in timings
+        if done:
+            status = "done"
+        elif not current_found:
+            current_found = True
+            status = "failed" if run.state == RunState.FAILED else ("current" if run.is_active else "waiting")
+        else:
+            status = "waiting"
+        detail = f"{run.chunks_done}/{run.chunks_total}" if key == "chunks" and run.chunks_total else ""
+        steps.append({"key": key, "label": label, "status": status, "detail": detail})
+    # The phases done, with the chunk phase counted by its chunks while it runs.
+    done_steps = sum(1 for step in steps if step["status"] == "done")
+    chunk_share = run.chunks_done / run.chunks_total if run.chunks_total and steps[2]["status"] != "done" else 0
+    percent = 100 if completed else int(100 * (done_steps + chunk_share) / len(steps))
+    return {"steps": steps, "percent": percent, "state": run.state, "state_label": run.get_state_display()}
 
 
 # ---- settlements -----------------------------------------------------------------------------
@@ -442,6 +531,7 @@ class SettlementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 name="settlement_settlement_xlsx",
             ),
             path("export/", self.admin_site.admin_view(self.export_view), name="settlement_settlement_export"),
+            *self.workflow_urls(),
             *super().get_urls(),
         ]
 
@@ -515,7 +605,115 @@ class SettlementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         if str(object_id).isdigit():
             extra_context["csv_url"] = reverse("admin:settlement_settlement_csv", args=[int(object_id)])
             extra_context["xlsx_url"] = reverse("admin:settlement_settlement_xlsx", args=[int(object_id)])
+            extra_context["workflow"] = self.workflow_panel(request, int(object_id))
         return super().change_view(request, object_id, form_url, extra_context)
+
+    # ---- the detail page's workflow panel: approve and mark paid through the services -------------
+
+    def workflow_urls(self):
+        return [
+            path(
+                "<int:settlement_id>/approve/",
+                self.admin_site.admin_view(require_POST(self.approve_view)),
+                name="settlement_settlement_approve",
+            ),
+            path(
+                "<int:settlement_id>/mark-paid/",
+                self.admin_site.admin_view(require_POST(self.mark_paid_view)),
+                name="settlement_settlement_mark_paid",
+            ),
+        ]
+
+    def workflow_panel(self, request, settlement_id: int) -> dict | None:
+        """The steps open on this settlement now, each enabled or disabled with the reason, and who acts next."""
+        settlement = settlement_list(user=request.user).select_related("run", "approved_by", "paid_by")
+        settlement = settlement.filter(pk=settlement_id).first()
+        if settlement is None:
+            return None
+        user = request.user
+        actions = []
+        if user.has_perm("settlement.approve_settlement") and settlement.state == SettlementState.CLOSED:
+            actions.append(
+                {
+                    "name": "approve",
+                    "label": _("Approve"),
+                    "url": reverse("admin:settlement_settlement_approve", args=[settlement.pk]),
+                    "refusal": _refusal(services.settlement_approve_check, settlement=settlement, by=user),
+                }
+            )
+        # Shown from the close on (disabled with the reason until approved); gone once paid.
+        if user.has_perm("settlement.pay_settlement") and settlement.state in (
+            SettlementState.CLOSED,
+            SettlementState.APPROVED,
+        ):
+            actions.append(
+                {
+                    "name": "mark_paid",
+                    "label": _("Mark paid"),
+                    "url": reverse("admin:settlement_settlement_mark_paid", args=[settlement.pk]),
+                    "refusal": _refusal(services.settlement_mark_paid_check, settlement=settlement, by=user),
+                    "needs_reference": True,
+                }
+            )
+        return {"settlement": settlement, "actions": actions, "next_step": _settlement_next_step(settlement)}
+
+    def _workflow_back(self, settlement_id: int) -> HttpResponseRedirect:
+        return HttpResponseRedirect(reverse("admin:settlement_settlement_change", args=[settlement_id]))
+
+    def approve_view(self, request, settlement_id: int):
+        settlement = self._settlement(request, settlement_id)
+        if request.POST.get("expected_state") not in (None, "", settlement.state):
+            self.message_user(request, _("This settlement was changed meanwhile. Check it again."), messages.ERROR)
+            return self._workflow_back(settlement_id)
+        try:
+            services.settlement_approve(settlement=settlement, by=request.user, comment=request.POST.get("comment", ""))
+        except (ApplicationError, ValidationError) as exc:
+            self.message_user(request, error_text(exc), messages.ERROR)
+        else:
+            self.log_change(request, settlement, [{"changed": {"fields": ["state"]}}])
+            self.message_user(request, _("Settlement %(settlement)s approved.") % {"settlement": settlement})
+        return self._workflow_back(settlement_id)
+
+    def mark_paid_view(self, request, settlement_id: int):
+        settlement = self._settlement(request, settlement_id)
+        form = MarkPaidForm(request.POST)
+        try:
+            if not form.is_valid():
+                raise ValidationError(_("Enter the payment reference."))
+            services.settlement_mark_paid(
+                settlement=settlement, by=request.user, payment_reference=form.cleaned_data["payment_reference"]
+            )
+        except (ApplicationError, ValidationError) as exc:
+            self.message_user(request, error_text(exc), messages.ERROR)
+        else:
+            self.log_change(request, settlement, [{"changed": {"fields": ["state", "payment_reference"]}}])
+            self.message_user(
+                request,
+                _("Settlement %(settlement)s marked paid (reference %(reference)s).")
+                % {"settlement": settlement, "reference": settlement.payment_reference},
+            )
+        return self._workflow_back(settlement_id)
+
+
+def _refusal(check, **kwargs) -> str:
+    """The reason ``check`` refuses, or "" when it passes (the service runs the same check again on use)."""
+    try:
+        check(**kwargs)
+    except ApplicationError as exc:
+        return error_text(exc)
+    return ""
+
+
+def _settlement_next_step(settlement: Settlement) -> str:
+    if settlement.state == SettlementState.DRAFT:
+        return _("Accrued month to date; the month-end close freezes it, then finance approves it.")
+    if settlement.state == SettlementState.CLOSED:
+        return _("Next: finance approves it (someone other than whoever closed it).")
+    if settlement.state == SettlementState.APPROVED:
+        if settlement.carried_forward or settlement.payable <= 0:
+            return _("Approved. Nothing is payable: the balance is carried forward to the next period.")
+        return _("Next: finance pays it and records the payment reference.")
+    return _("Paid; no further steps.")
 
 
 def _export_response(request, columns, rows_of, stem: str, file_format: str) -> HttpResponse:
@@ -610,8 +808,9 @@ class SettlementDisputeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             except (ApplicationError, ValidationError) as exc:
                 self.message_user(request, error_text(exc), messages.ERROR)
             else:
+                self.log_change(request, dispute, [{"changed": {"fields": ["state"]}}])
                 self.message_user(request, _("Dispute #%(id)s decided.") % {"id": dispute.pk}, messages.SUCCESS)
-                return HttpResponseRedirect(reverse("admin:settlement_settlementdispute_changelist"))
+                return HttpResponseRedirect(reverse("admin:settlement_settlementdispute_change", args=[dispute.pk]))
         context = {
             **self.admin_site.each_context(request),
             "title": title,
@@ -642,3 +841,29 @@ class SettlementDisputeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 dispute=dispute, by=request.user, comment=data["comment"]
             ),
         )
+
+    # ---- the detail page's workflow panel ------------------------------------------------------
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = extra_context or {}
+        if str(object_id).isdigit():
+            dispute = self.get_queryset(request).filter(pk=int(object_id)).first()
+            if dispute is not None:
+                extra_context["workflow"] = self.workflow_panel(request, dispute)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def workflow_panel(self, request, dispute: SettlementDispute) -> dict:
+        """Resolve and reject, open to whoever decides disputes while the dispute is open; who acts next."""
+        actions = []
+        if dispute.state == DisputeState.OPEN:
+            refusal = "" if self._can_decide(request) else _("Only finance and head office decide disputes.")
+            for name, label, view in (
+                ("resolve", _("Resolve (adjust the next open period)"), "resolve"),
+                ("reject", _("Reject"), "reject"),
+            ):
+                url = reverse(f"admin:settlement_settlementdispute_{view}", args=[dispute.pk])
+                actions.append({"name": name, "label": label, "url": url, "refusal": refusal})
+            next_step = _("Next: finance or head office resolves it into an adjustment, or rejects it saying why.")
+        else:
+            next_step = _("Decided; the partner was told. No further steps.")
+        return {"dispute": dispute, "actions": actions, "next_step": next_step}

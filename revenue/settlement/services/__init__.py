@@ -4,10 +4,12 @@ from revenue.settlement.selectors import run_window
 from revenue.settlement.services.conservation import conservation_check
 from revenue.settlement.services.lifecycle import (
     settlement_approve,
+    settlement_approve_check,
     settlement_dispute_raise,
     settlement_dispute_reject,
     settlement_dispute_resolve,
     settlement_mark_paid,
+    settlement_mark_paid_check,
 )
 from revenue.settlement.services.preview import DryRun, settlement_dry_run
 from revenue.settlement.services.runs import (
@@ -26,11 +28,13 @@ __all__ = [
     "conservation_check",
     "run_window",
     "settlement_approve",
+    "settlement_approve_check",
     "settlement_dispute_raise",
     "settlement_dispute_reject",
     "settlement_dispute_resolve",
     "settlement_dry_run",
     "settlement_mark_paid",
+    "settlement_mark_paid_check",
     "settlement_run_chunk_execute",
     "settlement_run_chunk_failed",
     "settlement_run_finish",

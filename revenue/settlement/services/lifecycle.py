@@ -41,6 +41,8 @@ from revenue.settlement.errors import (
     NotPermitted,
 )
 from revenue.settlement.models import Settlement, SettlementDispute, SettlementLine, SettlementPeriod
+from workspace.models import NotificationKind
+from workspace.services import notify
 
 
 def _require(by: User, perm: str, message) -> None:
@@ -74,25 +76,49 @@ def _apply(obj, method: str, *, by: User, description: str) -> None:
         raise ConcurrentChange(_("Changed by someone else meanwhile. Reload it and try again.")) from exc
 
 
+def settlement_approve_check(*, settlement: Settlement, by: User) -> None:
+    """Raise unless ``by`` may approve ``settlement`` now: finance, a closed settlement, and not its maker.
+
+    The rule of ``settlement_approve``; the admin asks it too, to show the button disabled with the reason.
+    """
+    _require(by, "settlement.approve_settlement", _("Only finance approves settlements."))
+    if settlement.state != SettlementState.CLOSED:
+        raise InvalidState(
+            _("Only a closed settlement can be approved; this one is %(state)s.")
+            % {"state": settlement.get_state_display()}
+        )
+    makers = {settlement.closed_by_id, settlement.run.triggered_by_id if settlement.run_id else None} - {None}
+    if by.pk in makers:
+        raise MakerCheckerViolation(
+            _("You closed this settlement (or started its close), so someone else must approve it.")
+        )
+
+
 def settlement_approve(*, settlement: Settlement, by: User, comment: str = "") -> Settlement:
     """closed → approved (finance). Maker-checker: whoever closed it, or triggered its close, cannot approve it."""
     _require(by, "settlement.approve_settlement", _("Only finance approves settlements."))
     with transaction.atomic():
         current = _lock_settlement(settlement)
-        if current.state != SettlementState.CLOSED:
-            raise InvalidState(
-                _("Only a closed settlement can be approved; this one is %(state)s.")
-                % {"state": current.get_state_display()}
-            )
-        makers = {current.closed_by_id, current.run.triggered_by_id if current.run_id else None} - {None}
-        if by.pk in makers:
-            raise MakerCheckerViolation(
-                _("You closed this settlement (or started its close), so someone else must approve it.")
-            )
+        settlement_approve_check(settlement=current, by=by)
         current.approved_by, current.approved_at = by, timezone.now()
         _apply(current, "approve", by=by, description=comment.strip())
     settlement.refresh_from_db()
     return settlement
+
+
+def settlement_mark_paid_check(*, settlement: Settlement, by: User) -> None:
+    """Raise unless ``by`` may record the payment of ``settlement`` now: finance, approved, something payable.
+
+    The rule of ``settlement_mark_paid``; the admin opens its reference form only when this passes.
+    """
+    _require(by, "settlement.pay_settlement", _("Only finance records payments."))
+    if settlement.state != SettlementState.APPROVED:
+        raise InvalidState(
+            _("Only an approved settlement can be marked paid; this one is %(state)s.")
+            % {"state": settlement.get_state_display()}
+        )
+    if settlement.carried_forward or settlement.payable <= 0:
+        raise InvalidState(_("Nothing is payable on this settlement (carried forward to the next period, or zero)."))
 
 
 def settlement_mark_paid(
@@ -105,15 +131,7 @@ def settlement_mark_paid(
         raise ValidationError({"payment_reference": _("Enter the payment reference.")})
     with transaction.atomic():
         current = _lock_settlement(settlement)
-        if current.state != SettlementState.APPROVED:
-            raise InvalidState(
-                _("Only an approved settlement can be marked paid; this one is %(state)s.")
-                % {"state": current.get_state_display()}
-            )
-        if current.carried_forward or current.payable <= 0:
-            raise InvalidState(
-                _("Nothing is payable on this settlement (carried forward to the next period, or zero).")
-            )
+        settlement_mark_paid_check(settlement=current, by=by)
         current.paid_by, current.paid_at, current.payment_reference = by, paid_at or timezone.now(), reference[:64]
         _apply(current, "pay", by=by, description=reference)
     settlement.refresh_from_db()
@@ -138,11 +156,13 @@ def settlement_dispute_raise(*, line: SettlementLine, by: User, comment: str) ->
             raise InvalidState(_("Only a closed settlement can be disputed; this one is still a draft."))
         try:
             with transaction.atomic():
-                return SettlementDispute.objects.create(
+                dispute = SettlementDispute.objects.create(
                     line=line, settlement=settlement, raised_by=by, raised_at=timezone.now(), comment=text
                 )
         except IntegrityError as exc:
             raise InvalidState(_("This line already has an open dispute.")) from exc
+        notify(kind=NotificationKind.DISPUTE_RAISED, obj=dispute, by=by, comment=text)
+        return dispute
 
 
 def _lock_dispute(dispute: SettlementDispute) -> SettlementDispute:

@@ -84,6 +84,8 @@ from revenue.settlement.selectors import latest_closed_period, run_window, settl
 from revenue.settlement.services.computation import PartnerRange, compute_partners, no_cyclic_gc
 from revenue.settlement.services.conservation import conservation_check
 from revenue.settlement.services.writers import drafts_delete, settlements_write
+from workspace.models import NotificationKind
+from workspace.services import notify
 
 logger = logging.getLogger(__name__)
 
@@ -550,6 +552,8 @@ def settlement_run_finish(*, run_id: int, attempt: int) -> SettlementRun | None:
             if not closed:
                 raise InvalidState(_("%(period)s is no longer being closed.") % {"period": run.period})
             _after_close(window.period, run.period_id)
+            # Finance is told once per close that the period's settlements await approval.
+            notify(kind=NotificationKind.SETTLEMENTS_AWAIT_APPROVAL, obj=run.period, by=run.triggered_by)
         SettlementRunFigure.objects.filter(run=run).delete()
         timings = {
             **{k: v for k, v in current.timings.items() if k != "chunks_queued_at"},
