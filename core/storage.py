@@ -16,7 +16,8 @@ from django.core import checks
 from django.core.files.storage import FileSystemStorage
 from django.http import FileResponse
 from django.utils.deconstruct import deconstructible
-from django.utils.functional import cached_property
+from django.utils.functional import SimpleLazyObject, cached_property
+from django.utils.module_loading import import_string
 
 
 @deconstructible(path="core.storage.PrivateStorage")
@@ -42,11 +43,38 @@ class PrivateStorage(FileSystemStorage):
             self.__dict__.pop("location", None)
 
 
-_private_storage = PrivateStorage()
+def _object_storage_class():
+    from storages.backends.s3 import S3Storage  # only with MEDIA_STORAGE_BUCKET set
+
+    class PrivateObjectStorage(S3Storage):
+        """Private files in object storage: never a URL (not even a signed one), streamed by the views."""
+
+        def url(self, name, *args, **kwargs):
+            raise ValueError("This file is not accessible via a URL: link to the view that authorises the reader.")
+
+    return PrivateObjectStorage
 
 
-def private_storage() -> PrivateStorage:
-    """The private storage (a callable, so migrations name it instead of copying its options)."""
+def __getattr__(name: str):
+    # ``core.storage.PrivateObjectStorage`` (the setting's backend) without importing boto3 when unused.
+    if name == "PrivateObjectStorage":
+        return _object_storage_class()
+    raise AttributeError(name)
+
+
+def _private_storage_build():
+    config = settings.PRIVATE_MEDIA_STORAGE
+    if not config:
+        return PrivateStorage()
+    return import_string(config["BACKEND"])(**config.get("OPTIONS", {}))
+
+
+_private_storage = SimpleLazyObject(_private_storage_build)
+
+
+def private_storage():
+    """The private storage (a callable, so migrations name it instead of copying its options): a folder under
+    ``PRIVATE_MEDIA_ROOT``, or object storage under ``private/`` when ``MEDIA_STORAGE_BUCKET`` is set."""
     return _private_storage
 
 

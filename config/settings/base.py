@@ -184,6 +184,29 @@ MEDIA_URL = "media/"
 MEDIA_ROOT = env.path("DJANGO_MEDIA_ROOT", default=BASE_DIR / "media")
 # Private files (admission evidence): outside MEDIA_ROOT, no URL; served only by views that authorise the reader.
 PRIVATE_MEDIA_ROOT = env.path("DJANGO_PRIVATE_MEDIA_ROOT", default=BASE_DIR / "private")
+# Media on S3-compatible object storage (django-storages) when a bucket is named, for machines that share no
+# folder: statements under "media/", and evidence, invoices and payment files under "private/" (never a URL:
+# core.storage). Credentials come from the usual AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or the instance role).
+MEDIA_STORAGE_BUCKET = env.str("MEDIA_STORAGE_BUCKET", default="")
+if MEDIA_STORAGE_BUCKET:
+    _object_storage = {
+        "bucket_name": MEDIA_STORAGE_BUCKET,
+        "endpoint_url": env.str("MEDIA_STORAGE_ENDPOINT_URL", default="") or None,
+        "region_name": env.str("MEDIA_STORAGE_REGION", default="") or None,
+        "default_acl": "private",
+        "querystring_auth": True,
+        "file_overwrite": False,
+    }
+    MEDIA_STORAGE = {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {**_object_storage, "location": "media"}}
+    PRIVATE_MEDIA_STORAGE = {"BACKEND": "core.storage.PrivateObjectStorage", "OPTIONS": {**_object_storage}}
+    PRIVATE_MEDIA_STORAGE["OPTIONS"]["location"] = "private"
+else:
+    MEDIA_STORAGE = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    PRIVATE_MEDIA_STORAGE = None  # core.storage.PrivateStorage under PRIVATE_MEDIA_ROOT
+STORAGES = {
+    "default": MEDIA_STORAGE,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
 # Largest evidence document accepted, in bytes (PDF, JPEG or PNG).
 EVIDENCE_MAX_UPLOAD_BYTES = env.int("EVIDENCE_MAX_UPLOAD_BYTES", default=20 * 1024 * 1024)
 # Largest invoice file a partner uploads, in bytes (PDF or OFD).

@@ -47,7 +47,7 @@ CACHES = {"default": env.cache("CACHE_URL")}
 
 # Static files with hashed names (cached for ever by browsers) and compressed copies, built by collectstatic.
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": MEDIA_STORAGE,  # noqa: F405 - the local folder, or object storage when MEDIA_STORAGE_BUCKET is set
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
