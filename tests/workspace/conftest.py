@@ -1,0 +1,14 @@
+"""Fixtures of the staff-workspace tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.workspace.demo_data import demo_workspace_load
+
+
+@pytest.fixture
+def demo_workspace(transactional_db, settings, tmp_path):
+    # Committed data: a run's tasks are queued on commit (and run in-process without a broker).
+    settings.MEDIA_ROOT = tmp_path / "media"
+    demo_workspace_load()
