@@ -32,6 +32,8 @@ class StaffAdminSite(AdminSite):
     enable_nav_sidebar = False
     # Staff have no public site to view; the partners' portal is for partners.
     site_url = None
+    # One sign for "nothing here" in every list and page (the admin's default is a hyphen).
+    empty_value_display = "—"
 
     def get_app_list(self, request, app_label=None):
         apps = self._build_app_dict(request, app_label)

@@ -158,6 +158,7 @@ class EvidenceItemInline(admin.TabularInline):
 
     model = EvidenceItem
     form = EvidenceItemForm
+    template = RECORDS_TEMPLATE
     extra = 0
     can_delete = False
     fields = ("requirement", "reference", "document", "decision", "decision_reason", "decided_by", "recorded_by")
@@ -264,7 +265,7 @@ class StateLogInline(ReadOnlyInline, GenericTabularInline):
     def actor(self, entry: StateLog) -> str:
         return str(entry.by) if entry.by_id else "—"
 
-    @admin.display(description=_("comment"))
+    @admin.display(description=_("comment or reason"))
     def comment(self, entry: StateLog) -> str:
         return entry.description or "—"
 

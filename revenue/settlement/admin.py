@@ -30,6 +30,7 @@ from core.admin import (
     count_column,
     error_text,
     money_column,
+    percent_column,
     time_column,
     truncated,
     user_role_names,
@@ -327,7 +328,7 @@ class LineInline(ReadOnlyAdminMixin, admin.TabularInline):
     fk_name = "settlement"
     template = RECORDS_TEMPLATE
     # Narrow enough for a 1366-pixel screen: the rule, its version and the description share one cell.
-    fields = ("position", "kind", "product", "corrects_period", "counts", "volume_cell", "bank_revenue_cell")
+    fields = ("position", "kind", "product", "corrects", "counts", "volume_cell", "bank_revenue_cell")
     fields += ("rule", "previous_share_cell", "share_cell", "transactions")
     readonly_fields = fields
     extra = 0
@@ -343,6 +344,10 @@ class LineInline(ReadOnlyAdminMixin, admin.TabularInline):
     bank_revenue_cell = money_column(SettlementLine, "bank_revenue")
     previous_share_cell = money_column(SettlementLine, "previous_share")
     share_cell = money_column(SettlementLine, "share")
+
+    @admin.display(description=SettlementLine._meta.get_field("corrects_period").verbose_name)
+    def corrects(self, line: SettlementLine) -> str:
+        return str(line.corrected_period) if line.corrects_period else "—"
 
     @admin.display(description=_("transactions (counted)"))
     def counts(self, line: SettlementLine):
@@ -385,7 +390,7 @@ class SettlementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         ("partner", "period", "state"),
         ("transactions", "revenue"),
         ("shares", "adjustments", "carried_in_amount"),
-        ("net_amount", "vat_rate", "vat_amount", "payable_amount", "carried_forward"),
+        ("net_amount", "vat_percent", "vat_amount", "payable_amount", "carried_forward"),
         ("watermark_from", "watermark_to", "run"),
         ("computed", "closed", "closed_by"),
         ("approved", "approved_by"),
@@ -399,6 +404,7 @@ class SettlementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     adjustments = money_column(Settlement, "adjustment_total")
     carried_in_amount = money_column(Settlement, "carried_in")
     net_amount = money_column(Settlement, "net")
+    vat_percent = percent_column(Settlement, "vat_rate")
     vat_amount = money_column(Settlement, "vat")
     payable_amount = money_column(Settlement, "payable")
     computed = time_column(Settlement, "computed_at")
@@ -629,6 +635,12 @@ class SettlementDisputeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def _can_decide(self, request) -> bool:
         return request.user.has_perm("settlement.resolve_settlement_dispute")
+
+    def get_list_display(self, request):
+        # The decide links only for those who decide (finance); others would open a refusal.
+        if self._can_decide(request):
+            return self.list_display
+        return tuple(name for name in self.list_display if name != "decide")
 
     @admin.display(description=_("decide"))
     def decide(self, obj: SettlementDispute):

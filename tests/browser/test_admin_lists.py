@@ -1,5 +1,6 @@
 """The staff's main lists fit a 1366 × 768 laptop in zh-hans, as every role: no horizontal scrolling, the
-decide links in view; each list is photographed into ``docs/screenshots/admin-<role>-<list>.png``.
+decide links in view; each list (and the index) is photographed into
+``docs/screenshots/admin-<role>-<list>.png``.
 
 Debian's Chromium driven by Playwright against the live test server, on the demo alliance at a small size.
 """
@@ -21,6 +22,7 @@ SCREENSHOTS = Path(settings.BASE_DIR) / "docs" / "screenshots"
 WIDTH, HEIGHT = 1366, 768
 
 LISTS = {
+    "index": "/admin/",
     "partners": "/admin/onboarding/partner/",
     "settlements": "/admin/settlement/settlement/",
     "disputes": "/admin/settlement/settlementdispute/",
