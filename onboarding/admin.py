@@ -253,15 +253,15 @@ class StateLogInline(ReadOnlyInline, GenericTabularInline):
     def step(self, entry: StateLog) -> str:
         return admission_transition_label(entry.transition)
 
-    @admin.display(description=_("from"))
+    @admin.display(description=_("state before"))
     def from_state(self, entry: StateLog) -> str:
         return admission_state_label(entry.source_state)
 
-    @admin.display(description=_("to"))
+    @admin.display(description=_("state after"))
     def to_state(self, entry: StateLog) -> str:
         return admission_state_label(entry.state)
 
-    @admin.display(description=_("by"))
+    @admin.display(description=_("acted by"))
     def actor(self, entry: StateLog) -> str:
         return str(entry.by) if entry.by_id else "—"
 

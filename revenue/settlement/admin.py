@@ -308,7 +308,10 @@ class SettlementRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                         "partner": result.partner_names.get(draft.partner_id, draft.partner_id),
                         "draft": draft,
                         "actual": actual,
-                        "lines": [(line, result.product_names.get(line.product_id, "")) for line in draft.lines]
+                        "lines": [
+                            (line, result.product_names.get(line.product_id, ""), LineKind(line.kind).label)
+                            for line in draft.lines
+                        ]
                         if result.partner
                         else [],
                     }

@@ -61,7 +61,7 @@ def statement_admin_links(settlement: Settlement) -> str:
 
 
 # The states a partner event's payload may carry, shown by their names (the payload keeps the API's codes).
-PAYLOAD_STATE_LABELS = {"state": SettlementState, "dispute_state": DisputeState}
+PAYLOAD_STATE_LABELS = {"state": SettlementState, "outcome": DisputeState}
 
 
 def payload_table(payload: dict) -> str:

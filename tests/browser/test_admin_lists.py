@@ -46,6 +46,7 @@ OVERFLOW = """() => {
 
 pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is installed by bin/setup"),
+    # The live server reads the test's data from other threads: it must be committed.
     pytest.mark.django_db(transaction=True),
 ]
 

@@ -3,9 +3,22 @@ and disputes (one open, one decided) — the data the admin crawl and the 1366-p
 
 from __future__ import annotations
 
+import importlib
 import io
 
+from django.apps import apps
 from django.core.management import call_command
+
+
+def _migrations_rows_restore() -> None:
+    """The rows the migrations seed (evidence requirements, the statement issuer), again: a transactional test
+    before this one emptied every table."""
+    for module in (
+        "onboarding.migrations.0003_seed_evidence_requirements",
+        "revenue.statements.migrations.0003_statement_issuer",
+    ):
+        migration = importlib.import_module(module)
+        (getattr(migration, "seed", None) or migration.seed_issuer)(apps, None)
 
 
 def demo_workspace_load() -> None:
@@ -16,6 +29,7 @@ def demo_workspace_load() -> None:
     from revenue.settlement.models import SettlementLine
     from revenue.settlement.services import settlement_dispute_raise, settlement_dispute_reject
 
+    _migrations_rows_restore()
     small = [(month, 240, seed) for month, _count, seed in demo_command.DEMO_MONTHS]
     saved, demo_command.DEMO_MONTHS = demo_command.DEMO_MONTHS, small
     try:

@@ -59,6 +59,7 @@ def crawl(user: User, extra: list[str]) -> tuple[list[str], list[tuple[str, int]
     return findings, visited
 
 
+# Committed data: the demo's runs are queued on commit.
 @pytest.mark.django_db(transaction=True)
 def test_every_admin_page_reads_as_chinese_for_every_role(demo_workspace, settings):
     settings.LANGUAGE_CODE = "zh-hans"
