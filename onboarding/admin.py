@@ -37,7 +37,14 @@ from import_export.admin import ImportExportModelAdmin
 from import_export.formats.base_formats import CSV, XLSX
 from import_export.forms import ImportForm
 
-from core.admin import error_text
+from core.admin import (
+    RECORDS_TEMPLATE,
+    ReadableImportExportMixin,
+    beijing_time,
+    error_text,
+    truncated,
+    user_role_names,
+)
 from core.errors import ApplicationError
 from core.spreadsheets import (
     CSV_CONTENT_TYPE,
@@ -86,6 +93,7 @@ from onboarding.selectors import (
     reviewer_list,
 )
 from organisation.roles import Role
+from organisation.services import user_sees_all_branches
 
 # Actions whose comment is the required reason.
 REASON_REQUIRED = {Action.REJECT, Action.SUSPEND, Action.TERMINATE, Action.CHANGE_TIER}
@@ -194,6 +202,7 @@ class EvidenceItemInline(admin.TabularInline):
 
     model = EvidenceItem
     form = EvidenceItemForm
+    template = RECORDS_TEMPLATE
     extra = 0
     can_delete = False
     fields = (
@@ -264,21 +273,59 @@ class ReadOnlyInline:
         return False
 
 
+def admission_transition_label(transition: str) -> str:
+    """The name of an admission step as the panel's buttons call it (``refer_to_head_office`` → 提交总行审批)."""
+    labels = {"create": _("Case opened"), "refer_to_head_office": _("Approve and refer to head office")}
+    labels.update({method: action.label for action, methods in TRANSITION_METHODS.items() for method in methods[:1]})
+    labels[Action.DECIDE_EVIDENCE.value] = Action.DECIDE_EVIDENCE.label
+    return str(labels.get(transition, transition))
+
+
+def admission_state_label(state: str | None) -> str:
+    return str(AdmissionState(state).label) if state in AdmissionState.values else (state or "—")
+
+
 class StateLogInline(ReadOnlyInline, GenericTabularInline):
     """The audit trail of the case: who, when, from, to and why. Read-only: nobody edits history."""
 
     model = StateLog
+    template = RECORDS_TEMPLATE
     verbose_name = _("admission log entry")
     verbose_name_plural = _("admission log")
-    fields = ("timestamp", "transition", "source_state", "state", "by", "description")
+    fields = ("logged_at", "step", "from_state", "to_state", "actor", "comment")
     readonly_fields = fields
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("by").order_by("timestamp", "pk")
 
+    @admin.display(description=_("time"))
+    def logged_at(self, entry: StateLog) -> str:
+        return beijing_time(entry.timestamp)
+
+    @admin.display(description=_("step"))
+    def step(self, entry: StateLog) -> str:
+        return admission_transition_label(entry.transition)
+
+    @admin.display(description=_("state before"))
+    def from_state(self, entry: StateLog) -> str:
+        return admission_state_label(entry.source_state)
+
+    @admin.display(description=_("state after"))
+    def to_state(self, entry: StateLog) -> str:
+        return admission_state_label(entry.state)
+
+    @admin.display(description=_("acted by"))
+    def actor(self, entry: StateLog) -> str:
+        return str(entry.by) if entry.by_id else "—"
+
+    @admin.display(description=_("comment or reason"))
+    def comment(self, entry: StateLog) -> str:
+        return entry.description or "—"
+
 
 class ActivePeriodInline(ReadOnlyInline, admin.TabularInline):
     model = PartnerActivePeriod
+    template = RECORDS_TEMPLATE
     fields = ("started_at", "ended_at")
     readonly_fields = fields
 
@@ -299,6 +346,7 @@ class ReviewInline(ReadOnlyInline, admin.TabularInline):
 
 class TierChangeInline(ReadOnlyInline, admin.TabularInline):
     model = PartnerTierChange
+    template = RECORDS_TEMPLATE
     fields = ("changed_at", "from_tier", "to_tier", "changed_by", "reason")
     readonly_fields = fields
 
@@ -326,21 +374,34 @@ class PartnerImportForm(ImportForm):
 
 
 @admin.register(Partner)
-class PartnerAdmin(ImportExportModelAdmin):
+class PartnerAdmin(ReadableImportExportMixin, ImportExportModelAdmin):
     form = PartnerForm
     list_display = (
-        "legal_name",
-        "credit_code",
+        "name",
         "partner_type",
         "state",
         "branch",
         "relationship_manager",
         "tier",
         "risk_rating",
-        "updated_at",
+        "updated",
     )
+    # What each role works by on a 1366-pixel screen: an RM their own cases' codes and tiers, a reviewer whose
+    # case it is; head office and finance every branch.
+    list_display_by_role = {
+        Role.BRANCH_RM: ("name", "credit_code", "partner_type", "state", "tier", "risk_rating", "updated"),
+        Role.RISK_REVIEWER: (
+            "name",
+            "partner_type",
+            "state",
+            "relationship_manager",
+            "assigned_reviewer",
+            "risk_rating",
+            "updated",
+        ),
+    }
     list_filter = ("partner_type", "state", ("branch", ScopedBranchFilter), "tier", "risk_rating", "origin")
-    list_select_related = ("branch", "relationship_manager")
+    list_select_related = ("branch", "relationship_manager", "assigned_reviewer")
     search_fields = ("legal_name", "credit_code")
     search_help_text = _("Search by legal name or unified social credit code.")
     readonly_fields = (
@@ -391,6 +452,21 @@ class PartnerAdmin(ImportExportModelAdmin):
     # Adds the labelled exports to the list's tools; django-import-export wraps it with its own buttons.
     change_list_template = "admin/onboarding/partner/change_list.html"
     import_error_display = ("message", "row")
+
+    @admin.display(description=_("legal name"), ordering="legal_name")
+    def name(self, partner: Partner) -> str:
+        return truncated(partner.legal_name, width="15em")
+
+    @admin.display(description=_("updated at"), ordering="updated_at")
+    def updated(self, partner: Partner) -> str:
+        return beijing_time(partner.updated_at)
+
+    def get_list_display(self, request):
+        if not user_sees_all_branches(request.user):
+            for role, columns in self.list_display_by_role.items():
+                if role in user_role_names(request):
+                    return columns
+        return self.list_display
 
     # ---- scope and permissions ---------------------------------------------------------
 

@@ -19,6 +19,7 @@ from django.http import Http404, HttpResponse, HttpResponseBadRequest, HttpRespo
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -26,7 +27,14 @@ from django.views.decorators.http import require_POST
 from import_export.admin import ImportExportModelAdmin
 from import_export.formats.base_formats import CSV, XLSX
 
-from core.admin import error_text
+from core.admin import (
+    ReadableImportExportMixin,
+    count_column,
+    error_text,
+    money_column,
+    percent_column,
+    time_column,
+)
 from core.errors import ApplicationError
 from core.pdf import format_money, format_percent
 from core.periods import CHINA_TZ
@@ -99,11 +107,11 @@ class BranchTargetForm(forms.ModelForm):
 
 
 @admin.register(BranchTarget)
-class BranchTargetAdmin(ImportExportModelAdmin):
+class BranchTargetAdmin(ReadableImportExportMixin, ImportExportModelAdmin):
     resource_classes = [BranchTargetResource]
     formats = [CSV, XLSX]
     to_encoding = CSV_EXPORT_ENCODING
-    list_display = ["branch", "period_label", "kpi", "target_value", "weight", "updated_at"]
+    list_display = ["branch", "period_label", "kpi", "target", "weight_percent", "updated"]
     list_filter = ["period_kind", "period_start", "kpi"]
     search_fields = ["branch__code", "branch__name"]
     ordering = ["-period_start", "period_kind", "branch__code", "kpi"]
@@ -114,6 +122,13 @@ class BranchTargetAdmin(ImportExportModelAdmin):
     @admin.display(description=_("period"), ordering="period_start")
     def period_label(self, obj: BranchTarget) -> str:
         return obj.period_label
+
+    @admin.display(description=_("target"), ordering="target_value")
+    def target(self, obj: BranchTarget) -> str:
+        return format_html('<span class="num">{}</span>', format_kpi_value(obj.kpi, obj.target_value))
+
+    weight_percent = percent_column(BranchTarget, "weight")
+    updated = time_column(BranchTarget, "updated_at")
 
     def get_queryset(self, request):
         # Branch staff see their own branch's targets only.
@@ -178,14 +193,19 @@ class TierRuleAdmin(admin.ModelAdmin):
         "priority",
         "name",
         "tier",
-        "min_revenue",
-        "min_volume",
-        "min_smes",
+        "revenue_at_least",
+        "volume_at_least",
+        "smes_at_least",
         "min_active_months",
-        "min_growth_rate",
-        "max_dispute_rate",
+        "growth_at_least",
+        "disputes_at_most",
         "is_active",
     ]
+    revenue_at_least = money_column(TierRule, "min_revenue")
+    volume_at_least = money_column(TierRule, "min_volume")
+    smes_at_least = count_column(TierRule, "min_smes")
+    growth_at_least = percent_column(TierRule, "min_growth_rate")
+    disputes_at_most = percent_column(TierRule, "max_dispute_rate")
     list_display_links = ["name"]
     list_filter = ["tier", "is_active"]
     ordering = ["-priority"]
@@ -424,13 +444,16 @@ class TierProposalAdmin(admin.ModelAdmin):
         "current_tier",
         "proposed_tier",
         "rule_name",
-        "revenue",
-        "growth_rate",
-        "smes",
+        "revenue_amount",
+        "growth",
+        "smes_count",
         "active_months",
         "state",
         "decided_by",
     ]
+    revenue_amount = money_column(TierProposal, "revenue")
+    growth = percent_column(TierProposal, "growth_rate")
+    smes_count = count_column(TierProposal, "smes")
     list_filter = ["state", "proposed_tier", "period_kind", "period_start"]
     search_fields = ["partner__legal_name", "partner__credit_code"]
     list_select_related = ["partner", "partner__branch", "decided_by"]

@@ -27,6 +27,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from import_export import resources
 from import_export.fields import Field
 from import_export.results import RowResult
@@ -246,6 +247,14 @@ class BranchTargetResource(resources.ModelResource):
     kpi_name = Field(column_name="kpi_name", readonly=True)
     target_value = Field(attribute="target_value", column_name="target_value")
     weight = Field(attribute="weight", column_name="weight")
+
+    # How the import and export pages name the columns that are not the model's own fields.
+    column_labels = {
+        "branch_code": gettext_lazy("branch code"),
+        "branch_name": gettext_lazy("branch name"),
+        "period": gettext_lazy("period"),
+        "kpi_name": gettext_lazy("KPI name"),
+    }
 
     class Meta:
         model = BranchTarget

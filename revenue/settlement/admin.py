@@ -32,7 +32,17 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from core.admin import ReadOnlyAdminMixin, error_text
+from core.admin import (
+    RECORDS_TEMPLATE,
+    ReadOnlyAdminMixin,
+    count_column,
+    error_text,
+    money_column,
+    percent_column,
+    time_column,
+    truncated,
+    user_role_names,
+)
 from core.errors import ApplicationError
 from core.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
 from core.periods import Period
@@ -47,6 +57,7 @@ from core.spreadsheets import (
     xlsx_export,
 )
 from onboarding.selectors import partner_list
+from organisation.roles import Role
 from organisation.services import user_sees_all_branches
 from revenue.ledger.models import AgreementVersion
 from revenue.ledger.selectors import agreement_version_list
@@ -80,14 +91,45 @@ def _money(value) -> str:
     return "—" if value is None else f"{value:,.2f}"
 
 
+# The phases a run records the seconds of, in the order they happen.
+RUN_PHASES = {
+    "watermark": _("watermark"),
+    "aggregate": _("aggregation"),
+    "chunks": _("chunks (wall clock)"),
+    "chunks_cpu": _("chunks (sum of workers)"),
+    "check": _("conservation check"),
+    "finish": _("finish"),
+    "total": _("total"),
+}
+
+
+def run_timings_rows(timings: dict) -> list[tuple[str, str]]:
+    """A run's recorded timings as (phase, seconds) rows, known phases first in their order."""
+    rows = [(str(label), timings[key]) for key, label in RUN_PHASES.items() if key in timings]
+    rows += [(key, value) for key, value in timings.items() if key not in RUN_PHASES and key != "chunks_queued_at"]
+    return [(phase, f"{value:,.3f} s" if isinstance(value, int | float) else str(value)) for phase, value in rows]
+
+
+def run_timings_table(timings: dict) -> str:
+    """The timings as a small table (the run page shows no raw JSON)."""
+    rows = run_timings_rows(timings or {})
+    if not rows:
+        return "—"
+    return format_html(
+        '<table class="run-timings"><tbody>{}</tbody></table>',
+        format_html_join("", '<tr><th scope="row">{}</th><td><span class="num">{}</span></td></tr>', rows),
+    )
+
+
 # ---- periods and runs ------------------------------------------------------------------------
 
 
 @admin.register(SettlementPeriod)
 class SettlementPeriodAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("__str__", "state", "lower_watermark", "close_watermark", "closed_at", "closed_by")
+    list_display = ("__str__", "state", "lower_watermark", "close_watermark", "closed_at_time", "closed_by")
     list_filter = ("state",)
     readonly_fields = list_display[1:]
+    closed_at_time = time_column(SettlementPeriod, "closed_at")
 
     def get_queryset(self, request):
         qs = super().get_queryset(request)
@@ -96,6 +138,7 @@ class SettlementPeriodAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 class ChunkInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = SettlementRunChunk
+    template = RECORDS_TEMPLATE
     fields = ("number", "after_partner_id", "upto_partner_id", "partners", "done", "settlements", "lines")
     fields += ("seconds", "attempts", "error")
     readonly_fields = fields
@@ -126,8 +169,8 @@ class DryRunForm(forms.Form):
 
 @admin.register(SettlementRun)
 class SettlementRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("pk", "period", "kind", "state", "progress_bar", "partners_count", "settlements_count")
-    list_display += ("lines_count", "attributions_count", "share_total", "retained_total", "started_at", "took")
+    list_display = ("run_number", "period", "kind", "state", "progress_bar", "partners", "settlements")
+    list_display += ("shares", "retained", "started", "took")
     list_filter = ("kind", "state", "period")
     list_select_related = ("period", "triggered_by")
     readonly_fields = (
@@ -142,18 +185,18 @@ class SettlementRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "progress_bar",
         "chunks_total",
         "chunks_done",
-        "partners_count",
-        "settlements_count",
-        "lines_count",
-        "attributions_count",
-        "inactive_count",
-        "bank_revenue_total",
-        "share_total",
-        "retained_total",
-        "created_at",
-        "started_at",
-        "heartbeat_at",
-        "finished_at",
+        "partners",
+        "settlements",
+        "lines",
+        "attributions",
+        "inactive",
+        "bank_revenue",
+        "shares",
+        "retained",
+        "created",
+        "started",
+        "heartbeat",
+        "finished",
         "took",
         "timings_table",
         "error",
@@ -166,26 +209,32 @@ class SettlementRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def get_queryset(self, request):
         return settlement_run_list(user=request.user)
 
+    partners = count_column(SettlementRun, "partners_count")
+    settlements = count_column(SettlementRun, "settlements_count")
+    lines = count_column(SettlementRun, "lines_count")
+    attributions = count_column(SettlementRun, "attributions_count")
+    inactive = count_column(SettlementRun, "inactive_count")
+    bank_revenue = money_column(SettlementRun, "bank_revenue_total")
+    shares = money_column(SettlementRun, "share_total")
+    retained = money_column(SettlementRun, "retained_total")
+    created = time_column(SettlementRun, "created_at")
+    started = time_column(SettlementRun, "started_at")
+    heartbeat = time_column(SettlementRun, "heartbeat_at")
+    finished = time_column(SettlementRun, "finished_at")
+
+    @admin.display(description=_("run"), ordering="pk")
+    def run_number(self, obj: SettlementRun) -> str:
+        return f"#{obj.pk}"
+
+    @admin.display(description=_("timings"))
+    def timings_table(self, obj: SettlementRun) -> str:
+        return run_timings_table(obj.timings)
+
     # ---- the run's page: phases, a progress bar, timings as a table; refreshes while it runs ------
 
     def get_fields(self, request, obj=None):
         # The page's own progress panel (phases and chunks) replaces the list's progress column.
         return [name for name in super().get_fields(request, obj) if name != "progress_bar"]
-
-    @admin.display(description=_("phase timings"))
-    def timings_table(self, obj: SettlementRun):
-        rows = run_timing_rows(obj)
-        if not rows:
-            return "—"
-        return format_html(
-            '<table class="run-timings"><thead><tr><th>{}</th><th style="text-align:right">{}</th></tr></thead>'
-            "<tbody>{}</tbody></table>",
-            _("phase"),
-            _("seconds"),
-            format_html_join(
-                "", '<tr><td>{}</td><td style="text-align:right">{}</td></tr>', ((label, s) for label, s in rows)
-            ),
-        )
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = extra_context or {}
@@ -208,7 +257,7 @@ class SettlementRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description=_("took"))
     def took(self, obj: SettlementRun):
         duration = obj.duration
-        return f"{duration.total_seconds():.1f} s" if duration else "—"
+        return format_html('<span class="num">{}</span>', f"{duration.total_seconds():,.1f} s") if duration else "—"
 
     def _can_run(self, request) -> bool:
         return request.user.has_perm("settlement.run_settlement")
@@ -297,7 +346,10 @@ class SettlementRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                         "partner": result.partner_names.get(draft.partner_id, draft.partner_id),
                         "draft": draft,
                         "actual": actual,
-                        "lines": [(line, result.product_names.get(line.product_id, "")) for line in draft.lines]
+                        "lines": [
+                            (line, result.product_names.get(line.product_id, ""), LineKind(line.kind).label)
+                            for line in draft.lines
+                        ]
                         if result.partner
                         else [],
                     }
@@ -374,9 +426,10 @@ def run_phases(run: SettlementRun) -> dict:
 class LineInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = SettlementLine
     fk_name = "settlement"
-    fields = ("position", "kind", "product", "corrects_period", "transaction_count", "net_count", "volume")
-    fields += ("bank_revenue", "rule_description", "agreement_version", "previous_share", "share", "description")
-    fields += ("transactions",)
+    template = RECORDS_TEMPLATE
+    # Narrow enough for a 1366-pixel screen: the rule, its version and the description share one cell.
+    fields = ("position", "kind", "product", "corrects", "counts", "volume_cell", "bank_revenue_cell")
+    fields += ("rule", "previous_share_cell", "share_cell", "transactions")
     readonly_fields = fields
     extra = 0
     ordering = ("position",)
@@ -387,7 +440,29 @@ class LineInline(ReadOnlyAdminMixin, admin.TabularInline):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("product", "agreement_version__agreement__product")
 
-    @admin.display(description=_("transactions"))
+    volume_cell = money_column(SettlementLine, "volume")
+    bank_revenue_cell = money_column(SettlementLine, "bank_revenue")
+    previous_share_cell = money_column(SettlementLine, "previous_share")
+    share_cell = money_column(SettlementLine, "share")
+
+    @admin.display(description=SettlementLine._meta.get_field("corrects_period").verbose_name)
+    def corrects(self, line: SettlementLine) -> str:
+        return str(line.corrected_period) if line.corrects_period else "—"
+
+    @admin.display(description=_("transactions (counted)"))
+    def counts(self, line: SettlementLine):
+        counted = line.net_count.normalize()
+        if counted == line.transaction_count:
+            return format_html('<span class="num">{}</span>', f"{line.transaction_count:,}")
+        return format_html('<span class="num">{} ({})</span>', f"{line.transaction_count:,}", f"{counted:,f}")
+
+    @admin.display(description=_("rule"))
+    def rule(self, line: SettlementLine):
+        parts = [line.rule_description, str(line.agreement_version or ""), line.description]
+        text = " · ".join(part for part in parts if part)
+        return truncated(text, width="16em") if text else "—"
+
+    @admin.display(description=_("ledger"))
     def transactions(self, line: SettlementLine):
         if line.kind not in (LineKind.PRODUCT, LineKind.ADJUSTMENT):
             return "—"
@@ -403,8 +478,11 @@ class MarkPaidForm(forms.Form):
 
 @admin.register(Settlement)
 class SettlementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("partner", "period", "state", "transaction_count", "bank_revenue", "share_total")
-    list_display += ("adjustment_total", "carried_in", "net", "vat", "payable", "carried_forward", "open_disputes")
+    list_display = ("partner_name", "period", "state", "shares", "adjustments", "net_amount", "vat_amount")
+    list_display += ("payable_amount", "open_disputes")
+    # Branch staff follow their partners' business; finance and head office the money owed.
+    branch_list_display = ("partner_name", "period", "state", "transactions", "revenue", "shares")
+    branch_list_display += ("payable_amount", "open_disputes")
     list_filter = ("state", "carried_forward", "period")
     search_fields = ("partner__legal_name", "=partner__credit_code", "=payment_reference")
     list_select_related = ("partner", "period")
@@ -412,16 +490,38 @@ class SettlementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     actions = ("approve_settlements", "mark_paid")
     fields = (
         ("partner", "period", "state"),
-        ("transaction_count", "bank_revenue"),
-        ("share_total", "adjustment_total", "carried_in"),
-        ("net", "vat_rate", "vat", "payable", "carried_forward"),
+        ("transactions", "revenue"),
+        ("shares", "adjustments", "carried_in_amount"),
+        ("net_amount", "vat_percent", "vat_amount", "payable_amount", "carried_forward"),
         ("watermark_from", "watermark_to", "run"),
-        ("computed_at", "closed_at", "closed_by"),
-        ("approved_at", "approved_by"),
-        ("paid_at", "paid_by", "payment_reference"),
+        ("computed", "closed", "closed_by"),
+        ("approved", "approved_by"),
+        ("paid", "paid_by", "payment_reference"),
         ("statement_files",),
     )
     readonly_fields = [f for group in fields for f in group]
+    transactions = count_column(Settlement, "transaction_count")
+    revenue = money_column(Settlement, "bank_revenue")
+    shares = money_column(Settlement, "share_total")
+    adjustments = money_column(Settlement, "adjustment_total")
+    carried_in_amount = money_column(Settlement, "carried_in")
+    net_amount = money_column(Settlement, "net")
+    vat_percent = percent_column(Settlement, "vat_rate")
+    vat_amount = money_column(Settlement, "vat")
+    payable_amount = money_column(Settlement, "payable")
+    computed = time_column(Settlement, "computed_at")
+    closed = time_column(Settlement, "closed_at")
+    approved = time_column(Settlement, "approved_at")
+    paid = time_column(Settlement, "paid_at")
+
+    @admin.display(description=_("partner"), ordering="partner__legal_name")
+    def partner_name(self, obj: Settlement) -> str:
+        return truncated(obj.partner, width="15em")
+
+    def get_list_display(self, request):
+        if user_role_names(request) & {Role.BRANCH_RM, Role.RISK_REVIEWER} and not user_sees_all_branches(request.user):
+            return self.branch_list_display
+        return self.list_display
 
     @admin.display(description=_("statement"))
     def statement_files(self, obj):
@@ -453,7 +553,7 @@ class SettlementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=_("open disputes"), ordering="open_dispute_count")
     def open_disputes(self, obj):
-        return obj.open_dispute_count or ""
+        return format_html('<span class="num">{}</span>', obj.open_dispute_count) if obj.open_dispute_count else ""
 
     def get_actions(self, request):
         actions = super().get_actions(request)
@@ -754,14 +854,29 @@ class RejectForm(forms.Form):
 
 @admin.register(SettlementDispute)
 class SettlementDisputeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("pk", "settlement", "line", "state", "raised_by", "raised_at", "resolution_amount")
-    list_display += ("adjust_period", "resolved_by", "decide")
+    list_display = ("dispute_number", "settlement_name", "line_name", "state", "raised_by", "raised", "amount")
+    list_display += ("adjust_period", "decide")
     list_filter = ("state",)
     list_select_related = ("settlement__partner", "settlement__period", "line__product", "raised_by", "resolved_by")
     list_select_related += ("adjust_period",)
-    readonly_fields = ("settlement", "line", "raised_by", "raised_at", "comment", "state", "resolved_by")
-    readonly_fields += ("resolved_at", "resolution_comment", "resolution_amount", "adjust_period")
+    readonly_fields = ("settlement", "line", "raised_by", "raised", "comment", "state", "resolved_by")
+    readonly_fields += ("resolved", "resolution_comment", "amount", "adjust_period")
     fields = readonly_fields
+    raised = time_column(SettlementDispute, "raised_at")
+    resolved = time_column(SettlementDispute, "resolved_at")
+    amount = money_column(SettlementDispute, "resolution_amount")
+
+    @admin.display(description=_("dispute"), ordering="pk")
+    def dispute_number(self, obj: SettlementDispute) -> str:
+        return f"#{obj.pk}"
+
+    @admin.display(description=_("settlement"), ordering="settlement__partner__legal_name")
+    def settlement_name(self, obj: SettlementDispute) -> str:
+        return truncated(obj.settlement, width="16em")
+
+    @admin.display(description=_("line"))
+    def line_name(self, obj: SettlementDispute) -> str:
+        return truncated(obj.line, width="12em") if obj.line_id else "—"
 
     def get_queryset(self, request):
         visible = settlement_list(user=request.user).values("pk")
@@ -769,6 +884,12 @@ class SettlementDisputeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def _can_decide(self, request) -> bool:
         return request.user.has_perm("settlement.resolve_settlement_dispute")
+
+    def get_list_display(self, request):
+        # The decide links only for those who decide (finance); others would open a refusal.
+        if self._can_decide(request):
+            return self.list_display
+        return tuple(name for name in self.list_display if name != "decide")
 
     @admin.display(description=_("decide"))
     def decide(self, obj: SettlementDispute):

@@ -21,9 +21,11 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from core.admin import beijing_time, count_cell, time_column, truncated
 from core.errors import ApplicationError
 from core.spreadsheets import ExportParameterError, export_language
 from portal.apis import detail_file_response, pdf_response
+from revenue.settlement.choices import DisputeState, SettlementState
 from revenue.settlement.models import Settlement
 from revenue.statements import selectors
 from revenue.statements.choices import DownloadChannel, DownloadKind
@@ -59,6 +61,26 @@ def statement_admin_links(settlement: Settlement) -> str:
     )
 
 
+# The states a partner event's payload may carry, shown by their names (the payload keeps the API's codes).
+PAYLOAD_STATE_LABELS = {"state": SettlementState, "outcome": DisputeState}
+
+
+def payload_table(payload: dict) -> str:
+    """A webhook payload as sent, one row per key, states by their names: no raw JSON on the page."""
+    if not payload:
+        return "—"
+    rows = []
+    for key, value in payload.items():
+        choices = PAYLOAD_STATE_LABELS.get(key)
+        if choices is not None and value in choices.values:
+            value = choices(value).label
+        rows.append((key, value))
+    return format_html(
+        '<table class="payload"><tbody>{}</tbody></table>',
+        format_html_join("", "<tr><td><code>{}</code></td><td>{}</td></tr>", rows),
+    )
+
+
 class StaffScopedReadOnly:
     """Viewable by whoever may view settlements, within their branch scope; never added, changed or deleted."""
 
@@ -80,7 +102,7 @@ class StaffScopedReadOnly:
 
 @admin.register(Statement)
 class StatementAdmin(StaffScopedReadOnly, admin.ModelAdmin):
-    list_display = ["number", "partner", "period_label", "settlement_state", "size", "generated_at", "downloads"]
+    list_display = ["number", "partner", "period_label", "settlement_state", "size_kb", "generated", "downloads"]
     list_filter = ["period_label"]
     search_fields = ["number", "code", "settlement__partner__legal_name", "settlement__partner__credit_code"]
     list_select_related = ["settlement__partner"]
@@ -90,9 +112,9 @@ class StatementAdmin(StaffScopedReadOnly, admin.ModelAdmin):
         "period_label",
         "code",
         "sha256",
-        "size",
+        "size_kb",
         "layout",
-        "generated_at",
+        "generated",
         "generated_by",
         "downloads",
         "download_history",
@@ -102,9 +124,15 @@ class StatementAdmin(StaffScopedReadOnly, admin.ModelAdmin):
     def get_queryset(self, request):
         return selectors.staff_statements(user=request.user).select_related("settlement__partner")
 
+    generated = time_column(Statement, "generated_at")
+
     @admin.display(description=_("partner"), ordering="settlement__partner__legal_name")
     def partner(self, obj: Statement) -> str:
-        return obj.settlement.partner.legal_name
+        return truncated(obj.settlement.partner.legal_name, width="15em")
+
+    @admin.display(description=_("size (KB)"), ordering="size")
+    def size_kb(self, obj: Statement) -> str:
+        return count_cell(round(obj.size / 1024)) if obj.size is not None else "—"
 
     @admin.display(description=_("settlement state"))
     def settlement_state(self, obj: Statement) -> str:
@@ -124,10 +152,7 @@ class StatementAdmin(StaffScopedReadOnly, admin.ModelAdmin):
             format_html_join(
                 "",
                 "<li>{} · {} · {} · {}</li>",
-                (
-                    (e.at.strftime("%Y-%m-%d %H:%M"), e.user, e.get_kind_display(), e.get_channel_display())
-                    for e in events
-                ),
+                ((beijing_time(e.at), e.user, e.get_kind_display(), e.get_channel_display()) for e in events),
             ),
         )
 
@@ -240,8 +265,13 @@ class PartnerEventAdmin(StaffScopedReadOnly, admin.ModelAdmin):
     list_display = ["created_at", "kind", "partner", "settlement", "emailed_at", "email_recipients"]
     list_filter = ["kind"]
     search_fields = ["key", "partner__legal_name"]
-    fields = ["key", "kind", "partner", "settlement", "dispute", "payload", "created_at", "emailed_at"]
+    fields = ["key", "kind", "partner", "settlement", "dispute", "payload_rows", "created_at", "emailed_at"]
     readonly_fields = fields
+
+    @admin.display(description=_("payload"))
+    def payload_rows(self, obj: PartnerEvent) -> str:
+        return payload_table(obj.payload)
+
     list_select_related = ["partner", "settlement__period", "settlement__partner"]
 
     def get_queryset(self, request):

@@ -1,0 +1,104 @@
+"""The staff's main lists fit a 1366 × 768 laptop in zh-hans, as every role: no horizontal scrolling, the
+decide links in view; each list (and the index) is photographed into
+``docs/screenshots/admin-<role>-<list>.png``.
+
+Debian's Chromium driven by Playwright against the live test server, on the demo alliance at a small size.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.test import Client
+
+from organisation.models import User
+from tests.workspace.demo_data import demo_workspace_load
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+SCREENSHOTS = Path(settings.BASE_DIR) / "docs" / "screenshots"
+WIDTH, HEIGHT = 1366, 768
+
+LISTS = {
+    "index": "/admin/",
+    "partners": "/admin/onboarding/partner/",
+    "settlements": "/admin/settlement/settlement/",
+    "disputes": "/admin/settlement/settlementdispute/",
+    "transactions": "/admin/ledger/transaction/",
+    "runs": "/admin/settlement/settlementrun/",
+    "statements": "/admin/statements/statement/",
+    "scorecards": "/admin/performance/branchscorecard/",
+}
+ROLES = {"rm": "rm_sz", "reviewer": "reviewer_sz", "head-office": "hq_admin", "finance": "finance"}
+
+# Everything wider than its box, and the page itself: what a user would have to scroll sideways to see.
+OVERFLOW = """() => {
+  const wide = [...document.querySelectorAll('#content .results, #content .module, #content table, #changelist')]
+    .filter(e => e.scrollWidth > e.clientWidth + 1)
+    .map(e => `${e.id || e.className || e.tagName}: ${e.scrollWidth} > ${e.clientWidth}`);
+  if (document.documentElement.scrollWidth > window.innerWidth) {
+    wide.push(`page: ${document.documentElement.scrollWidth} > ${window.innerWidth}`);
+  }
+  return wide;
+}"""
+
+pytestmark = [
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is installed by bin/setup"),
+    # The live server reads the test's data from other threads: it must be committed.
+    pytest.mark.django_db(transaction=True),
+]
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    from playwright.sync_api import sync_playwright
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+def _signed_in_context(browser, base: str, username: str):
+    """A zh-CN browser at 1366 × 768 carrying the user's session (the demo's password hash is not the suite's)."""
+    client = Client()
+    client.force_login(User.objects.get(username=username))
+    context = browser.new_context(viewport={"width": WIDTH, "height": HEIGHT}, locale="zh-CN")
+    context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": base}])
+    return context
+
+
+def test_the_main_lists_fit_a_laptop_as_every_role(live_server, browser, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    demo_workspace_load()
+    base = live_server.url
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    problems, opened = [], []
+    for role, username in ROLES.items():
+        context = _signed_in_context(browser, base, username)
+        page = context.new_page()
+        for name, path in LISTS.items():
+            response = page.goto(base + path)
+            if response.status == 403:
+                continue  # not this role's list
+            assert response.status == 200, (username, path, response.status)
+            assert page.evaluate("document.documentElement.lang") == "zh-hans"
+            opened.append((role, name))
+            problems += [f"{role} {name}: {wide}" for wide in page.evaluate(OVERFLOW)]
+            page.screenshot(path=str(SCREENSHOTS / f"admin-{role}-{name}.png"))
+            if name == "disputes" and role == "finance":
+                decide = page.locator("td.field-decide a").first
+                assert decide.is_visible()
+                box = decide.bounding_box()
+                assert box["x"] + box["width"] <= WIDTH, box
+            if name == "settlements" and role == "finance":
+                actions = page.locator("select[name=action]")
+                assert actions.is_visible()
+                assert actions.locator("option[value=approve_settlements]").count() == 1
+        context.close()
+    assert {("rm", "partners"), ("reviewer", "partners"), ("finance", "disputes")} <= set(opened)
+    assert {("head-office", name) for name in LISTS} <= set(opened)
+    assert not problems, "\n".join(problems)
