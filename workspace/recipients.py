@@ -37,9 +37,10 @@ def _case_reviewers(case) -> list[User]:
 
 
 def _case_owners(case) -> list[User]:
-    """The case's RM and whoever prepared it."""
+    """The case's RM and whoever prepared it, when bank staff (a company that applied in the portal is told
+    through the portal's own notices, which carry only what the reviewer chose to share)."""
     ids = {case.relationship_manager_id, case.created_by_id} - {None}
-    return list(User.objects.filter(pk__in=ids, is_active=True).order_by("pk"))
+    return list(User.objects.filter(pk__in=ids, is_active=True, is_staff=True, partner__isnull=True).order_by("pk"))
 
 
 def recipients_for(*, kind: str, obj, by: User | None) -> list[User]:
@@ -67,6 +68,8 @@ def recipients_for(*, kind: str, obj, by: User | None) -> list[User]:
     unique = []
     for user in found:
         if user is None or not user.is_active or (by is not None and user.pk == by.pk) or user.pk in seen:
+            continue
+        if not user.is_staff or user.partner_id is not None:  # staff notifications carry internal comments
             continue
         seen.add(user.pk)
         unique.append(user)
