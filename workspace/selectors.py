@@ -19,7 +19,14 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm_log.models import StateLog
 
-from onboarding.models import AdmissionState, EvidenceItem, EvidenceRequirement, Partner
+from onboarding.models import (
+    REVIEW_RUNNING_STATES,
+    AdmissionState,
+    EvidenceItem,
+    EvidenceRequirement,
+    Partner,
+    PartnerReview,
+)
 from onboarding.selectors import partner_list
 from organisation.models import User
 from organisation.roles import Role
@@ -184,6 +191,40 @@ def head_office_cases_panel(user: User, now) -> Panel:
     )
 
 
+def rereviews_due_panel(user: User, now) -> Panel:
+    """Running periodic re-reviews (年审) of the partners the user sees, the nearest due date first."""
+    today = timezone.localdate(now)
+    qs = (
+        PartnerReview.objects.filter(state__in=REVIEW_RUNNING_STATES, partner__in=partner_list(user=user))
+        .select_related("partner")
+        .order_by("due_on", "pk")
+    )
+    reviews, count = _first_rows(qs)
+    rows = []
+    for review in reviews:
+        days = (review.due_on - today).days
+        when = (
+            _("overdue by %(days)s days") % {"days": -days}
+            if days < 0
+            else _("due %(date)s, in %(days)s days") % {"date": review.due_on, "days": days}
+        )
+        rows.append(
+            Row(
+                label=review.partner.legal_name,
+                url=_change_url(review),
+                detail=f"{review.get_state_display()} · {when}",
+            )
+        )
+    return Panel(
+        key="rereviews_due",
+        title=_("Re-reviews due"),
+        count=count,
+        rows=rows,
+        more_url=f"{reverse('admin:onboarding_partnerreview_changelist')}?due=due",
+        empty=_("No re-review is running."),
+    )
+
+
 # ---- settlement ---------------------------------------------------------------------------------
 
 
@@ -330,6 +371,7 @@ def dashboard(*, user: User) -> list[Section]:
                 [
                     drafts_missing_evidence_panel(user, now),
                     returned_cases_panel(user, now),
+                    rereviews_due_panel(user, now),
                     cases_by_state_panel(user),
                     last_settlements_panel(user),
                 ],

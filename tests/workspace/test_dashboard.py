@@ -104,7 +104,7 @@ def test_a_panel_shows_its_first_rows_and_counts_them_all(new_case, rm_a):
 # then one per panel whatever the number of rows.
 @pytest.mark.parametrize(
     ("persona", "queries"),
-    [("rm_a", 3 + 4), ("reviewer_a", 3 + 2), ("head_office", 3 + 3), ("finance", 3 + 3)],
+    [("rm_a", 3 + 5), ("reviewer_a", 3 + 2), ("head_office", 3 + 3), ("finance", 3 + 3)],
 )
 def test_each_panel_is_one_query(
     request, persona, queries, case_in, new_case, closed_settlement, partner_user_x, django_assert_num_queries
@@ -134,3 +134,22 @@ def test_the_index_renders_the_dashboard_and_the_app_list(client, case_in, revie
     assert 'id="panel-unassigned_cases"' in page
     assert reverse("admin:onboarding_partner_change", args=[case.pk]) in page
     assert reverse("admin:onboarding_partner_changelist") in page  # the app list stays
+
+
+def test_rm_sees_running_re_reviews_of_their_branch_nearest_due_first(case_in, rm_a, rm_b, settings):
+    from datetime import date
+
+    from onboarding import services
+    from tests.onboarding.applying import tasks_in_process
+
+    settings.REREVIEW_LEAD_DAYS = 30
+    later, sooner = case_in(AdmissionState.ACTIVE), case_in(AdmissionState.ACTIVE)
+    for partner, due in ((later, date(2026, 12, 31)), (sooner, date(2026, 12, 20))):
+        partner.next_review_on = due
+        partner.save(update_fields=["next_review_on"])
+    with tasks_in_process():
+        assert services.reviews_nightly(today=date(2026, 12, 1))["opened"] == 2
+    panel = panels(rm_a)["rereviews_due"]
+    assert panel.count == 2
+    assert labels(panel) == [sooner.legal_name, later.legal_name]
+    assert "rereviews_due" in panels(rm_b) and panels(rm_b)["rereviews_due"].count == 0  # another branch's
