@@ -9,17 +9,17 @@ from __future__ import annotations
 from django.contrib.admin import AdminSite
 from django.contrib.admin.apps import AdminConfig
 
-# Sections in the order of the work — admission, ledger, settlement, statements, performance — then the
+# Sections in the order of the work — admission, ledger, settlement, statements, payments, performance — then the
 # supporting ones; within a section the daily lists first, reference data last. Anything not named here
 # follows, by name.
 ADMIN_ORDER: dict[str, list[str]] = {
-    "workspace": ["notification"],
     "onboarding": ["partner", "partnerreview", "evidencerequirement", "evidencedownload"],
     "ledger": ["transaction", "ingestionbatch", "product", "agreement", "agreementversion", "sourcesystem"],
     "settlement": ["settlement", "settlementdispute", "settlementrun", "settlementperiod"],
     "statements": ["statement", "downloadevent", "partnerevent", "partnerwebhook", "statementissuer"],
     "payments": ["invoice", "paymentbatch"],
     "performance": ["branchscorecard", "tierproposal", "branchtarget", "tierrule"],
+    "workspace": ["notification"],
     "portal": ["apitoken"],
     "organisation": ["user"],
 }

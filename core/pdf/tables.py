@@ -127,10 +127,26 @@ class LongTable(Flowable):
         return Table(
             [self._header, *self._rows[self._start : stop]],
             colWidths=self._col_widths,
-            style=self._style,
+            style=self._page_style(stop),
             repeatRows=1,
             hAlign="LEFT",
         )
+
+    def _page_style(self, stop: int) -> TableStyle:
+        """The style for rows ``start:stop``: a command naming data rows by their place in the whole table
+        (e.g. one highlighted row) moves with them, and is dropped on pages that do not hold them."""
+        if self._start == 0 and stop >= len(self._rows):
+            return self._style
+        commands = []
+        for command in self._style.getCommands():
+            name, (sc, sr), (ec, er), *rest = command
+            if isinstance(sr, int) and isinstance(er, int) and sr >= 1 and er >= 1:
+                first, last = max(sr - self._start, 1), min(er - self._start, stop - self._start)
+                if first > last:
+                    continue
+                command = (name, (sc, first), (ec, last), *rest)
+            commands.append(command)
+        return TableStyle(commands)
 
     def _page_capacity(self, avail_height: float) -> int:
         # At least one row more than can possibly fit (every row is at least

@@ -91,36 +91,6 @@ def _money(value) -> str:
     return "—" if value is None else f"{value:,.2f}"
 
 
-# The phases a run records the seconds of, in the order they happen.
-RUN_PHASES = {
-    "watermark": _("watermark"),
-    "aggregate": _("aggregation"),
-    "chunks": _("chunks (wall clock)"),
-    "chunks_cpu": _("chunks (sum of workers)"),
-    "check": _("conservation check"),
-    "finish": _("finish"),
-    "total": _("total"),
-}
-
-
-def run_timings_rows(timings: dict) -> list[tuple[str, str]]:
-    """A run's recorded timings as (phase, seconds) rows, known phases first in their order."""
-    rows = [(str(label), timings[key]) for key, label in RUN_PHASES.items() if key in timings]
-    rows += [(key, value) for key, value in timings.items() if key not in RUN_PHASES and key != "chunks_queued_at"]
-    return [(phase, f"{value:,.3f} s" if isinstance(value, int | float) else str(value)) for phase, value in rows]
-
-
-def run_timings_table(timings: dict) -> str:
-    """The timings as a small table (the run page shows no raw JSON)."""
-    rows = run_timings_rows(timings or {})
-    if not rows:
-        return "—"
-    return format_html(
-        '<table class="run-timings"><tbody>{}</tbody></table>',
-        format_html_join("", '<tr><th scope="row">{}</th><td><span class="num">{}</span></td></tr>', rows),
-    )
-
-
 # ---- periods and runs ------------------------------------------------------------------------
 
 
@@ -226,9 +196,20 @@ class SettlementRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def run_number(self, obj: SettlementRun) -> str:
         return f"#{obj.pk}"
 
-    @admin.display(description=_("timings"))
-    def timings_table(self, obj: SettlementRun) -> str:
-        return run_timings_table(obj.timings)
+    @admin.display(description=_("phase timings"))
+    def timings_table(self, obj: SettlementRun):
+        rows = run_timing_rows(obj)
+        if not rows:
+            return "—"
+        return format_html(
+            '<table class="run-timings"><thead><tr><th>{}</th><th style="text-align:right">{}</th></tr></thead>'
+            "<tbody>{}</tbody></table>",
+            _("phase"),
+            _("seconds"),
+            format_html_join(
+                "", '<tr><td>{}</td><td style="text-align:right">{}</td></tr>', ((label, s) for label, s in rows)
+            ),
+        )
 
     # ---- the run's page: phases, a progress bar, timings as a table; refreshes while it runs ------
 

@@ -8,6 +8,7 @@ application pages (1366 px wide, zh-hans) are written to ``APPLY_SCREENSHOTS_DIR
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 from pathlib import Path
@@ -28,6 +29,14 @@ pytestmark = [
 del CHROMIUM_ARGS
 
 EMAIL = "zhang@dongguan-iot.example"
+
+
+@pytest.fixture(autouse=True)
+def _evidence_requirements(transactional_db):
+    """The seeded admission policy: a transactional test before this one may have flushed the migration's rows."""
+    from django.apps import apps
+
+    importlib.import_module("onboarding.migrations.0003_seed_evidence_requirements").seed(apps, None)
 
 
 @pytest.fixture

@@ -158,6 +158,32 @@ def test_long_table_breaks_across_pages_with_header_on_each_and_page_x_of_y():
     assert printed == list(range(1, 151))
 
 
+def test_a_style_naming_one_row_follows_it_across_page_breaks():
+    """A highlighted row (e.g. the branch's own line in a ranking) is styled on the page that holds it, and a
+    page without it draws no highlight, whatever the row's place in the whole table."""
+    from reportlab.lib import colors
+
+    for highlighted in (3, 140):  # on the first page, on a later one
+        table = long_table(
+            HEADER,
+            sample_rows(150),
+            col_widths=WIDTHS,
+            align=ALIGN,
+            extra_style=[("BACKGROUND", (0, highlighted), (-1, highlighted), colors.yellow)],
+        )
+        pdf = render_pdf([Spacer(1, 200 * mm), table], title="高亮")
+        texts = page_texts(pdf)
+        printed = [int(n) for n in re.findall(r"交易（第(\d+)笔）", "".join(texts))]
+        assert printed == list(range(1, 151))
+        yellow_pages = [
+            number
+            for number, page in enumerate(pypdf.PdfReader(io.BytesIO(pdf)).pages, start=1)
+            if b"1 1 0 rg" in page.get_contents().get_data()
+        ]
+        holding = [number for number, text in enumerate(texts, start=1) if f"交易（第{highlighted}笔）" in text]
+        assert yellow_pages == holding
+
+
 def test_long_text_in_a_wrap_column_breaks_into_lines_and_short_text_stays_on_one():
     long_name = "深圳前海云链数字科技有限公司跨境支付与线上收单综合服务" * 4
     rows = [["1", long_name, "1.00"], ["2", "短名称 Short", "2.00"]]

@@ -30,7 +30,7 @@ def test_sections_and_models_follow_the_work(head_office):
     labels = [app["app_label"] for app in app_list]
     known = [label for label in labels if label in ADMIN_ORDER]
     assert known == [label for label in ADMIN_ORDER if label in labels]
-    assert labels[:5] == ["onboarding", "ledger", "settlement", "statements", "performance"]
+    assert labels[:6] == ["onboarding", "ledger", "settlement", "statements", "payments", "performance"]
     statements = next(app for app in app_list if app["app_label"] == "statements")
     # The statements head their section, not the download log (下载记录 sorts first by character code).
     assert statements["models"][0]["object_name"] == "Statement"
