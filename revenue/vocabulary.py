@@ -91,6 +91,7 @@ ADJUSTMENT_NOTE = Term(
     "更正 %(period)s：重算分润 %(new)s，此前已结算 %(old)s，差额 %(difference)s",
     gettext_noop("corrects %(period)s: share recomputed %(new)s, settled before %(old)s, difference %(difference)s"),
 )
+CORRECTS_NOTE = Term("更正 %(period)s", gettext_noop("corrects %(period)s"))
 CARRIED_IN_NOTE = Term(
     "上期结转：%(period)s 未支付净额 %(amount)s 转入本期",
     gettext_noop("Carried in: the unpaid net of %(period)s, %(amount)s"),
@@ -162,6 +163,8 @@ def line_notes(line) -> list[Note | Term]:
                 },
             )
         )
+    elif kind == "adjustment" and line.corrected_label:
+        notes.append(Note(CORRECTS_NOTE, {"period": line.corrected_label}))
     elif kind == "carry_forward" and line.corrected_label:
         notes.append(Note(CARRIED_IN_NOTE, {"period": line.corrected_label, "amount": _money(line.share)}))
     return notes

@@ -80,8 +80,8 @@ def settlement_lines(*, settlement: Settlement) -> QuerySet[SettlementLine]:
 
 def _line_data(line: SettlementLine, number: int) -> StatementLineData:
     description = line.description
-    if line.kind == LineKind.CARRY_FORWARD and not description and line.carried_from_id:
-        description = f"{line.carried_from.period} 结转 Carried from {line.carried_from.period}"
+    if line.kind == LineKind.CARRY_FORWARD:
+        description = ""  # printed from the vocabulary (revenue.vocabulary.CARRIED_IN_NOTE), as everywhere
     return StatementLineData(
         position=number,
         kind=line.kind,
@@ -96,6 +96,13 @@ def _line_data(line: SettlementLine, number: int) -> StatementLineData:
         previous_share=line.previous_share,
         share=line.share,
         description=description,
+        reversal_count=line.reversal_count,
+        coserved_count=line.coserved_count,
+        coserved_net_count=line.coserved_net_count,
+        share_limit=line.share_limit,
+        tier_reached=line.tier_reached,
+        tier_basis_figure=line.tier_basis_figure,
+        corrected_label=line.corrected_label,
     )
 
 

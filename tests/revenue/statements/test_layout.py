@@ -29,7 +29,7 @@ NUMBER_LIKE = re.compile(r"(?<![\w.,])-?¥?[\d,]*\d\.\d+%?")
 def lines(count: int):
     made = [line(n, rule=TIERED, bank_revenue=D("123456.78"), share=D("37037.03")) for n in range(1, count + 1)]
     # The carried-in line, with its Chinese and English description.
-    made[1] = line(2, kind="carry_forward", description="由 2026-08 结转 Carried from 2026-08", rate=None)
+    made[1] = line(2, kind="carry_forward", description="", rate=None, rule="", corrected_label="2026-08", share=D("-12.34"))
     return made
 
 
@@ -104,8 +104,9 @@ def test_no_word_is_printed_over_another(rendered):
 def test_the_carried_in_line_keeps_its_languages_apart(rendered):
     _name, _data, pdf = rendered
     text = pdf_text(pdf, layout=True)
-    assert "由 2026-08 结转" in text
-    assert "Carried from 2026-08" in text
+    # Named as the totals name it, with its period and amount, each language on lines of its own.
+    assert "上期结转：2026-08 未" in text and "Carried in: the unpaid net" in text and "-12.34" in text
+    assert text.count("上期结转") >= 2 and text.count("Carried in") >= 2  # the line's kind and the totals' row
 
 
 def test_numbers_are_never_split(rendered):
