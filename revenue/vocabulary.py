@@ -30,7 +30,7 @@ class Term(NamedTuple):
 
     @property
     def label(self) -> Promise:
-        return gettext_lazy(self.en)  # noqa: INT001 - every ``en`` is marked with gettext_noop below
+        return gettext_lazy(self.en)
 
     def __str__(self) -> str:
         return str(self.label)
@@ -143,9 +143,8 @@ def line_notes(line) -> list[Note | Term]:
     kind = line.kind
     if kind in ("product", "adjustment"):
         if line.coserved_count:
-            notes.append(
-                Note(COSERVED_NOTE, {"count": f"{line.coserved_count:,}", "weighted": _weighted(line.coserved_net_count)})
-            )
+            weighted = _weighted(line.coserved_net_count)
+            notes.append(Note(COSERVED_NOTE, {"count": f"{line.coserved_count:,}", "weighted": weighted}))
         if line.tier_reached is not None and line.tier_basis_figure is not None:
             notes.append(Note(TIER_NOTE, {"tier": line.tier_reached, "basis": _money(line.tier_basis_figure)}))
         if line.share_limit:

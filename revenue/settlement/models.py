@@ -45,7 +45,6 @@ from django_fsm_log.decorators import fsm_log_by, fsm_log_description
 from core.money import money_field
 from core.periods import Period
 from revenue.settlement.choices import (
-    ShareLimit,
     ACTIVE_RUN_STATES,
     DisputeState,
     LineKind,
@@ -54,6 +53,7 @@ from revenue.settlement.choices import (
     RunState,
     RunTrigger,
     SettlementState,
+    ShareLimit,
 )
 
 __all__ = [

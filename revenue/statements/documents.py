@@ -451,9 +451,7 @@ class Stack(Flowable):
 
 
 def _stack_lines(parts: tuple[tuple[str, float, bool], ...], width: float) -> tuple:
-    return tuple(
-        (line, size, muted) for text, size, muted in parts if text for line in break_lines(text, width, size)
-    )
+    return tuple((line, size, muted) for text, size, muted in parts if text for line in break_lines(text, width, size))
 
 
 def _note_parts(notes: list[Note | Term]) -> list[tuple[str, float, bool]]:

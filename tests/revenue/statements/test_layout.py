@@ -29,7 +29,9 @@ NUMBER_LIKE = re.compile(r"(?<![\w.,])-?¥?[\d,]*\d\.\d+%?")
 def lines(count: int):
     made = [line(n, rule=TIERED, bank_revenue=D("123456.78"), share=D("37037.03")) for n in range(1, count + 1)]
     # The carried-in line, with its Chinese and English description.
-    made[1] = line(2, kind="carry_forward", description="", rate=None, rule="", corrected_label="2026-08", share=D("-12.34"))
+    made[1] = line(
+        2, kind="carry_forward", description="", rate=None, rule="", corrected_label="2026-08", share=D("-12.34")
+    )
     return made
 
 
