@@ -155,7 +155,7 @@ def settlement_detail(request, pk: int):
         line.shown = presenters.line_figures(line)
         for dispute in line.disputes.all():
             dispute.shown_amount = presenters.money(dispute.resolution_amount)
-    settlement.shown = presenters.settlement_figures(settlement)
+    settlement.shown = presenters.settlement_figures(settlement, lines)
     return render(
         request,
         "portal/settlement_detail.html",

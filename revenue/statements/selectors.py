@@ -254,12 +254,14 @@ def partner_settlement_lines(*, partner_id: int, settlement_id: int) -> QuerySet
     """Lines of the partner's own settlement, each with its disputes (newest first)."""
     return (
         SettlementLine.objects.filter(settlement_id=settlement_id, settlement__partner_id=partner_id)
-        .select_related("product", "carried_from__period", "dispute")
+        .select_related("product", "carried_from__period", "dispute", "agreement_version")
         .prefetch_related(
+            # The rule is put in words in the reader's language from its version (line_rule_text).
+            "agreement_version__tiers",
             Prefetch(
                 "disputes",
                 queryset=SettlementDispute.objects.select_related("adjust_period").order_by("-raised_at", "-id"),
-            )
+            ),
         )
         .order_by("position", "id")
     )
