@@ -16,11 +16,12 @@ from django.db.models import Prefetch, QuerySet
 from django.urls import reverse
 
 from core.money import round_money
-from core.periods import CHINA_TZ, Period
+from core.periods import Period
 from organisation.models import User
 from organisation.services import user_sees_all_branches
 from revenue.ledger.models import TransactionAttribution
 from revenue.settlement.choices import FROZEN_SETTLEMENT_STATES, LineKind
+from revenue.settlement.dates import dispute_deadline, payment_due_date, settlement_issue_date
 from revenue.settlement.models import Settlement, SettlementDispute, SettlementLine
 from revenue.settlement.selectors import settlement_attributions as settled_attributions
 from revenue.settlement.services.computation import minimum_payout
@@ -108,9 +109,7 @@ def _line_data(line: SettlementLine, number: int) -> StatementLineData:
 
 def statement_issue_date(settlement: Settlement) -> dt.date:
     """A statement is dated the day its settlement closed (Beijing time): issued with the close, whenever rendered."""
-    if settlement.closed_at is not None:
-        return settlement.closed_at.astimezone(CHINA_TZ).date()
-    return settlement.period.period.next().first_day
+    return settlement_issue_date(settlement)
 
 
 def statement_data(*, settlement: Settlement) -> StatementData:
@@ -162,8 +161,8 @@ def statement_data_of(settlement: Settlement) -> StatementData:
             _line_data(line, number) for number, line in enumerate(settlement_lines(settlement=settlement), start=1)
         ),
         issued_on=issued_on,
-        payment_due_on=issued_on + dt.timedelta(days=settings.STATEMENT_PAYMENT_TERMS_DAYS),
-        dispute_deadline=issued_on + dt.timedelta(days=settings.STATEMENT_DISPUTE_WINDOW_DAYS),
+        payment_due_on=payment_due_date(issued_on),
+        dispute_deadline=dispute_deadline(issued_on),
         bank_address=issuer.address,
         bank_service_line=issuer.service_line,
         invoice_title=issuer.invoice_title,

@@ -4,6 +4,7 @@ from revenue.settlement.selectors import run_window
 from revenue.settlement.services.conservation import conservation_check
 from revenue.settlement.services.lifecycle import (
     settlement_approve,
+    settlement_dispute_open_until,
     settlement_dispute_raise,
     settlement_dispute_reject,
     settlement_dispute_resolve,
@@ -26,6 +27,7 @@ __all__ = [
     "conservation_check",
     "run_window",
     "settlement_approve",
+    "settlement_dispute_open_until",
     "settlement_dispute_raise",
     "settlement_dispute_reject",
     "settlement_dispute_resolve",
