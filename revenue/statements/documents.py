@@ -29,6 +29,7 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 from reportlab.graphics.barcode.qr import QrCode
+from reportlab.lib.colors import black
 from reportlab.lib.enums import TA_CENTER, TA_RIGHT
 from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
@@ -41,7 +42,7 @@ from core.pdf import (
     PageDecor,
     break_lines,
     canonical_json,
-    draw_string,
+    draw_strings,
     format_count,
     format_money,
     format_percent,
@@ -359,25 +360,25 @@ class Label(Flowable):
         return 0.0
 
     def draw(self) -> None:
-        canv = self.canv
-        # First baseline a font size below the top, as a paragraph places it.
+        # First baseline a font size below the top, as a paragraph places it. Each language is one text object.
         y = self.height - self.size - (self.leading - self.size) / 2
         one_line, zh_lines, en_lines = self._layout
+        color = None if self.color == black else self.color
         if one_line:
             x = self._x(self.natural)
-            draw_string(canv, x, y, self.zh, size=self.size, bold=self.bold, color=self.color)
+            items = [(x, y, self.zh, self.size, color, self.bold)]
             if self.en:
-                draw_string(canv, x + self._zh_width + self._gap, y, self.en, size=self.en_size, color=MUTED)
+                items.append((x + self._zh_width + self._gap, y, self.en, self.en_size, MUTED, False))
+            draw_strings(self.canv, items)
             return
+        items = []
         for text in zh_lines:
-            width = stringWidth(text, FONT_NAME, self.size)
-            draw_string(canv, self._x(width), y, text, size=self.size, bold=self.bold, color=self.color)
+            items.append((self._x(stringWidth(text, FONT_NAME, self.size)), y, text, self.size, color, self.bold))
             y -= self.leading
         for text in en_lines:
-            draw_string(
-                canv, self._x(stringWidth(text, FONT_NAME, self.en_size)), y, text, size=self.en_size, color=MUTED
-            )
+            items.append((self._x(stringWidth(text, FONT_NAME, self.en_size)), y, text, self.en_size, MUTED, False))
             y -= self.leading
+        draw_strings(self.canv, items)
 
 
 def text_line(text: str, style: str, *, bold: bool = False, align: str = "left") -> Label:
@@ -445,9 +446,11 @@ class Stack(Flowable):
 
     def draw(self) -> None:
         y = self.height
+        items = []
         for text, size, muted in self._lines:
             y -= size * 1.2
-            draw_string(self.canv, 0, y + size * 0.22, text, size=size, color=MUTED if muted else None)
+            items.append((0, y + size * 0.22, text, size, MUTED if muted else None, False))
+        draw_strings(self.canv, items)
 
 
 def _stack_lines(parts: tuple[tuple[str, float, bool], ...], width: float) -> tuple:
