@@ -9,10 +9,12 @@ filter or any other way.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 
 from django.conf import settings
-from django.db.models import Prefetch, QuerySet
+from django.db.models import JSONField, Prefetch, QuerySet, Subquery
+from django.db.models.functions import JSONObject
 from django.urls import reverse
 
 from core.money import round_money
@@ -33,9 +35,15 @@ from revenue.statements.models import DownloadEvent, PartnerWebhook, Statement, 
 DEVELOPMENT_PORTAL_BASE_URL = "http://localhost:8000"
 
 
+ISSUER_FIELDS = ("name", "name_en", "address", "service_line", "invoice_title", "taxpayer_number", "invoice_content")
+
+
 def statement_issuer() -> StatementIssuer:
     """The bank as statements name it: the row head office sets, or (before it exists) the settings' name."""
-    issuer = StatementIssuer.objects.filter(pk=StatementIssuer.SINGLETON_PK).first()
+    return _issuer_or_default(StatementIssuer.objects.filter(pk=StatementIssuer.SINGLETON_PK).first())
+
+
+def _issuer_or_default(issuer: StatementIssuer | None) -> StatementIssuer:
     if issuer is None:
         issuer = StatementIssuer(
             name=settings.STATEMENT_BANK_NAME,
@@ -43,6 +51,23 @@ def statement_issuer() -> StatementIssuer:
             invoice_title=settings.STATEMENT_BANK_NAME,
         )
     return issuer
+
+
+def issuer_annotation() -> Subquery:
+    """The issuer's row as a JSON object, to read with another query (``.annotate(issuer_row=…)``): issuing a
+    statement reads its settlement and the bank's profile in one round trip."""
+    fields = (*ISSUER_FIELDS, "footer")
+    row = StatementIssuer.objects.filter(pk=StatementIssuer.SINGLETON_PK).values(
+        row=JSONObject(**{name: name for name in fields})
+    )
+    return Subquery(row, output_field=JSONField())
+
+
+def issuer_of_row(row: dict | str | None) -> StatementIssuer:
+    """:func:`statement_issuer` from the value :func:`issuer_annotation` read (None: no row yet)."""
+    if isinstance(row, str):  # a database that hands JSON back as text
+        row = json.loads(row)
+    return _issuer_or_default(StatementIssuer(**row) if row else None)
 
 
 def portal_base_url() -> str:
@@ -124,10 +149,13 @@ def statement_data(*, settlement: Settlement) -> StatementData:
     return statement_data_of(Settlement.objects.select_related("partner__branch", "period").get(pk=settlement.pk))
 
 
-def statement_data_of(settlement: Settlement) -> StatementData:
-    """:func:`statement_data` of a settlement read with its partner, branch and period (no re-read)."""
+def statement_data_of(settlement: Settlement, *, issuer: StatementIssuer | None = None) -> StatementData:
+    """:func:`statement_data` of a settlement read with its partner, branch and period (no re-read).
+
+    ``issuer``: the bank's profile if already read (see :func:`issuer_annotation`).
+    """
     partner = settlement.partner
-    issuer = statement_issuer()
+    issuer = issuer or statement_issuer()
     first_day = settlement.period.start
     issued_on = statement_issue_date(settlement)
     return StatementData(
