@@ -21,7 +21,8 @@ from django.http import Http404, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from core.admin import ReadOnlyAdminMixin, error_text
@@ -45,6 +46,7 @@ from revenue.settlement.models import (
 )
 from revenue.settlement.selectors import (
     attributions_for_export,
+    line_notes_shown,
     settlement_attributions,
     settlement_line_attributions,
     settlement_list,
@@ -262,9 +264,9 @@ class SettlementRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 class LineInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = SettlementLine
     fk_name = "settlement"
-    fields = ("position", "kind", "product", "corrects_period", "transaction_count", "net_count", "volume")
-    fields += ("bank_revenue", "rule_description", "agreement_version", "previous_share", "share", "description")
-    fields += ("transactions",)
+    fields = ("position", "kind", "product", "corrects_period", "transaction_count", "reversal_count", "net_count")
+    fields += ("volume", "bank_revenue", "rule_description", "agreement_version", "share_limit", "previous_share")
+    fields += ("share", "notes", "transactions")
     readonly_fields = fields
     extra = 0
     ordering = ("position",)
@@ -273,7 +275,16 @@ class LineInline(ReadOnlyAdminMixin, admin.TabularInline):
         return True  # shown to whoever may see the settlement
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("product", "agreement_version__agreement__product")
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("product", "agreement_version__agreement__product", "carried_from__period")
+        )
+
+    @admin.display(description=_("notes"))
+    def notes(self, line: SettlementLine):
+        # Worded as on the statement and the portal (revenue.vocabulary).
+        return format_html_join(mark_safe("<br>"), "{}", ((note,) for note in line_notes_shown(line))) or "—"
 
     @admin.display(description=_("transactions"))
     def transactions(self, line: SettlementLine):
