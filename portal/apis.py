@@ -47,8 +47,9 @@ from portal.selectors import PartnerAccess, user_partner_access
 from portal.services import api_token_revoke, partner_token_revoke
 from revenue.ledger.choices import TransactionKind
 from revenue.ledger.selectors import partner_attribution_list
-from revenue.settlement.choices import SettlementState
+from revenue.settlement.choices import LineKind, SettlementState, ShareLimit
 from revenue.settlement.models import Settlement
+from revenue.settlement.selectors import line_notes_shown, line_rule_text
 from revenue.statements import selectors
 from revenue.statements.choices import DownloadChannel, DownloadKind
 from revenue.statements.errors import StatementNotAvailable
@@ -153,23 +154,63 @@ class DisputeSerializer(serializers.Serializer):
 class SettlementLineSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     position = serializers.IntegerField()
-    kind = serializers.CharField()
+    kind = serializers.ChoiceField(choices=LineKind.choices)
     product = serializers.CharField(source="product.code", default=None, allow_null=True)
     product_name = serializers.CharField(source="product.name", default=None, allow_null=True)
     corrects_period = serializers.SerializerMethodField()
-    transaction_count = serializers.IntegerField()
-    net_count = serializers.DecimalField(max_digits=18, decimal_places=6)
+    transaction_count = serializers.IntegerField(
+        help_text="Attributed transactions counted whole: event_count + reversal_count. Summed over the "
+        "settlement's product and adjustment lines, the settlement's transaction_count."
+    )
+    event_count = serializers.IntegerField(help_text="Of transaction_count, the events (not reversals).")
+    reversal_count = serializers.IntegerField(help_text="Of transaction_count, the reversals.")
+    coserved_count = serializers.IntegerField(
+        help_text="Of transaction_count, those co-served with other partners (attributed with a weight below 1)."
+    )
+    coserved_net_count = serializers.DecimalField(
+        max_digits=18,
+        decimal_places=6,
+        help_text="What the co-served transactions count for: the sum of their weights (a reversal's negative).",
+    )
+    net_count = serializers.DecimalField(
+        max_digits=18,
+        decimal_places=6,
+        help_text="The count a per-transaction rule pays on: events minus reversals, co-served ones at their weight. "
+        "Not a number of transactions; it does not add up to transaction_count.",
+    )
     volume = serializers.DecimalField(max_digits=18, decimal_places=2)
     bank_revenue = serializers.DecimalField(max_digits=18, decimal_places=2)
-    rule_description = serializers.CharField()
+    rule_description = serializers.CharField(help_text="The rule in words, as stored when the period closed.")
+    rule_text = serializers.SerializerMethodField(help_text="The rule in words, in the language of the request.")
     effective_rate = serializers.DecimalField(max_digits=12, decimal_places=8, allow_null=True)
+    share_limit = serializers.ChoiceField(
+        choices=ShareLimit.choices,
+        allow_blank=True,
+        help_text="What shaped the share beyond the rule's rate; empty when the rate alone did.",
+    )
+    tier_reached = serializers.IntegerField(
+        allow_null=True, help_text="Tiered rules: the slab the basis reached (1 = the first)."
+    )
+    tier_basis_figure = serializers.DecimalField(
+        max_digits=18, decimal_places=2, allow_null=True, help_text="Tiered rules: the figure that decided the slab."
+    )
     previous_share = serializers.DecimalField(max_digits=18, decimal_places=2, allow_null=True)
     share = serializers.DecimalField(max_digits=18, decimal_places=2)
     description = serializers.CharField()
+    notes = serializers.SerializerMethodField(
+        help_text="What the line says about itself (co-served weight, limit, tier, correction, carried balance), "
+        "in the language of the request, as the statement prints it."
+    )
     disputes = DisputeSerializer(many=True)
 
     def get_corrects_period(self, obj) -> str | None:
         return str(obj.corrected_period) if obj.corrects_period else None
+
+    def get_rule_text(self, obj) -> str:
+        return line_rule_text(obj)
+
+    def get_notes(self, obj) -> list[str]:
+        return line_notes_shown(obj)
 
 
 class SettlementSerializer(serializers.Serializer):

@@ -11,6 +11,8 @@ from decimal import Decimal
 
 from core.money_words import amount_in_capitals
 from core.pdf import format_count, format_money, format_percent
+from revenue.settlement.selectors import line_notes_shown, line_rule_text
+from revenue.vocabulary import carried_out_note
 
 
 def money(value: Decimal | None) -> str:
@@ -32,21 +34,36 @@ def count(value: Decimal | int) -> str:
 SETTLEMENT_MONEY = ("bank_revenue", "share_total", "adjustment_total", "carried_in", "net", "vat", "payable")
 
 
-def settlement_figures(settlement) -> dict[str, str]:
+def settlement_figures(settlement, lines=None) -> dict[str, str]:
+    """The settlement's figures as printed; with its ``lines``, also how many of its transactions are reversals."""
     shown = {name: money(getattr(settlement, name)) for name in SETTLEMENT_MONEY}
     shown["vat_rate"] = rate(settlement.vat_rate)
     shown["transaction_count"] = format_count(settlement.transaction_count)
+    if lines is not None:
+        reversals = sum(line.reversal_count for line in lines if line.is_ledger_line)
+        shown["event_count"] = format_count(settlement.transaction_count - reversals)
+        shown["reversal_count"] = format_count(reversals)
+    if settlement.carried_forward:
+        # Named and worded as on the statement (revenue.vocabulary), in the reader's language.
+        shown["carried_out"] = str(
+            carried_out_note(net=settlement.net, next_period=str(settlement.period.period.next()))
+        )
     # As the statement prints it: a finance team checks the invoice against the amount in capitals.
     shown["payable_in_words"] = f"人民币{amount_in_capitals(settlement.payable)}"
     return shown
 
 
-def line_figures(line) -> dict[str, str]:
+def line_figures(line) -> dict:
+    """A line's figures as printed: whole counts that add up to the settlement's, and what the line says."""
     return {
+        "events": format_count(line.event_count),
+        "reversals": format_count(line.reversal_count),
         "count": count(line.net_count),
         "bank_revenue": money(line.bank_revenue),
         "rate": rate(line.effective_rate),
         "share": money(line.share),
+        "rule": line_rule_text(line),
+        "notes": line_notes_shown(line),
     }
 
 

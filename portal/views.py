@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from core import clock
 from core.admin import error_text
 from core.api import rate_text
 from core.errors import ApplicationError
@@ -36,7 +37,7 @@ from portal.services import partner_token_revoke, partner_token_rotate
 from portal.throttling import portal_download_wait
 from revenue.payments.selectors import settlement_invoice_status
 from revenue.settlement.models import Settlement, SettlementLine
-from revenue.settlement.services import settlement_dispute_raise
+from revenue.settlement.services import settlement_dispute_open_until, settlement_dispute_raise
 from revenue.statements import selectors
 from revenue.statements.choices import DownloadChannel, DownloadKind
 from revenue.statements.models import PartnerWebhook
@@ -157,7 +158,8 @@ def settlement_detail(request, pk: int):
         line.shown = presenters.line_figures(line)
         for dispute in line.disputes.all():
             dispute.shown_amount = presenters.money(dispute.resolution_amount)
-    settlement.shown = presenters.settlement_figures(settlement)
+    settlement.shown = presenters.settlement_figures(settlement, lines)
+    deadline = settlement_dispute_open_until(settlement)
     return render(
         request,
         "portal/settlement_detail.html",
@@ -169,6 +171,9 @@ def settlement_detail(request, pk: int):
             "dispute_form": DisputeForm(),
             "invoice_status": presenters.invoice_status(settlement_invoice_status(settlement)),
             "can_dispute": user_partner_access(user=request.user) is PartnerAccess.FULL,
+            # Lines may be disputed until the statement's deadline (the service refuses later disputes).
+            "dispute_deadline": deadline,
+            "disputes_open": deadline is not None and clock.today() <= deadline,
             # The partner's own users' downloads only (bank staff's are the bank's business).
             "downloads": selectors.download_events(settlement=settlement).filter(
                 user__partner_id=request.user.partner_id

@@ -129,6 +129,36 @@ class ShareLine(NamedTuple):
     cap_applied: bool = False
     limited_to_revenue: bool = False
 
+    @property
+    def limit(self) -> str:
+        """Which limit shaped the share (:data:`revenue.vocabulary.SHARE_LIMITS`), "" when the rate alone did."""
+        return share_limit(self.rule, self.floor_applied, self.cap_applied, self.limited_to_revenue)
+
+
+class ShareTerms(NamedTuple):
+    """What a settlement line keeps of its share: the amount, the effective rate and how they were reached."""
+
+    share: Decimal
+    effective_rate: Decimal | None
+    # "" or a key of revenue.vocabulary.SHARE_LIMITS: the last limit that moved the share.
+    limit: str = ""
+    # Tiered rules: the basis figure and the slab it reached (1 = the first).
+    basis: Decimal | None = None
+    tier: int | None = None
+
+
+def share_limit(rule: ShareRule | None, floor_applied: bool, cap_applied: bool, limited: bool) -> str:
+    """The limit that shaped a share: the revenue limit is applied last, so it wins over a cap or a floor."""
+    if rule is None:
+        return "no_agreement"
+    if limited:
+        return "revenue"
+    if cap_applied:
+        return "cap"
+    if floor_applied:
+        return "floor"
+    return ""
+
 
 def tier_brackets_problems(brackets: Sequence[TierBracket]) -> list[str]:
     """What is wrong with a set of slabs: they must run contiguously from zero, the last one open-ended.
@@ -307,6 +337,22 @@ def partner_share_amounts(
         terms = _share_terms(rules.get(key), line, totals or line)
         amounts[key] = (terms[3], terms[1])
     return amounts
+
+
+def partner_share_terms(
+    *, rules: Mapping[Hashable, ShareRule | None], figures: Mapping[Hashable, ShareFigures]
+) -> dict[Hashable, ShareTerms]:
+    """:class:`ShareTerms` per product: what :func:`partner_shares_compute` reached, as a settlement line keeps it."""
+    totals = _totals_if_needed(rules, figures)
+    out = {}
+    for key, line in figures.items():
+        rule = rules.get(key)
+        basis, rate, _raw, share, floor_applied, cap_applied, limited = _share_terms(rule, line, totals or line)
+        tier = None
+        if basis is not None:
+            tier = rule.tiers.index(_slab_reached(rule.tiers, basis)) + 1
+        out[key] = ShareTerms(share, rate, share_limit(rule, floor_applied, cap_applied, limited), basis, tier)
+    return out
 
 
 def weights_problems(weights: Sequence[Decimal]) -> list[str]:

@@ -207,3 +207,19 @@ def celery_worker_process(django_db_setup, django_db_blocker):
     except subprocess.TimeoutExpired:
         proc.kill()
     log.close()
+
+
+# Business rules read the date from core.clock: every test runs on this day (Beijing) unless it sets its own,
+# so no test depends on the real date (dispute deadlines of the 2026 settlements the tests close).
+FIXED_NOW = "2026-11-15T10:00:00+08:00"
+
+
+@pytest.fixture(autouse=True)
+def _fixed_clock(monkeypatch):
+    import datetime as dt
+
+    from core import clock
+
+    fixed = dt.datetime.fromisoformat(FIXED_NOW)
+    monkeypatch.setattr(clock, "now", lambda: fixed)
+    return fixed

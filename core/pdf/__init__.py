@@ -14,7 +14,7 @@ service stores the bytes (with :func:`verification_code` of the same data).
 
 from .charts import bar_chart, line_chart
 from .document import PageDecor, page_label, render_pdf
-from .fonts import FONT_NAME, FONT_PATH, FontMissingError, draw_string, missing_glyphs, register_fonts
+from .fonts import FONT_NAME, FONT_PATH, FontMissingError, draw_string, draw_strings, missing_glyphs, register_fonts
 from .formatting import format_count, format_money, format_percent
 from .lines import FittedText, break_lines, fits
 from .tables import LongTable, long_table, simple_table, table_style
@@ -35,6 +35,7 @@ __all__ = [
     "break_lines",
     "canonical_json",
     "draw_string",
+    "draw_strings",
     "fits",
     "format_count",
     "format_money",

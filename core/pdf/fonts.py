@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from reportlab.lib.colors import black
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
@@ -108,4 +109,35 @@ def draw_string(
         canv.drawCentredString(x, y, text, mode=mode)
     else:
         raise ValueError(f"align must be left, right or center, not {align!r}")
+    canv.restoreState()
+
+
+def draw_strings(canv: Canvas, items) -> None:
+    """Draw several lines of literal text in one text object: ``items`` are ``(x, y, text, size, color, bold)``
+    (``color`` None: black), left-aligned at ``x`` (align by measuring first).
+
+    What :func:`draw_string` does line by line, at a fraction of the cost: one graphics state saved and
+    restored and one text object for a whole cell, instead of one of each per line.
+    """
+    register_fonts()
+    canv.saveState()
+    text = canv.beginText()
+    current_size = current_color = current_bold = None
+    for x, y, line, size, color, bold in items:
+        if size != current_size:
+            text.setFont(FONT_NAME, size)
+            current_size = size
+        if color is not current_color:
+            text.setFillColor(color if color is not None else black)
+            text.setStrokeColor(color if color is not None else black)
+            current_color = color
+        if bold != current_bold:
+            # Synthetic bold: fill then stroke, the stroke as wide as draw_string's.
+            text.setTextRenderMode(2 if bold else 0)
+            if bold:
+                text._code.append(f"{size * FAKE_BOLD_STROKE:.3f} w")
+            current_bold = bold
+        text.setTextOrigin(x, y)
+        text.textOut(line)
+    canv.drawText(text)
     canv.restoreState()

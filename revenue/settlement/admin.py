@@ -29,6 +29,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
@@ -80,6 +81,7 @@ from revenue.settlement.models import (
 )
 from revenue.settlement.selectors import (
     attributions_for_export,
+    line_notes_shown,
     settlement_attributions,
     settlement_line_attributions,
     settlement_list,
@@ -419,7 +421,16 @@ class LineInline(ReadOnlyAdminMixin, admin.TabularInline):
         return True  # shown to whoever may see the settlement
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("product", "agreement_version__agreement__product")
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("product", "agreement_version__agreement__product", "carried_from__period")
+        )
+
+    @admin.display(description=_("notes"))
+    def notes(self, line: SettlementLine):
+        # Worded as on the statement and the portal (revenue.vocabulary).
+        return format_html_join(mark_safe("<br>"), "{}", ((note,) for note in line_notes_shown(line))) or "—"
 
     volume_cell = money_column(SettlementLine, "volume")
     bank_revenue_cell = money_column(SettlementLine, "bank_revenue")
@@ -430,18 +441,28 @@ class LineInline(ReadOnlyAdminMixin, admin.TabularInline):
     def corrects(self, line: SettlementLine) -> str:
         return str(line.corrected_period) if line.corrects_period else "—"
 
-    @admin.display(description=_("transactions (counted)"))
+    @admin.display(description=_("transactions (reversals)"))
     def counts(self, line: SettlementLine):
-        counted = line.net_count.normalize()
-        if counted == line.transaction_count:
-            return format_html('<span class="num">{}</span>', f"{line.transaction_count:,}")
-        return format_html('<span class="num">{} ({})</span>', f"{line.transaction_count:,}", f"{counted:,f}")
+        # Whole counts, as the statement prints them; the co-served weight is among the line's notes.
+        if line.reversal_count:
+            return format_html(
+                '<span class="num">{} ({})</span>', f"{line.transaction_count:,}", f"{line.reversal_count:,}"
+            )
+        return format_html('<span class="num">{}</span>', f"{line.transaction_count:,}")
 
-    @admin.display(description=_("rule"))
+    @admin.display(description=_("rule and notes"))
     def rule(self, line: SettlementLine):
         parts = [line.rule_description, str(line.agreement_version or ""), line.description]
         text = " · ".join(part for part in parts if part)
-        return truncated(text, width="16em") if text else "—"
+        rule = truncated(text, width="16em") if text else "—"
+        notes = line_notes_shown(line)  # the limit, the tier, the co-served weight, a correction (revenue.vocabulary)
+        if not notes:
+            return rule
+        return format_html(
+            '{}<br><small class="line-notes">{}</small>',
+            rule,
+            format_html_join(mark_safe("<br>"), "{}", ((note,) for note in notes)),
+        )
 
     @admin.display(description=_("ledger"))
     def transactions(self, line: SettlementLine):

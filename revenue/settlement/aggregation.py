@@ -45,6 +45,9 @@ FIGURE_COLUMNS = (
     "net_count_micro",
     "volume_fen",
     "bank_revenue_fen",
+    "reversal_count",
+    "coserved_count",
+    "coserved_net_micro",
 )
 
 
@@ -106,6 +109,11 @@ def _sql() -> dict[str, str]:
             "line_fen": "ledger_int_sum(({} * 100)::bigint)",
             "line_micro": "ledger_int_sum(({} * 1000000)::bigint)",
             "month": "(date_trunc('month', occurred_at AT TIME ZONE 'Asia/Shanghai'))::date",
+            # Whole counts of the rows' kinds, in the same pass: reversals, and co-served rows (weight below 1)
+            # with what they add to the net count.
+            "reversals": "count(*) FILTER (WHERE is_reversal)",
+            "coserved": "count(*) FILTER (WHERE weight < 1)",
+            "coserved_micro": "coalesce(ledger_int_sum(net_count_micro) FILTER (WHERE weight < 1), 0)",
             "no_month": "NULL::date",
         }
     # SQLite: integer fen per row, then an integer sum (exact, and an error on overflow); datetimes
@@ -120,6 +128,9 @@ def _sql() -> dict[str, str]:
         "line_fen": "sum(CAST(ROUND({} * 100) AS INTEGER))",
         "line_micro": "sum(CAST(ROUND({} * 1000000) AS INTEGER))",
         "month": "date(occurred_at, '+8 hours', 'start of month')",
+        "reversals": "sum(CASE WHEN is_reversal THEN 1 ELSE 0 END)",
+        "coserved": "sum(CASE WHEN weight < 1 THEN 1 ELSE 0 END)",
+        "coserved_micro": "sum(CASE WHEN weight < 1 THEN net_count_micro ELSE 0 END)",
         "no_month": "NULL",
     }
 
@@ -140,7 +151,10 @@ def _regular_select(window: Window, extra: str, extra_params: list) -> tuple[str
 
 def _aggregates() -> str:
     sql = _sql()
-    return f"count(*), {sql['net_count']}, {sql['volume']}, {sql['revenue']}"
+    return (
+        f"count(*), {sql['net_count']}, {sql['volume']}, {sql['revenue']}, "
+        f"{sql['reversals']}, {sql['coserved']}, {sql['coserved_micro']}"
+    )
 
 
 def figures_selects(
@@ -240,12 +254,12 @@ def _normalised(rows: list[tuple]) -> list[tuple]:
 
 
 def _normalise(row: tuple) -> tuple:
-    partner_id, product_id, month, active, count, micro, volume, revenue = row
+    partner_id, product_id, month, active, *figures = row
     if isinstance(month, str):  # SQLite returns the computed month as text
         month = dt.date.fromisoformat(month)
     elif isinstance(month, dt.datetime):
         month = month.date()
-    return (partner_id, product_id, month, bool(active), int(count), int(micro), int(volume), int(revenue))
+    return (partner_id, product_id, month, bool(active), *(int(value or 0) for value in figures))
 
 
 def _totals(sql_text: str, params: list) -> LedgerTotals:

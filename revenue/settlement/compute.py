@@ -7,7 +7,8 @@ plain values so that the production run, the dry run and the tests share it.
 Lines
     * a ``product`` line per product with business in the period: the share (and
       effective rate) of :func:`revenue.calculations.partner_shares_compute`, as
-      :func:`~revenue.calculations.partner_share_amounts` gives them, under the version in force;
+      :func:`~revenue.calculations.partner_share_terms` gives them (with the limit that shaped the
+      share and, for tiered rules, the slab reached and its basis), under the version in force;
     * an ``adjustment`` line per product of a corrected period Q that received
       late events or reversals: Q's share recomputed on everything of Q
       settled so far plus the new attributions, minus what earlier closes
@@ -40,7 +41,7 @@ from django.utils.translation import gettext as _
 
 from core.money import ZERO, round_money
 from core.periods import Period
-from revenue.calculations import LineFigures, ShareRule, partner_share_amounts
+from revenue.calculations import LineFigures, ShareRule, ShareTerms, partner_share_terms
 from revenue.ledger.choices import RuleKind, TierBasis
 from revenue.settlement.choices import LineKind
 
@@ -53,6 +54,9 @@ _tuple_new = tuple.__new__
 class Figures(NamedTuple):
     """Exact aggregated figures of attributions: rows, net count, volume and bank revenue.
 
+    ``transaction_count`` counts attributions whole (events and reversals alike); ``reversal_count``
+    is how many of them are reversals, ``coserved_count`` how many are co-served (weight below 1) and
+    ``coserved_net_count`` what those add to the net count (their weights, a reversal's negative).
     A named tuple: tens of thousands are made per run, and a tuple is the cheapest immutable value.
     """
 
@@ -60,11 +64,19 @@ class Figures(NamedTuple):
     net_count: Decimal = Decimal(0)
     volume: Decimal = ZERO
     bank_revenue: Decimal = ZERO
+    reversal_count: int = 0
+    coserved_count: int = 0
+    coserved_net_count: Decimal = Decimal(0)
 
     @classmethod
     def from_integers(cls, *, count: int, net_count_micro: int, volume_fen: int, bank_revenue_fen: int) -> Figures:
         """From the run's integer aggregates (fen, millionths): exact on every database."""
         return figures_from_integers(count, net_count_micro, volume_fen, bank_revenue_fen)
+
+    @property
+    def event_count(self) -> int:
+        """Attributions that are not reversals."""
+        return self.transaction_count - self.reversal_count
 
     def plus(self, other: Figures) -> Figures:
         return Figures(
@@ -72,6 +84,9 @@ class Figures(NamedTuple):
             self.net_count + other.net_count,
             self.volume + other.volume,
             self.bank_revenue + other.bank_revenue,
+            self.reversal_count + other.reversal_count,
+            self.coserved_count + other.coserved_count,
+            self.coserved_net_count + other.coserved_net_count,
         )
 
     def line_figures(self) -> LineFigures:
@@ -86,14 +101,34 @@ class Figures(NamedTuple):
 NO_FIGURES = Figures()
 
 
-def figures_from_integers(count: int, micro: int, volume_fen: int, revenue_fen: int) -> Figures:
+def figures_from_integers(
+    count: int,
+    micro: int,
+    volume_fen: int,
+    revenue_fen: int,
+    reversals: int = 0,
+    coserved: int = 0,
+    coserved_micro: int = 0,
+) -> Figures:
     """:meth:`Figures.from_integers` with positional arguments, for the loaders' inner loops.
 
     Built with ``tuple.__new__`` as ``NamedTuple._make`` does: a chunk makes one per figure row it loads.
     """
     return _tuple_new(
-        Figures, (count, Decimal(micro) / MICRO, Decimal(volume_fen) / HUNDRED, Decimal(revenue_fen) / HUNDRED)
+        Figures,
+        (
+            count,
+            Decimal(micro) / MICRO,
+            Decimal(volume_fen) / HUNDRED,
+            Decimal(revenue_fen) / HUNDRED,
+            reversals,
+            coserved,
+            Decimal(coserved_micro) / MICRO if coserved_micro else _ZERO_COUNT,
+        ),
     )
+
+
+_ZERO_COUNT = Decimal(0)
 
 
 @dataclass(frozen=True)
@@ -168,6 +203,11 @@ class LineDraft:
     previous_share: Decimal | None = None
     description: str = ""
     position: int = 0
+    # What shaped the share (revenue.vocabulary.SHARE_LIMITS; "" when the rate alone did), and for tiered
+    # rules the slab reached and the basis figure that reached it.
+    share_limit: str = ""
+    tier_reached: int | None = None
+    tier_basis_figure: Decimal | None = None
 
 
 @dataclass
@@ -242,9 +282,9 @@ def _rate(value: Decimal | None) -> Decimal | None:
     return None if value is None else value.quantize(RATE_PLACES, rounding=ROUND_HALF_UP)
 
 
-def _shares(rules: Mapping[int, RuleChoice], figures: Mapping[int, Figures]) -> dict[int, tuple]:
-    """``(share, effective rate)`` per product, from the pure share function."""
-    return partner_share_amounts(rules={product: choice.rule for product, choice in rules.items()}, figures=figures)
+def _shares(rules: Mapping[int, RuleChoice], figures: Mapping[int, Figures]) -> dict[int, ShareTerms]:
+    """:class:`~revenue.calculations.ShareTerms` per product, from the pure share function."""
+    return partner_share_terms(rules={product: choice.rule for product, choice in rules.items()}, figures=figures)
 
 
 def _in_order(products, order: Mapping[int, int]) -> list[int]:
@@ -309,7 +349,8 @@ def settlement_compute(
         rules = partner.regular_rules
         shares = _shares(rules, regular)
         for product_id in _in_order(regular, order):
-            share, rate = shares[product_id]
+            terms = shares[product_id]
+            share = terms.share
             choice = rules.get(product_id) or no_rule
             figures = regular[product_id]
             lines.append(
@@ -319,9 +360,12 @@ def settlement_compute(
                     figures=figures,
                     version_id=choice.version_id,
                     rule_description=choice.text,
-                    effective_rate=_rate(rate),
+                    effective_rate=_rate(terms.effective_rate),
                     share=share,
                     position=len(lines) + 1,
+                    share_limit=terms.limit,
+                    tier_reached=terms.tier,
+                    tier_basis_figure=terms.basis,
                 )
             )
             share_total += share
@@ -339,7 +383,8 @@ def settlement_compute(
         recomputed = _shares(rules, combined)
         for product_id in _in_order(combined, order):
             before = previous[product_id].share if product_id in previous else ZERO
-            share, rate = recomputed[product_id]
+            terms = recomputed[product_id]
+            share = terms.share
             change = share - before
             delta = deltas.get(product_id)
             if delta is None:
@@ -355,12 +400,15 @@ def settlement_compute(
                     figures=delta,
                     version_id=choice.version_id,
                     rule_description=choice.text,
-                    effective_rate=_rate(rate),
+                    effective_rate=_rate(terms.effective_rate),
                     previous_share=before,
                     share=change,
                     description=texts.adjustment
                     % {"period": _period_text(period), "new": _amount_text(share), "old": _amount_text(before)},
                     position=len(lines) + 1,
+                    share_limit=terms.limit,
+                    tier_reached=terms.tier,
+                    tier_basis_figure=terms.basis,
                 )
             )
             adjustment_total += change

@@ -53,6 +53,7 @@ from revenue.settlement.choices import (
     RunState,
     RunTrigger,
     SettlementState,
+    ShareLimit,
 )
 
 __all__ = [
@@ -255,6 +256,10 @@ class SettlementRunFigure(models.Model):
     net_count_micro = models.BigIntegerField()
     bank_revenue_fen = models.BigIntegerField()
     volume_fen = models.BigIntegerField()
+    # Of transaction_count: the reversals, and the co-served rows with what they add to the net count.
+    reversal_count = models.BigIntegerField(default=0)
+    coserved_count = models.BigIntegerField(default=0)
+    coserved_net_micro = models.BigIntegerField(default=0)
 
     class Meta:
         verbose_name = _("settlement run figure")
@@ -510,7 +515,22 @@ class SettlementLine(models.Model):
         related_name="resolution_lines",
         db_index=False,  # a partial index: few lines resolve a dispute
     )
-    transaction_count = models.BigIntegerField(_("transactions"), default=0)
+    transaction_count = models.BigIntegerField(
+        _("transactions"),
+        default=0,
+        help_text=_("Attributed transactions counted whole: events plus reversals."),
+    )
+    reversal_count = models.BigIntegerField(_("reversals"), default=0)
+    coserved_count = models.BigIntegerField(
+        _("co-served transactions"), default=0, help_text=_("Of the transactions, those shared with other partners.")
+    )
+    coserved_net_count = models.DecimalField(
+        _("co-served, by weight"),
+        max_digits=18,
+        decimal_places=6,
+        default=Decimal("0"),
+        help_text=_("What the co-served transactions count for: their weights, a reversal's negative."),
+    )
     net_count = models.DecimalField(
         _("counted transactions"),
         max_digits=18,
@@ -534,6 +554,15 @@ class SettlementLine(models.Model):
     previous_share = money_field(_("previously settled"), null=True, blank=True)
     share = money_field(_("share"))
     description = models.CharField(_("description"), max_length=255, blank=True)
+    share_limit = models.CharField(
+        _("limit applied"),
+        max_length=16,
+        blank=True,
+        choices=ShareLimit.choices,
+        help_text=_("What shaped the share beyond the rule's rate; empty when the rate alone did."),
+    )
+    tier_reached = models.PositiveSmallIntegerField(_("tier reached"), null=True, blank=True)
+    tier_basis_figure = money_field(_("tier basis"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("settlement line")
@@ -575,6 +604,20 @@ class SettlementLine(models.Model):
     @property
     def is_ledger_line(self) -> bool:
         return self.kind in (LineKind.PRODUCT, LineKind.ADJUSTMENT)
+
+    @property
+    def event_count(self) -> int:
+        """The line's attributed transactions that are not reversals (with the reversals: ``transaction_count``)."""
+        return self.transaction_count - self.reversal_count
+
+    @property
+    def corrected_label(self) -> str:
+        """The period a line refers to, "YYYY-MM": the one an adjustment corrects, or a carried balance's."""
+        if self.corrects_period:
+            return str(self.corrected_period)
+        if self.carried_from_id:
+            return str(self.carried_from.period.period)
+        return ""
 
 
 class SettlementDispute(ConcurrentTransitionMixin, models.Model):

@@ -13,16 +13,19 @@ from core.periods import Period
 from organisation.models import User
 from organisation.services import user_sees_all_branches
 from revenue.ledger.models import TransactionAttribution
+from revenue.ledger.selectors import share_rule_from_version
 from revenue.settlement import aggregation
 from revenue.settlement.aggregation import Window
 from revenue.settlement.choices import (
     FROZEN_SETTLEMENT_STATES,
+    LEDGER_LINE_KINDS,
     DisputeState,
     LineKind,
     PeriodState,
     RunKind,
     SettlementState,
 )
+from revenue.settlement.compute import rule_describe
 from revenue.settlement.models import (
     Settlement,
     SettlementDispute,
@@ -31,6 +34,7 @@ from revenue.settlement.models import (
     SettlementRun,
     SettlementRunFigure,
 )
+from revenue.vocabulary import line_notes
 
 
 def settlement_list(*, user: User) -> QuerySet[Settlement]:
@@ -218,3 +222,21 @@ def settlement_run_partners(run: SettlementRun) -> list[int]:
         Settlement.objects.filter(period=run.period, state=SettlementState.DRAFT).values_list("partner_id", flat=True)
     )
     return sorted(ids)
+
+
+def line_rule_text(line: SettlementLine) -> str:
+    """A line's rule in words in the active language (the stored text is in the language of the close).
+
+    From the line's agreement version when it has one (load it with its tiers: ``agreement_version`` and
+    ``agreement_version__tiers``); a ledger line without one had no agreement in force.
+    """
+    if line.agreement_version_id:
+        return rule_describe(share_rule_from_version(line.agreement_version))
+    if line.kind in LEDGER_LINE_KINDS:
+        return rule_describe(None)
+    return line.rule_description
+
+
+def line_notes_shown(line: SettlementLine) -> list[str]:
+    """What a line says about its counts, limit, tier and correction, in the active language (revenue.vocabulary)."""
+    return [str(note) for note in line_notes(line)]

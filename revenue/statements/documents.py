@@ -29,6 +29,7 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 from reportlab.graphics.barcode.qr import QrCode
+from reportlab.lib.colors import black
 from reportlab.lib.enums import TA_CENTER, TA_RIGHT
 from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
@@ -41,7 +42,7 @@ from core.pdf import (
     PageDecor,
     break_lines,
     canonical_json,
-    draw_string,
+    draw_strings,
     format_count,
     format_money,
     format_percent,
@@ -55,24 +56,29 @@ from core.pdf import (
 from core.pdf.tables import H_PADDING
 from core.pdf.text import MUTED
 from core.periods import CHINA_TZ
+from revenue.vocabulary import (
+    ATTRIBUTED_TRANSACTIONS,
+    CARRIED_IN,
+    CARRIED_OUT,
+    EVENTS,
+    LINE_KINDS,
+    REVERSALS,
+    SETTLEMENT_STATES,
+    TIER_NOTE,
+    Note,
+    Term,
+    carried_out_note,
+    line_notes,
+)
 
 # Separates statement codes from any other document's (core.pdf.verification).
 CODE_PURPOSE = "settlement-statement"
 # Bumped when the layout changes: stored statements keep the layout they were issued with.
-LAYOUT_VERSION = 2
+LAYOUT_VERSION = 3
 
-KIND_LABELS: dict[str, tuple[str, str]] = {
-    "product": ("产品", "Product"),
-    "adjustment": ("调整", "Adjustment"),
-    "carry_forward": ("结转", "Carried forward"),
-    "dispute_resolution": ("争议处理", "Dispute resolution"),
-}
-STATE_LABELS: dict[str, tuple[str, str]] = {
-    "draft": ("预提（未关账）", "Draft (accrued)"),
-    "closed": ("已关账", "Closed"),
-    "approved": ("已审批", "Approved"),
-    "paid": ("已支付", "Paid"),
-}
+# The vocabulary's fixed pairs (revenue.vocabulary): the same words as the portal, the admin and the API.
+KIND_LABELS: dict[str, Term] = LINE_KINDS
+STATE_LABELS: dict[str, Term] = SETTLEMENT_STATES
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,24 @@ class StatementLineData:
     previous_share: Decimal | None
     share: Decimal
     description: str
+    # Of transaction_count (whole attributions): the reversals, and the co-served ones with their weight.
+    reversal_count: int = 0
+    coserved_count: int = 0
+    coserved_net_count: Decimal = Decimal(0)
+    # What shaped the share (revenue.vocabulary.SHARE_LIMITS key or ""), the tier reached and its basis.
+    share_limit: str = ""
+    tier_reached: int | None = None
+    tier_basis_figure: Decimal | None = None
+    # The period the line refers to ("YYYY-MM"): the one an adjustment corrects, or a carried balance's.
+    corrected_label: str = ""
+
+    @property
+    def event_count(self) -> int:
+        return self.transaction_count - self.reversal_count
+
+    @property
+    def priced(self) -> bool:
+        return self.kind in ("product", "adjustment")
 
 
 @dataclass(frozen=True)
@@ -157,6 +181,8 @@ class StatementData:
 
 _DECIMAL_FIELDS = {
     "net_count",
+    "coserved_net_count",
+    "tier_basis_figure",
     "bank_revenue",
     "rate",
     "previous_share",
@@ -179,6 +205,8 @@ def _from_fields(cls, data: dict, **extra):
         if field.name in extra:
             values[field.name] = extra[field.name]
             continue
+        if field.name not in data and field.default is not dataclasses.MISSING:
+            continue  # a field later layouts added: its default
         value = data[field.name]
         if value is not None:
             if field.name in _DECIMAL_FIELDS:
@@ -332,25 +360,25 @@ class Label(Flowable):
         return 0.0
 
     def draw(self) -> None:
-        canv = self.canv
-        # First baseline a font size below the top, as a paragraph places it.
+        # First baseline a font size below the top, as a paragraph places it. Each language is one text object.
         y = self.height - self.size - (self.leading - self.size) / 2
         one_line, zh_lines, en_lines = self._layout
+        color = None if self.color == black else self.color
         if one_line:
             x = self._x(self.natural)
-            draw_string(canv, x, y, self.zh, size=self.size, bold=self.bold, color=self.color)
+            items = [(x, y, self.zh, self.size, color, self.bold)]
             if self.en:
-                draw_string(canv, x + self._zh_width + self._gap, y, self.en, size=self.en_size, color=MUTED)
+                items.append((x + self._zh_width + self._gap, y, self.en, self.en_size, MUTED, False))
+            draw_strings(self.canv, items)
             return
+        items = []
         for text in zh_lines:
-            width = stringWidth(text, FONT_NAME, self.size)
-            draw_string(canv, self._x(width), y, text, size=self.size, bold=self.bold, color=self.color)
+            items.append((self._x(stringWidth(text, FONT_NAME, self.size)), y, text, self.size, color, self.bold))
             y -= self.leading
         for text in en_lines:
-            draw_string(
-                canv, self._x(stringWidth(text, FONT_NAME, self.en_size)), y, text, size=self.en_size, color=MUTED
-            )
+            items.append((self._x(stringWidth(text, FONT_NAME, self.en_size)), y, text, self.en_size, MUTED, False))
             y -= self.leading
+        draw_strings(self.canv, items)
 
 
 def text_line(text: str, style: str, *, bold: bool = False, align: str = "left") -> Label:
@@ -383,37 +411,88 @@ LINE_HEADER = [
     ("序号", "No."),
     ("类型", "Kind"),
     ("产品 / 说明", "Product / note"),
-    ("更正期间", "Corrects"),
-    ("笔数", "Count"),
+    (EVENTS.zh, EVENTS.en),
+    (REVERSALS.zh, REVERSALS.en),
     ("银行收入", "Bank revenue"),
     ("分润规则", "Rule applied"),
     ("比例", "Rate"),
     ("分润", "Share"),
 ]
-LINE_WIDTHS = [8 * mm, 15 * mm, 30 * mm, 14 * mm, 15 * mm, 24 * mm, 39 * mm, 13 * mm, 22 * mm]
-LINE_ALIGN = ["right", "left", "left", "center", "right", "right", "left", "right", "right"]
+LINE_WIDTHS = [8 * mm, 14 * mm, 31 * mm, 14 * mm, 14 * mm, 23 * mm, 41 * mm, 13 * mm, 22 * mm]
+LINE_ALIGN = ["right", "left", "left", "right", "right", "right", "left", "right", "right"]
 # The last lines that always share the totals' page.
 LINES_WITH_TOTALS = 3
 # Room the lines' heading needs below it (its header row and a few lines), else it starts the next page.
 LINES_HEADING_ROOM = 45 * mm
+NOTE_SIZE = 7
+NOTE_EN_SIZE = 6.5
+
+
+class Stack(Flowable):
+    """Lines of literal text stacked in a cell — ``(text, size, muted)`` parts, each broken to the cell's width
+    (``core.pdf.break_lines``: never inside a number or an English word), so nothing runs into the next cell.
+    """
+
+    def __init__(self, parts: tuple[tuple[str, float, bool], ...]) -> None:
+        super().__init__()
+        self.parts = parts
+        self._lines: tuple = ()
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
+        self.width = availWidth
+        self._lines = _stack_lines(self.parts, round(availWidth, 2))
+        self.height = sum(size * 1.2 for _text, size, _muted in self._lines)
+        return availWidth, self.height
+
+    def draw(self) -> None:
+        y = self.height
+        items = []
+        for text, size, muted in self._lines:
+            y -= size * 1.2
+            items.append((0, y + size * 0.22, text, size, MUTED if muted else None, False))
+        draw_strings(self.canv, items)
+
+
+def _stack_lines(parts: tuple[tuple[str, float, bool], ...], width: float) -> tuple:
+    return tuple((line, size, muted) for text, size, muted in parts if text for line in break_lines(text, width, size))
+
+
+def _note_parts(notes: list[Note | Term]) -> list[tuple[str, float, bool]]:
+    parts = []
+    for note in notes:
+        parts += [(note.zh, NOTE_SIZE, False), (note.en, NOTE_EN_SIZE, True)]
+    return parts
+
+
+def _cell(head: str, notes: list[Note | Term], width: float):
+    """A cell's text with the notes beneath it (plain text when there are none: the cheapest cell)."""
+    if not notes:
+        return _text(head, width)
+    return Stack(((head, 8, False), *_note_parts(notes)))
 
 
 def _line_row(line: StatementLineData) -> list:
     widths = LINE_WIDTHS
-    priced = line.kind in ("product", "adjustment")
+    priced = line.priced
+    notes = line_notes(line)
+    # The limit and the tier go with the rule; counts, corrections and balances with the product.
+    rule_notes = [n for n in notes if isinstance(n, Term) or n.term is TIER_NOTE]
+    other_notes = [n for n in notes if n not in rule_notes]
     if priced:
         product = f"{line.product_name}\n{line.product_code}"
+    elif line.kind == "carry_forward" and other_notes:
+        product, other_notes = other_notes[0].zh, [Term("", other_notes[0].en)]
     else:
         product = line.description or "—"
-    kind = KIND_LABELS.get(line.kind, (line.kind, ""))
+    kind = KIND_LABELS.get(line.kind, Term(line.kind, ""))
     return [
         str(line.position),
-        _labels.get(kind[0], kind[1], inline=False),
-        _text(product, widths[2]),
-        line.corrects_period or "",
-        _amount(_count(line), widths[4]) if priced else "",
+        _labels.get(kind.zh, kind.en, inline=False),
+        _cell(product, other_notes, widths[2]),
+        _amount(format_count(line.event_count), widths[3]) if priced else "",
+        _amount(format_count(line.reversal_count), widths[4]) if priced else "",
         _amount(format_money(line.bank_revenue), widths[5]) if priced else "",
-        _text(line.rule, widths[6]),
+        _cell(line.rule, rule_notes, widths[6]) if priced or line.rule else "",
         _rate(line.rate) if priced else "",
         _amount(format_money(line.share), widths[8]),
     ]
@@ -639,18 +718,21 @@ def _verification(data: StatementData, code: str) -> list:
 def _totals(data: StatementData) -> list:
     label = _labels.get
     reason = nothing_payable_reason(data)
+    reversals = sum(line.reversal_count for line in data.lines if line.priced)
     rows = [
-        [label("归属交易笔数", "Attributed transactions"), format_count(data.transaction_count)],
+        [label(ATTRIBUTED_TRANSACTIONS.zh, ATTRIBUTED_TRANSACTIONS.en), format_count(data.transaction_count)],
+        [label(f"其中{EVENTS.zh}", f"of which {EVENTS.en.lower()}"), format_count(data.transaction_count - reversals)],
+        [label(f"其中{REVERSALS.zh}", f"of which {REVERSALS.en.lower()}"), format_count(reversals)],
         [label("银行收入合计", "Bank revenue"), format_money(data.bank_revenue)],
         [label("产品分润合计", "Product shares"), format_money(data.share_total)],
         [label("调整合计", "Adjustments"), format_money(data.adjustment_total)],
-        [label("上期结转", "Carried in"), format_money(data.carried_in)],
+        [label(CARRIED_IN.zh, CARRIED_IN.en), format_money(data.carried_in)],
         [label("服务费（不含税）", "Service fee before VAT"), format_money(data.net)],
     ]
     if reason is None:
         rows.append([label("增值税", f"VAT {format_percent(data.vat_rate)}"), format_money(data.vat)])
     elif data.carried_forward:
-        rows.append([label("结转至下期", f"Carried forward to {data.next_period}"), format_money(data.net)])
+        rows.append([label(CARRIED_OUT.zh, f"{CARRIED_OUT.en} ({data.next_period})"), format_money(data.net)])
     rows.append(
         [
             label("应付金额（元）", "Payable (CNY)", bold=True),
@@ -664,6 +746,9 @@ def _totals(data: StatementData) -> list:
     ]
     if reason is not None:
         block += [Spacer(1, 1 * mm), text_line(reason[0], "small"), text_line(reason[1], "small")]
+        if data.carried_forward:
+            note = carried_out_note(net=data.net, next_period=data.next_period)
+            block += [text_line(note.zh, "small"), text_line(note.en, "small")]
     return block
 
 

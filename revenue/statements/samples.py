@@ -47,11 +47,45 @@ def sample_statement_data(*, lines: int = 8, nothing_payable: bool = False) -> S
             rule="",
             rate=None,
             share=D("-2345.67"),
-            description="由 2026-08 结转 Carried from 2026-08",
+            corrected_label="2026-08",
         )
+    # What lines explain: the tier reached, reversals and co-served events, a cap, a correction of September.
+    made[0] = _line(1, reversal_count=12, tier_reached=2, tier_basis_figure=D("123456.78"))
+    if lines >= 5:
+        made[2] = _line(
+            3,
+            kind="adjustment",
+            corrects_period="2026-09",
+            corrected_label="2026-09",
+            transaction_count=23,
+            reversal_count=5,
+            net_count=D("13.4"),
+            bank_revenue=D("812.40"),
+            rule="按银行收入的 25.00% · 25.00% of bank revenue",
+            rate=D("0.25"),
+            previous_share=D("2915.79"),
+            share=D("203.09"),
+        )
+        made[3] = _line(
+            4,
+            product_code="SCF_LOAN",
+            product_name="供应链贷款",
+            transaction_count=188,
+            reversal_count=3,
+            coserved_count=12,
+            coserved_net_count=D("6.6"),
+            net_count=D("179.6"),
+            bank_revenue=D("5581.72"),
+            rule="每笔 50.00 元 · CNY 50.00 per transaction",
+            rate=None,
+            share=D("5581.72"),
+            share_limit="revenue",
+        )
+        made[4] = _line(5, share=D("30000.00"), share_limit="cap", tier_reached=2, tier_basis_figure=D("123456.78"))
     share_total = sum((line.share for line in made if line.kind == "product"), D("0.00"))
     carried_in = sum((line.share for line in made if line.kind == "carry_forward"), D("0.00"))
-    net, vat, payable = share_total + carried_in, D("0.00"), D("0.00")
+    adjustment_total = sum((line.share for line in made if line.kind == "adjustment"), D("0.00"))
+    net, vat, payable = share_total + adjustment_total + carried_in, D("0.00"), D("0.00")
     if nothing_payable:
         net = D("56.78")
     else:
@@ -73,10 +107,10 @@ def sample_statement_data(*, lines: int = 8, nothing_payable: bool = False) -> S
         period_last_day=dt.date(2026, 10, 31),
         state="closed",
         closed_at=dt.datetime(2026, 11, 1, 2, 0, tzinfo=CHINA_TZ),
-        transaction_count=sum(line.transaction_count for line in made),
+        transaction_count=sum(line.transaction_count for line in made if line.priced),
         bank_revenue=sum((line.bank_revenue for line in made), D("0.00")),
         share_total=share_total,
-        adjustment_total=D("0.00"),
+        adjustment_total=adjustment_total,
         carried_in=carried_in,
         net=net,
         vat_rate=D("0.0600"),

@@ -9,18 +9,21 @@ filter or any other way.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 
 from django.conf import settings
-from django.db.models import Prefetch, QuerySet
+from django.db.models import JSONField, Prefetch, QuerySet, Subquery
+from django.db.models.functions import JSONObject
 from django.urls import reverse
 
 from core.money import round_money
-from core.periods import CHINA_TZ, Period
+from core.periods import Period
 from organisation.models import User
 from organisation.services import user_sees_all_branches
 from revenue.ledger.models import TransactionAttribution
 from revenue.settlement.choices import FROZEN_SETTLEMENT_STATES, LineKind
+from revenue.settlement.dates import dispute_deadline, payment_due_date, settlement_issue_date
 from revenue.settlement.models import Settlement, SettlementDispute, SettlementLine
 from revenue.settlement.selectors import settlement_attributions as settled_attributions
 from revenue.settlement.services.computation import minimum_payout
@@ -32,9 +35,15 @@ from revenue.statements.models import DownloadEvent, PartnerWebhook, Statement, 
 DEVELOPMENT_PORTAL_BASE_URL = "http://localhost:8000"
 
 
+ISSUER_FIELDS = ("name", "name_en", "address", "service_line", "invoice_title", "taxpayer_number", "invoice_content")
+
+
 def statement_issuer() -> StatementIssuer:
     """The bank as statements name it: the row head office sets, or (before it exists) the settings' name."""
-    issuer = StatementIssuer.objects.filter(pk=StatementIssuer.SINGLETON_PK).first()
+    return _issuer_or_default(StatementIssuer.objects.filter(pk=StatementIssuer.SINGLETON_PK).first())
+
+
+def _issuer_or_default(issuer: StatementIssuer | None) -> StatementIssuer:
     if issuer is None:
         issuer = StatementIssuer(
             name=settings.STATEMENT_BANK_NAME,
@@ -42,6 +51,23 @@ def statement_issuer() -> StatementIssuer:
             invoice_title=settings.STATEMENT_BANK_NAME,
         )
     return issuer
+
+
+def issuer_annotation() -> Subquery:
+    """The issuer's row as a JSON object, to read with another query (``.annotate(issuer_row=…)``): issuing a
+    statement reads its settlement and the bank's profile in one round trip."""
+    fields = (*ISSUER_FIELDS, "footer")
+    row = StatementIssuer.objects.filter(pk=StatementIssuer.SINGLETON_PK).values(
+        row=JSONObject(**{name: name for name in fields})
+    )
+    return Subquery(row, output_field=JSONField())
+
+
+def issuer_of_row(row: dict | str | None) -> StatementIssuer:
+    """:func:`statement_issuer` from the value :func:`issuer_annotation` read (None: no row yet)."""
+    if isinstance(row, str):  # a database that hands JSON back as text
+        row = json.loads(row)
+    return _issuer_or_default(StatementIssuer(**row) if row else None)
 
 
 def portal_base_url() -> str:
@@ -80,8 +106,8 @@ def settlement_lines(*, settlement: Settlement) -> QuerySet[SettlementLine]:
 
 def _line_data(line: SettlementLine, number: int) -> StatementLineData:
     description = line.description
-    if line.kind == LineKind.CARRY_FORWARD and not description and line.carried_from_id:
-        description = f"{line.carried_from.period} 结转 Carried from {line.carried_from.period}"
+    if line.kind == LineKind.CARRY_FORWARD:
+        description = ""  # printed from the vocabulary (revenue.vocabulary.CARRIED_IN_NOTE), as everywhere
     return StatementLineData(
         position=number,
         kind=line.kind,
@@ -96,14 +122,19 @@ def _line_data(line: SettlementLine, number: int) -> StatementLineData:
         previous_share=line.previous_share,
         share=line.share,
         description=description,
+        reversal_count=line.reversal_count,
+        coserved_count=line.coserved_count,
+        coserved_net_count=line.coserved_net_count,
+        share_limit=line.share_limit,
+        tier_reached=line.tier_reached,
+        tier_basis_figure=line.tier_basis_figure,
+        corrected_label=line.corrected_label,
     )
 
 
 def statement_issue_date(settlement: Settlement) -> dt.date:
     """A statement is dated the day its settlement closed (Beijing time): issued with the close, whenever rendered."""
-    if settlement.closed_at is not None:
-        return settlement.closed_at.astimezone(CHINA_TZ).date()
-    return settlement.period.period.next().first_day
+    return settlement_issue_date(settlement)
 
 
 def statement_data(*, settlement: Settlement) -> StatementData:
@@ -118,10 +149,13 @@ def statement_data(*, settlement: Settlement) -> StatementData:
     return statement_data_of(Settlement.objects.select_related("partner__branch", "period").get(pk=settlement.pk))
 
 
-def statement_data_of(settlement: Settlement) -> StatementData:
-    """:func:`statement_data` of a settlement read with its partner, branch and period (no re-read)."""
+def statement_data_of(settlement: Settlement, *, issuer: StatementIssuer | None = None) -> StatementData:
+    """:func:`statement_data` of a settlement read with its partner, branch and period (no re-read).
+
+    ``issuer``: the bank's profile if already read (see :func:`issuer_annotation`).
+    """
     partner = settlement.partner
-    issuer = statement_issuer()
+    issuer = issuer or statement_issuer()
     first_day = settlement.period.start
     issued_on = statement_issue_date(settlement)
     return StatementData(
@@ -155,8 +189,8 @@ def statement_data_of(settlement: Settlement) -> StatementData:
             _line_data(line, number) for number, line in enumerate(settlement_lines(settlement=settlement), start=1)
         ),
         issued_on=issued_on,
-        payment_due_on=issued_on + dt.timedelta(days=settings.STATEMENT_PAYMENT_TERMS_DAYS),
-        dispute_deadline=issued_on + dt.timedelta(days=settings.STATEMENT_DISPUTE_WINDOW_DAYS),
+        payment_due_on=payment_due_date(issued_on),
+        dispute_deadline=dispute_deadline(issued_on),
         bank_address=issuer.address,
         bank_service_line=issuer.service_line,
         invoice_title=issuer.invoice_title,
@@ -247,12 +281,14 @@ def partner_settlement_lines(*, partner_id: int, settlement_id: int) -> QuerySet
     """Lines of the partner's own settlement, each with its disputes (newest first)."""
     return (
         SettlementLine.objects.filter(settlement_id=settlement_id, settlement__partner_id=partner_id)
-        .select_related("product", "carried_from__period", "dispute")
+        .select_related("product", "carried_from__period", "dispute", "agreement_version")
         .prefetch_related(
+            # The rule is put in words in the reader's language from its version (line_rule_text).
+            "agreement_version__tiers",
             Prefetch(
                 "disputes",
                 queryset=SettlementDispute.objects.select_related("adjust_period").order_by("-raised_at", "-id"),
-            )
+            ),
         )
         .order_by("position", "id")
     )

@@ -41,7 +41,8 @@ def statement_generate_task(settlement_id: int) -> int:
     """Issue the settlement's statement; the statement id."""
     from revenue.statements.services import statement_generate
 
-    return statement_generate(settlement=Settlement.objects.get(pk=settlement_id)).pk
+    # statement_generate reads the settlement itself (one query with everything it prints).
+    return statement_generate(settlement=Settlement(pk=settlement_id)).pk
 
 
 @shared_task(name="statements.generate_for_period")

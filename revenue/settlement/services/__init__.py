@@ -5,6 +5,7 @@ from revenue.settlement.services.conservation import conservation_check
 from revenue.settlement.services.lifecycle import (
     settlement_approve,
     settlement_approve_check,
+    settlement_dispute_open_until,
     settlement_dispute_raise,
     settlement_dispute_reject,
     settlement_dispute_resolve,
@@ -29,6 +30,7 @@ __all__ = [
     "run_window",
     "settlement_approve",
     "settlement_approve_check",
+    "settlement_dispute_open_until",
     "settlement_dispute_raise",
     "settlement_dispute_reject",
     "settlement_dispute_resolve",

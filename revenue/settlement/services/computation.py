@@ -236,10 +236,10 @@ def _group_figures(rows: Iterable[tuple], partners: PartnerRange):
     regular: dict[int, dict[int, Figures]] = {}
     adjustments: dict[int, dict[dt.date, dict[int, Figures]]] = {}
     low, high = partners.bounds()
-    for partner_id, product_id, month, active, count, micro, volume, revenue in rows:
+    for partner_id, product_id, month, active, *integers in rows:
         if not active or not low < partner_id <= high:
             continue  # inactive partners earn nothing: retained by the bank (see the conservation check)
-        figures = figures_from_integers(count, micro, volume, revenue)
+        figures = figures_from_integers(*integers)
         if month is None:
             per_product = regular.get(partner_id)
             if per_product is None:

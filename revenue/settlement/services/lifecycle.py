@@ -30,10 +30,12 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
+from core import clock
 from core.money import round_money
 from core.periods import Period
 from organisation.models import User
 from revenue.settlement.choices import FROZEN_SETTLEMENT_STATES, DisputeState, PeriodState, SettlementState
+from revenue.settlement.dates import settlement_dispute_deadline
 from revenue.settlement.errors import (
     ConcurrentChange,
     InvalidState,
@@ -141,23 +143,47 @@ def settlement_mark_paid(
 # ---- disputes --------------------------------------------------------------------------------
 
 
-def settlement_dispute_raise(*, line: SettlementLine, by: User, comment: str) -> SettlementDispute:
-    """A partner user disputes a line of their own partner's closed (approved, paid) settlement."""
+def settlement_dispute_open_until(settlement: Settlement) -> dt.date | None:
+    """The last day (Beijing) the settlement's lines may be disputed; None while it is a draft."""
+    if settlement.state not in FROZEN_SETTLEMENT_STATES:
+        return None
+    return settlement_dispute_deadline(settlement)
+
+
+def settlement_dispute_raise(
+    *, line: SettlementLine, by: User, comment: str, now: dt.datetime | None = None
+) -> SettlementDispute:
+    """A partner user disputes a line of their own partner's closed (approved, paid) settlement.
+
+    Only until the statement's dispute deadline (:func:`revenue.settlement.dates.settlement_dispute_deadline`,
+    inclusive, Beijing days): after it the dispute is refused. ``now``: the instant of the request
+    (:func:`core.clock.now` when not given).
+    """
     _require(by, "settlement.raise_settlement_dispute", _("Only a partner's own users dispute its settlements."))
     text = (comment or "").strip()
     if not text:
         raise ValidationError({"comment": _("Say what is wrong with this line.")})
+    now = now or clock.now()
     with transaction.atomic():
-        line = SettlementLine.objects.select_related("settlement").get(pk=line.pk)
+        line = SettlementLine.objects.select_related("settlement__period").get(pk=line.pk)
         settlement = line.settlement
         if by.partner_id is None or by.partner_id != settlement.partner_id:
             raise NotPermitted(_("You can only dispute your own partner's settlements."))
         if settlement.state not in FROZEN_SETTLEMENT_STATES:
             raise InvalidState(_("Only a closed settlement can be disputed; this one is still a draft."))
+        deadline = settlement_dispute_deadline(settlement)
+        if clock.beijing_date(now) > deadline:
+            raise InvalidState(
+                _(
+                    "The dispute deadline of the %(period)s statement was %(deadline)s: its lines can no longer be "
+                    "disputed. Contact your relationship manager about anything still wrong."
+                )
+                % {"period": settlement.period.period, "deadline": deadline.isoformat()}
+            )
         try:
             with transaction.atomic():
                 dispute = SettlementDispute.objects.create(
-                    line=line, settlement=settlement, raised_by=by, raised_at=timezone.now(), comment=text
+                    line=line, settlement=settlement, raised_by=by, raised_at=now, comment=text
                 )
         except IntegrityError as exc:
             raise InvalidState(_("This line already has an open dispute.")) from exc

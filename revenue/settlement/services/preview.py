@@ -131,7 +131,7 @@ def settlement_dry_run(
         partner_id = partner.pk if partner is not None else None
         rows = list(aggregation.figures_fetch(window, partner_id=partner_id))
         ledger = LedgerTotals()
-        for _p, _product, _month, active, count, _micro, _volume, revenue in rows:
+        for _p, _product, _month, active, count, _micro, _volume, revenue, *_kinds in rows:
             ledger = ledger + (LedgerTotals(count, revenue) if active else LedgerTotals(0, 0, count, revenue))
         partners = PartnerRange(only=partner_id) if partner_id is not None else PartnerRange()
         drafts = compute_partners(

@@ -79,6 +79,12 @@ LINE_COLUMNS = (
     "previous_share",
     "share",
     "description",
+    "reversal_count",
+    "coserved_count",
+    "coserved_net_count",
+    "share_limit",
+    "tier_reached",
+    "tier_basis_figure",
 )
 
 
@@ -128,6 +134,12 @@ def _line_rows(settlement_ids, drafts: list[SettlementDraft]):
                 line.previous_share,
                 line.share,
                 line.description[:255],
+                figures.reversal_count,
+                figures.coserved_count,
+                figures.coserved_net_count,
+                line.share_limit,
+                line.tier_reached,
+                line.tier_basis_figure,
             )
 
 

@@ -45,7 +45,7 @@ def partner_event_record(
     except IntegrityError:
         return PartnerEvent.objects.get(key=key)
     # robust: a failure to dispatch is logged (the sweep retries it), never raised at whoever committed.
-    transaction.on_commit(lambda: partner_event_dispatch(event_id=event.pk), robust=True)
+    transaction.on_commit(lambda: partner_event_dispatch(event_id=event.pk, event=event), robust=True)
     return event
 
 
@@ -65,11 +65,15 @@ def enqueue(task, *args) -> bool:
     return True
 
 
-def partner_event_dispatch(*, event_id: int) -> int:
-    """Queue the event's e-mail and one delivery per active webhook of the partner; the number of deliveries."""
+def partner_event_dispatch(*, event_id: int, event: PartnerEvent | None = None) -> int:
+    """Queue the event's e-mail and one delivery per active webhook of the partner; the number of deliveries.
+
+    ``event``: the event itself when the caller just recorded it (not read again).
+    """
     from revenue.statements.tasks import partner_event_email_task, webhook_deliver_task
 
-    event = PartnerEvent.objects.get(pk=event_id)
+    if event is None or event.pk != event_id:
+        event = PartnerEvent.objects.get(pk=event_id)
     enqueue(partner_event_email_task, event.pk)
     deliveries = []
     for webhook in PartnerWebhook.objects.filter(partner_id=event.partner_id, active=True).order_by("id"):

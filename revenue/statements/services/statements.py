@@ -39,6 +39,8 @@ from revenue.statements.documents import (
 from revenue.statements.errors import StatementIntegrityError, StatementNotAvailable
 from revenue.statements.models import Statement
 from revenue.statements.selectors import (
+    issuer_annotation,
+    issuer_of_row,
     settlement_has_statement,
     settlement_is_final,
     statement_data,
@@ -98,8 +100,12 @@ def statement_generate(*, settlement: Settlement, by: User | None = None) -> Sta
     row in (the other returns it). Issuing records a ``statement.ready`` event
     for the partner (e-mail and webhooks once committed).
     """
-    # One read: the statement if issued, else everything the statement prints.
-    settlement = Settlement.objects.select_related("statement", "period", "partner__branch").get(pk=settlement.pk)
+    # One read: the statement if issued, else everything the statement prints but its lines (the bank's profile too).
+    settlement = (
+        Settlement.objects.select_related("statement", "period", "partner__branch")
+        .annotate(issuer_row=issuer_annotation())
+        .get(pk=settlement.pk)
+    )
     if settlement_has_statement(settlement):
         return settlement.statement
     if not settlement_is_final(settlement):
@@ -107,7 +113,7 @@ def statement_generate(*, settlement: Settlement, by: User | None = None) -> Sta
             _("The settlement of %(period)s is still a draft: its statement is issued when the period closes.")
             % {"period": settlement.period}
         )
-    rendered = _render(statement_data_of(settlement))
+    rendered = _render(statement_data_of(settlement, issuer=issuer_of_row(settlement.issuer_row)))
     name = _write_file(
         _file_name(rendered.data.number, rendered.data.period, rendered.sha256), rendered.pdf, rendered.sha256
     )

@@ -42,6 +42,7 @@ def line(position: int, **overrides) -> StatementLineData:
         description="",
     )
     values.update(overrides)
+    values.setdefault("corrected_label", values["corrects_period"] or "")
     return StatementLineData(**values)
 
 

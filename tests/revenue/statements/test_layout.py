@@ -29,7 +29,32 @@ NUMBER_LIKE = re.compile(r"(?<![\w.,])-?¥?[\d,]*\d\.\d+%?")
 def lines(count: int):
     made = [line(n, rule=TIERED, bank_revenue=D("123456.78"), share=D("37037.03")) for n in range(1, count + 1)]
     # The carried-in line, with its Chinese and English description.
-    made[1] = line(2, kind="carry_forward", description="由 2026-08 结转 Carried from 2026-08", rate=None)
+    made[1] = line(
+        2, kind="carry_forward", description="", rate=None, rule="", corrected_label="2026-08", share=D("-12.34")
+    )
+    # Lines with notes under their product and rule: co-served events, a tier, a cap, a correction.
+    for n in range(3, count + 1, 4):
+        made[n - 1] = line(
+            n,
+            rule=TIERED,
+            bank_revenue=D("123456.78"),
+            share=D("30000.00"),
+            reversal_count=7,
+            coserved_count=12,
+            coserved_net_count=D("6.6"),
+            share_limit="cap",
+            tier_reached=2,
+            tier_basis_figure=D("1234567.89"),
+        )
+    made[2] = line(
+        3,
+        kind="adjustment",
+        corrects_period="2026-09",
+        bank_revenue=D("812.40"),
+        previous_share=D("2915.79"),
+        share=D("203.09"),
+        share_limit="revenue",
+    )
     return made
 
 
@@ -104,27 +129,34 @@ def test_no_word_is_printed_over_another(rendered):
 def test_the_carried_in_line_keeps_its_languages_apart(rendered):
     _name, _data, pdf = rendered
     text = pdf_text(pdf, layout=True)
-    assert "由 2026-08 结转" in text
-    assert "Carried from 2026-08" in text
+    # Named as the totals name it, with its period and amount, each language on lines of its own.
+    assert "上期结转：2026-08 未" in text and "Carried in: the unpaid net" in text and "-12.34" in text
+    assert text.count("上期结转") >= 2 and text.count("Carried in") >= 2  # the line's kind and the totals' row
 
 
 def test_numbers_are_never_split(rendered):
     name, data, pdf = rendered
     text = pdf_text(pdf, layout=True)
+    weights = {f"{line.coserved_net_count.normalize():f}" for line in data.lines if line.coserved_count}
     for row in text.splitlines():
-        assert not re.search(r"\d,\s*$", row), (name, row)  # an amount cut at a comma
+        # an amount cut at a comma (a whole amount followed by a comma, "3,118.88,", is punctuation)
+        assert not re.search(r"(?<!\.\d)\d,\s*$", row), (name, row)
         assert not re.search(r"(^|[^\d-])[\d,]+\.\s*$", row), (name, row)  # or at its decimal point (not a date)
         for number in NUMBER_LIKE.findall(row):
-            assert AMOUNT.fullmatch(number), (name, number, row)
-    # Every rule text's amounts came out whole.
+            # A co-served weight ("按权重计 6.6") is a count, not an amount: printed whole too.
+            assert AMOUNT.fullmatch(number) or number in weights, (name, number, row)
+    # Every rule text's amounts came out whole, and the notes' figures.
     assert text.count("100,000.00") == 2 * sum(1 for line in data.lines if line.rule == TIERED)
+    assert text.count("1,234,567.89") == 2 * sum(1 for line in data.lines if line.tier_reached)
+    assert "3,118.88" in text and "2,915.79" in text
 
 
 def test_page_count_header_rows_and_totals_with_the_last_lines(rendered):
     name, data, pdf = rendered
     pages = pages_of(pdf)
     assert len(pages) <= {"8 lines": 2, "60 lines": 8, "nothing payable": 2}[name]
-    with_lines = [page for page in pages if re.search(r"^\s*\d+\s+(产品|结转|Carried)", page, re.M)]
+    with_lines = [page for page in pages if re.search(r"^\s*\d+\s+(产品|上期结转|以往期间)", page, re.M)]
+    assert with_lines
     for page in with_lines:
         assert "分润规则" in page and "Rule applied" in page  # the header row on every page of lines
     last = pages[-1]
