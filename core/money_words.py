@@ -6,9 +6,10 @@ always in the same one of their permitted forms:
 - Capitals 零壹贰叁肆伍陆柒捌玖, units 拾佰仟万亿, then 元角分.
 - A ten at the head of a number is written 壹拾 (10.00 → 壹拾元整, 100,000.00 → 壹拾万元整): the bank
   convention, so that nothing can be written in front of it.
-- Every run of zeros between two non-zero digits is read as one 零, also where the rules would let it
-  be left out (a zero 万 or 元 digit): 1,680.32 → 壹仟陆佰捌拾元零叁角贰分, 100.10 → 壹佰元零壹角.
-  A zero 角 before a non-zero 分 is always 零 (16,409.02 → 壹万陆仟肆佰零玖元零贰分).
+- Every run of zeros between two non-zero digits of the yuan is read as one 零, also where the rules
+  would let it be left out (a zero 万 digit): 1,000,001.00 → 壹佰万零壹元整. A zero 元 digit before a
+  non-zero 角 is not written (the rules allow either form): 1,010.10 → 壹仟零壹拾元壹角,
+  100.10 → 壹佰元壹角. A zero 角 before a non-zero 分 is always 零 (16,409.02 → 壹万陆仟肆佰零玖元零贰分).
 - 整 follows an amount that ends at 元, never 角 or 分; no amount of yuan prints no 元
   (0.05 → 伍分); nothing at all is 零元整.
 - A negative amount is prefixed 负 (-12.00 → 负壹拾贰元整).
@@ -71,8 +72,8 @@ def amount_in_capitals(amount: Decimal) -> str:
         words = _whole_yuan(yuan) + "元"
         if not cents:
             return sign + words + "整"
-        # Zeros between the yuan and the first non-zero fraction digit are one 零.
-        if yuan % 10 == 0 or jiao == 0:
+        # A zero 角 before the 分 is one 零; a zero 元 digit before a non-zero 角 is left unsaid.
+        if jiao == 0:
             words += "零"
     if jiao:
         words += DIGITS[jiao] + "角"
