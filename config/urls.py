@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from core import health, metrics
 from organisation.forms import StaffLoginForm
+from organisation.views import language_switch
 from portal.views import verify as statement_verify
 
 admin.site.site_header = _("Partner management middle office")
@@ -26,7 +27,8 @@ urlpatterns = [
     path("health/ready", health.ready, name="health-ready"),
     path("metrics", metrics.metrics, name="metrics"),
     path("admin/", admin.site.urls),
-    path("i18n/", include("django.conf.urls.i18n")),
+    # Django's language switch, also kept as the signed-in user's language (organisation.views).
+    path("i18n/setlang/", language_switch, name="set_language"),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

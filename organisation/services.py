@@ -141,3 +141,12 @@ def sign_in_unlock(*, by: User, user: User | None = None, address: str | None = 
     )
     logger.warning("%s by %s (%d counters cleared)", message, by.get_username(), cleared)
     return cleared
+
+
+def user_language_set(*, user: User, language: str) -> None:
+    """Keep the language the user chose in the admin or the portal: their notification e-mails follow it."""
+    if language not in dict(settings.LANGUAGES):
+        raise ValidationError(_("Unknown language: %(language)s") % {"language": language})
+    if user.language != language:
+        user.language = language
+        user.save(update_fields=["language"])

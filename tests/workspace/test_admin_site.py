@@ -51,6 +51,12 @@ def test_no_view_site_link_and_a_language_switch(zh_client, finance):
     page = zh_client.get(reverse("admin:index")).content.decode()
     assert 'lang="en"' in page
     assert 'name="language" value="zh-hans"' in page
+    # Kept as the user's own language: their notification e-mails are written in it.
+    finance.refresh_from_db()
+    assert finance.language == "en"
+    zh_client.post(reverse("set_language"), {"language": "xx", "next": reverse("admin:index")})
+    finance.refresh_from_db()
+    assert finance.language == "en"  # an unknown language changes nothing
 
 
 def test_celery_beat_schedules_are_not_edited_in_the_admin():
