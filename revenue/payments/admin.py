@@ -19,7 +19,8 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from core.admin import ReadOnlyAdminMixin, error_text
@@ -157,12 +158,33 @@ class ItemInline(ReadOnlyAdminMixin, admin.TabularInline):
 class ImportInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = PaymentResultImport
     fields = ("imported_at", "imported_by", "file_name", "file_sha256", "lines", "paid", "failed")
-    fields += ("already_applied", "report")
+    fields += ("already_applied", "report_shown")
     readonly_fields = fields
     extra = 0
 
+    REPORT_LABELS = {
+        "paid": _("marked paid"),
+        "failed": _("marked failed"),
+        "already_applied": _("already applied"),
+        "unmatched": _("unmatched end-to-end ids"),
+        "duplicates": _("repeated lines"),
+        "conflicts": _("lines contradicting a recorded result"),
+    }
+
     def has_view_permission(self, request, obj=None):
         return True
+
+    @admin.display(description=_("report"))
+    def report_shown(self, record: PaymentResultImport):
+        """The import's report, list by list, in words (no raw JSON)."""
+        parts = [
+            (label, "、".join(record.report[key]))
+            for key, label in self.REPORT_LABELS.items()
+            if record.report.get(key)
+        ]
+        if not parts:
+            return "—"
+        return format_html_join(mark_safe("<br>"), "{}：{}", parts)
 
 
 class BatchCreateForm(forms.Form):

@@ -61,7 +61,7 @@ def test_csv_has_labels_totals_offsets_and_inert_text():
     rows = read_csv(b"".join(csv_export(COLUMNS, ROWS, language="en")))
     assert rows[0] == export_headers(COLUMNS, "en")
     assert rows[1] == [
-        "Adjustment of a closed period",  # a label, in the export's language
+        "Adjustment of an earlier period",  # a label, in the export's language
         "2026-10-31 23:30:00+08:00",
         "1234.50",
         "2",
@@ -73,7 +73,7 @@ def test_csv_has_labels_totals_offsets_and_inert_text():
     zh = read_csv(b"".join(csv_export(COLUMNS, ROWS, language="zh-hans")))
     with translation.override("zh-hans"):
         adjustment_zh = str(LineKind.ADJUSTMENT.label)
-    assert zh[0][0] == "中小企业名称" and zh[1][0] == adjustment_zh != "Adjustment of a closed period"
+    assert zh[0][0] == "中小企业名称" and zh[1][0] == adjustment_zh != "Adjustment of an earlier period"
 
 
 def test_xlsx_has_formats_frozen_header_totals_and_a_dictionary():

@@ -25,7 +25,7 @@ def demo_workspace_load() -> None:
     """The demo (``manage.py demo``) with a few hundred transactions a month, then two disputes."""
     from demo.management.commands import demo as demo_command
     from organisation.models import User
-    from revenue.settlement.choices import LineKind, SettlementState
+    from revenue.settlement.choices import FROZEN_SETTLEMENT_STATES, LineKind
     from revenue.settlement.models import SettlementLine
     from revenue.settlement.services import settlement_dispute_raise, settlement_dispute_reject
 
@@ -37,7 +37,8 @@ def demo_workspace_load() -> None:
     finally:
         demo_command.DEMO_MONTHS = saved
     partner_users = User.objects.filter(partner__isnull=False).select_related("partner")
-    lines = SettlementLine.objects.filter(kind=LineKind.PRODUCT, settlement__state=SettlementState.CLOSED)
+    # Closed, approved or paid (the demo's payments step approves and pays the portal partners' settlements).
+    lines = SettlementLine.objects.filter(kind=LineKind.PRODUCT, settlement__state__in=FROZEN_SETTLEMENT_STATES)
     raised = []
     for user in partner_users:
         line = lines.filter(settlement__partner=user.partner).order_by("-settlement__period__start", "pk").first()

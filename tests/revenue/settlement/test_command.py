@@ -113,7 +113,7 @@ def test_a_dry_run_prints_each_adjustment_line_with_the_period_it_corrects(pay, 
     )
     out = run("--period", "2026-10", "--dry-run", "--partner", active_x.credit_code)
     lines = {line.split()[0]: line.split() for line in out.splitlines() if line.startswith("  Product ")}
-    adjustment = next(line for line in out.splitlines() if line.startswith("  Adjustment of a closed period"))
+    adjustment = next(line for line in out.splitlines() if line.startswith("  Adjustment of an earlier period"))
     assert "2026-09" in adjustment.split() and "60.00" in adjustment.split()  # 30% of 200.00
     assert "2026-10" in lines["Product"] and "<10" not in out
     assert figure(out, "Period shares") == "300.00" and figure(out, "Adjustments of closed periods") == "60.00"
