@@ -2,8 +2,8 @@
 
 Renders a statement's pages to PNG for the documentation (``pdftoppm``, from
 poppler, installed by bin/setup): by default the sample statement
-(``revenue.statements.samples``) as ``statement-page1.png``,
-``statement-page2.png`` and ``statement-nothing-payable.png``; with
+(``revenue.statements.samples``) as ``statement-page1.png``, ``statement-page2.png``, …
+(every page) and ``statement-nothing-payable.png``; with
 ``--settlement`` that settlement's statement as ``statement-<number>-<page>.png``.
 """
 
@@ -64,11 +64,10 @@ class Command(ConsoleCommand):
             names = {n: f"statement-{rendered.data.number}-{n}.png" for n in range(1, max(pages, 1) + 1)}
             written = _pages_to_png(rendered.pdf, directory, names, dpi)
         else:
+            sample = statement_pdf_render(sample_statement_data(lines=8))
+            pages = sample.count(b"/Type /Page\n")
             written = _pages_to_png(
-                statement_pdf_render(sample_statement_data(lines=8)),
-                directory,
-                {1: "statement-page1.png", 2: "statement-page2.png"},
-                dpi,
+                sample, directory, {n: f"statement-page{n}.png" for n in range(1, max(pages, 1) + 1)}, dpi
             )
             written += _pages_to_png(
                 statement_pdf_render(sample_statement_data(lines=3, nothing_payable=True)),
