@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from django.conf import settings
@@ -104,3 +105,28 @@ def notification_mark_read(*, notification: Notification, by: User) -> Notificat
 def notifications_mark_all_read(*, by: User) -> int:
     """Mark every unread notification of ``by`` read; how many were."""
     return Notification.objects.filter(recipient=by, read_at__isnull=True).update(read_at=timezone.now())
+
+
+# A notification's e-mail not sent this long after it was created was lost on the way (the broker was
+# down when it was queued, or every retry failed); older than the second limit, it is no longer news.
+EMAIL_SWEEP_AFTER = dt.timedelta(minutes=10)
+EMAIL_SWEEP_UNTIL = dt.timedelta(days=2)
+
+
+def notification_emails_requeue(*, now: dt.datetime | None = None) -> int:
+    """Queue again the e-mails of recent notifications that were never sent; how many were queued.
+
+    Sending claims each e-mail first, so one queued twice is still sent once.
+    """
+    now = now or timezone.now()
+    ids = list(
+        Notification.objects.filter(
+            emailed_at__isnull=True,
+            created_at__lte=now - EMAIL_SWEEP_AFTER,
+            created_at__gte=now - EMAIL_SWEEP_UNTIL,
+        )
+        .exclude(recipient__email="")
+        .values_list("pk", flat=True)
+    )
+    _queue_emails(ids)
+    return len(ids)

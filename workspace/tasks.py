@@ -17,3 +17,10 @@ def notification_email_task(notification_id: int) -> bool:
     from workspace.services import notification_email
 
     return notification_email(notification_id=notification_id)
+
+
+@shared_task(name="workspace.emails_sweep")
+def notification_emails_sweep_task() -> int:
+    from workspace.services import notification_emails_requeue
+
+    return notification_emails_requeue()

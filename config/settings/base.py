@@ -307,6 +307,7 @@ CELERY_TASK_ROUTES = [
         "statements.webhook_deliver": {"queue": "messages"},
         "onboarding.notice_email": {"queue": "messages"},
         "workspace.notification_email": {"queue": "messages"},
+        "workspace.emails_sweep": {"queue": "messages"},
         "settlement.*": {"queue": "settlement"},
         "statements.*": {"queue": "documents"},
         "performance.*": {"queue": "documents"},
@@ -335,6 +336,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     "statements-sweep": {
         "task": "statements.sweep",
         "schedule": crontab(minute="*/15"),
+    },
+    # Staff notifications whose e-mail was lost on the way (workspace.services.notification_emails_requeue).
+    "workspace-emails-sweep": {
+        "task": "workspace.emails_sweep",
+        "schedule": crontab(minute="4,19,34,49"),
     },
     # Re-reviews (年审): open those falling due, suspend partners overdue past the grace period.
     "onboarding-reviews-nightly": {

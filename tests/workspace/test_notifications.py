@@ -150,6 +150,27 @@ def test_an_email_is_sent_once_even_if_its_task_runs_twice(new_case, rm_a, revie
     assert len(mail.outbox) == 1
 
 
+def test_the_sweep_sends_emails_lost_on_the_way_once_and_leaves_fresh_ones_to_their_task(new_case, rm_a, reviewer_a):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from workspace.tasks import notification_emails_sweep_task
+
+    services.partner_submit(partner=new_case(), by=rm_a)  # its e-mail task is queued on commit: never, here
+    lost = Notification.objects.get()
+    Notification.objects.filter(pk=lost.pk).update(created_at=timezone.now() - dt.timedelta(minutes=20))
+    services.partner_submit(partner=new_case(), by=rm_a)
+    assert Notification.objects.count() == 2 and not mail.outbox
+
+    assert notification_emails_sweep_task.delay().get() == 1  # only the one left unsent for 20 minutes
+    assert len(mail.outbox) == 1 and reviewer_a.email in mail.outbox[0].to
+    lost.refresh_from_db()
+    assert lost.emailed_at is not None
+    assert notification_emails_sweep_task.delay().get() == 0  # sent: never again
+    assert len(mail.outbox) == 1
+
+
 # ---- the inbox ---------------------------------------------------------------------------------
 
 
