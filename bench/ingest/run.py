@@ -265,7 +265,19 @@ def product_path(path: Path, source: str, url: str, workdir: Path) -> dict:
     with out_path.open("w") as out, err_path.open("w") as err:
         started = time.monotonic()
         proc = subprocess.Popen(
-            [sys.executable, "manage.py", "ingest_transactions", str(path), "--source", source],
+            # English output (parsed below) and -v 2, which lets the phase log line through to stderr.
+            [
+                sys.executable,
+                "manage.py",
+                "ingest_transactions",
+                str(path),
+                "--source",
+                source,
+                "--lang",
+                "en",
+                "-v",
+                "2",
+            ],
             cwd=ROOT,
             env=env,
             stdout=out,

@@ -163,12 +163,13 @@ def seed(partners: int) -> None:
             INSERT INTO onboarding_partner (
                 partner_type, legal_name, credit_code, legal_representative, registered_capital, contact_name,
                 contact_phone, contact_email, settlement_account_name, settlement_bank, settlement_account_no,
-                risk_rating, tier, vat_rate, state, created_at, updated_at, branch_id, relationship_manager_id)
+                risk_rating, tier, vat_rate, state, created_at, updated_at, branch_id, relationship_manager_id,
+                origin)
             SELECT (ARRAY['internet_platform','software_data','hardware','supply_chain','pe_vc'])[1 + k %% 5],
                    '基准服务商' || k || '有限公司', 'BENCH' || lpad(k::text, 13, '0'), '张三', 1000000, '李四',
                    '13800000000', 'p' || k || '@bench.example', '基准服务商' || k, '本行', lpad(k::text, 16, '0'),
                    'low', 'standard', CASE WHEN k %% 7 = 0 THEN 0.03 ELSE 0.06 END, 'active', now(), now(),
-                   b.id, u.id
+                   b.id, u.id, 'staff'
             FROM generate_series(0, %(last)s) AS k
             JOIN organisation_branch b ON b.code = 'B' || lpad((1 + k %% %(branches)s)::text, 2, '0')
             JOIN organisation_user u ON u.branch_id = b.id

@@ -39,7 +39,9 @@ def test_the_demo_speaks_chinese_by_default_and_english_when_asked(monkeypatch, 
     assert_one_language(out, "zh-hans", data=data_names())
     steps = [line.split("]")[0] + "]" for line in out.splitlines() if line.startswith("[")]
     assert steps == [f"[{n}/9]" for n in range(1, 10)]
-    assert "入账中：100%  600/600" in out and "分块结算：100%  1/1" in out
+    assert "入账中：100%  600/600" in out
+    if settings.CELERY_TASK_ALWAYS_EAGER:  # the close's chunks report their progress when they run in this process
+        assert "分块结算：100%  1/1" in out
     # A month without targets is a note, not a warning; the summary names period shares and adjustments.
     assert "备注：2026-09 没有分行目标" in out and "WARNING" not in out + err
     assert "本期分润" in out and "往期调整" in out and "结算的银行收入 = 本期分润 + 往期调整 + 银行留存" in out
