@@ -371,7 +371,11 @@ class BranchScorecardAdmin(admin.ModelAdmin):
         self._require_view(request)
         period = self._period_or_404(period)
         scorecard = scorecard_for_user(user=request.user, period=period, branch_code=unquote(branch_code))
-        response = HttpResponse(scorecard_pdf(scorecard=scorecard), content_type="application/pdf")
+        try:
+            document = scorecard_pdf(scorecard=scorecard)
+        except BranchScorecard.DoesNotExist:
+            raise Http404(_("No scorecard for this branch and period.")) from None
+        response = HttpResponse(document, content_type="application/pdf")
         filename = f"scorecard-{period}-{scorecard_pdf_filename(scorecard.branch.code)}"
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response

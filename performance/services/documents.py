@@ -8,11 +8,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from django.conf import settings
+from django.db import transaction
 
 from performance.documents import scorecard_pdf_render
 from performance.models import BranchScorecard
 from performance.periods import ReportingPeriod
 from performance.selectors import scorecard_document
+from performance.services.scorecards import scorecards_lock
 
 SCORECARD_DIR = "scorecards"
 _UNSAFE_IN_FILENAME = re.compile(r"[^A-Za-z0-9_-]")
@@ -23,9 +25,35 @@ def scorecard_pdf_filename(branch_code: str) -> str:
     return f"{_UNSAFE_IN_FILENAME.sub('_', branch_code) or '_'}.pdf"
 
 
+def _current_documents(period: ReportingPeriod, *, branch_id: int | None = None) -> list[tuple[str, object]]:
+    """(branch code, document) of the period's stored scorecards, best rank first, read whole.
+
+    Read under the builder's lock: a build running meanwhile (the month-end
+    task, say) is waited for, so no scorecard is read after its lines were
+    replaced. Rendering happens afterwards, without holding the lock.
+    """
+    with transaction.atomic():
+        scorecards_lock(period)
+        scorecards = (
+            BranchScorecard.objects.filter(period_kind=period.kind, period_start=period.start)
+            .select_related("branch")
+            .prefetch_related("lines")
+            .order_by("rank", "branch__code")
+        )
+        if branch_id is not None:
+            scorecards = scorecards.filter(branch_id=branch_id)
+        return [(card.branch.code, scorecard_document(scorecard=card)) for card in scorecards]
+
+
 def scorecard_pdf(*, scorecard: BranchScorecard) -> bytes:
-    """The branch's scorecard as PDF bytes (the same stored scorecard always gives the same bytes)."""
-    return scorecard_pdf_render(scorecard_document(scorecard=scorecard))
+    """The branch's current scorecard for the period as PDF bytes (the same stored scorecard gives the same bytes).
+
+    Raises ``BranchScorecard.DoesNotExist`` when the period no longer has a scorecard for the branch.
+    """
+    documents = _current_documents(scorecard.period, branch_id=scorecard.branch_id)
+    if not documents:
+        raise BranchScorecard.DoesNotExist(f"no scorecard of branch {scorecard.branch_id} for {scorecard.period}")
+    return scorecard_pdf_render(documents[0][1])
 
 
 def scorecard_pdf_directory(*, period: ReportingPeriod, root: Path | str | None = None) -> Path:
@@ -49,17 +77,13 @@ def scorecard_pdfs_write(
     directory = scorecard_pdf_directory(period=period, root=root)
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    scorecards = list(
-        BranchScorecard.objects.filter(period_kind=period.kind, period_start=period.start)
-        .select_related("branch")
-        .order_by("rank", "branch__code")
-    )
-    for scorecard in scorecards:
-        target = directory / scorecard_pdf_filename(scorecard.branch.code)
+    documents = _current_documents(period)
+    for branch_code, document in documents:
+        target = directory / scorecard_pdf_filename(branch_code)
         partial = target.with_suffix(".pdf.part")
-        partial.write_bytes(scorecard_pdf(scorecard=scorecard))
+        partial.write_bytes(scorecard_pdf_render(document))
         os.replace(partial, target)
         written.append(target)
         if on_progress is not None:
-            on_progress(len(written), len(scorecards))
+            on_progress(len(written), len(documents))
     return written

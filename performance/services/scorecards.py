@@ -100,6 +100,23 @@ def _as_of(as_of: dt.datetime | None) -> dt.datetime:
     return as_of
 
 
+def scorecards_lock(period: ReportingPeriod) -> None:
+    """Lock the branches with targets for the period (pk order, as the target services do), until the transaction ends.
+
+    A build holds it while it replaces the period's scorecards; a reader that
+    takes it first waits for a running build and then reads whole scorecards,
+    never one whose lines were deleted under it.
+    """
+    branch_ids = sorted(
+        set(
+            BranchTarget.objects.filter(period_kind=period.kind, period_start=period.start).values_list(
+                "branch_id", flat=True
+            )
+        )
+    )
+    list(Branch.objects.filter(pk__in=branch_ids).order_by("pk").select_for_update())
+
+
 @transaction.atomic
 def scorecards_build(
     *,
@@ -122,15 +139,7 @@ def scorecards_build(
         raise NotPermitted(_("Only head office builds scorecards."))
     period = ReportingPeriod(period_kind, period_start)
     as_of = _as_of(as_of)
-    # Lock the branches (pk order, as the target services do) before reading their targets.
-    branch_ids = sorted(
-        set(
-            BranchTarget.objects.filter(period_kind=period.kind, period_start=period.start).values_list(
-                "branch_id", flat=True
-            )
-        )
-    )
-    list(Branch.objects.filter(pk__in=branch_ids).order_by("pk").select_for_update())
+    scorecards_lock(period)
     targets = list(
         BranchTarget.objects.filter(period_kind=period.kind, period_start=period.start)
         .select_related("branch")

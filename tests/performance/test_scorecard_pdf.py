@@ -15,7 +15,7 @@ from performance.documents import (
     TrendPointData,
     scorecard_pdf_render,
 )
-from performance.models import BranchScorecard
+from performance.models import BranchScorecard, BranchTarget
 from performance.selectors import scorecard_document
 from performance.services import scorecard_pdf, scorecards_build
 from tests.performance.ledger import at
@@ -102,3 +102,19 @@ def test_the_document_of_a_stored_scorecard(built):
     assert [(r.branch_name, r.rank) for r in doc.ranking] == [("杭州分行", 1), ("深圳分行", 2)]
     text = text_of(scorecard_pdf(scorecard=card))
     assert "深圳分行" in text and built.x.legal_name in text
+
+
+def test_a_scorecard_rebuilt_since_it_was_read_prints_as_rebuilt(built, make_target):
+    card = BranchScorecard.objects.get(branch=built.branch_b)
+    BranchTarget.objects.filter(branch=built.branch_b).update(target_value=D("68.00"))  # 34 / 68 → 50.00
+    scorecards_build(period_kind="month", period_start=dt.date(2026, 10, 1), as_of=at(2026, 11, 5))
+
+    text = text_of(scorecard_pdf(scorecard=card))  # the object read before the rebuild
+    assert "50.00" in text and "150.00" not in text.split("分行排名")[0]
+
+
+def test_a_scorecard_gone_since_it_was_read_is_missing_not_half_printed(built):
+    card = BranchScorecard.objects.get(branch=built.branch_b)
+    BranchScorecard.objects.filter(pk=card.pk).delete()
+    with pytest.raises(BranchScorecard.DoesNotExist):
+        scorecard_pdf(scorecard=card)
