@@ -22,10 +22,11 @@ Measured, in turn:
    ``Table``s in a ``SimpleDocTemplate``: no header, footer, page numbers or
    label layout. Their rates and ratio. Target: the product at least half the bare rate.
 2. **Issuing every statement, ``--workers`` processes**: the product's whole
-   path per settlement (``statement_generate``: read the settlement and lines,
-   render, SHA-256, store the PDF file, insert the statement row and its
-   ``statement.ready`` event and queue its e-mail task — e-mails and webhook
-   deliveries are tasks of their own, not timed here), the settlements split
+   path, as the close's tasks run it (``statements_issue`` per chunk of
+   ``--chunk`` settlements: read the settlements and their lines, render each,
+   SHA-256, store the PDF files, insert the statement rows and their
+   ``statement.ready`` events and queue their e-mail tasks — e-mails and webhook
+   deliveries are tasks of their own, not timed here), the chunks split
    between the worker processes. Wall time,
    statements per second and each worker's peak RSS. Target: 10,000 in under 120 s.
 
@@ -384,13 +385,10 @@ def _worker_init(url: str, media_root: str) -> None:
 def _issue(ids: list[int]) -> tuple[int, int, float]:
     from django.db import connection
 
-    from revenue.settlement.models import Settlement
-    from revenue.statements.services import statement_generate
+    from revenue.statements.services import statements_issue
 
-    size = 0
     start = time.process_time()
-    for pk in ids:
-        size += statement_generate(settlement=Settlement(pk=pk)).size
+    size = sum(statement.size for statement in statements_issue(settlement_ids=ids))
     connection.close()
     return len(ids), size, time.process_time() - start
 
@@ -432,7 +430,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--sample", type=int, default=500, help="settlements rendered for the comparison")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--chunk", type=int, default=100, help="settlements per task of a worker")
+    parser.add_argument("--chunk", type=int, default=50, help="settlements per task (STATEMENT_ISSUE_CHUNK)")
     parser.add_argument("--keep-data", action="store_true", help="reuse the generated month")
     parser.add_argument("--output", type=Path, default=RESULTS, help="where the figures go")
     args = parser.parse_args()

@@ -411,6 +411,10 @@ if STATEMENT_PAYMENT_TERMS_DAYS < 0 or STATEMENT_DISPUTE_WINDOW_DAYS < 1:
     raise ImproperlyConfigured(
         "STATEMENT_PAYMENT_TERMS_DAYS must be 0 or more, STATEMENT_DISPUTE_WINDOW_DAYS 1 or more"
     )
+# Settlements whose statements one task issues after a close (read, inserted and evented together).
+STATEMENT_ISSUE_CHUNK = env.int("STATEMENT_ISSUE_CHUNK", default=50)
+if STATEMENT_ISSUE_CHUNK < 1:
+    raise ImproperlyConfigured("STATEMENT_ISSUE_CHUNK must be 1 or more")
 # Public statement verification (/verify/): lookups per client address and window, counted in CACHES["default"].
 STATEMENT_VERIFY_MAX_LOOKUPS = env.int("STATEMENT_VERIFY_MAX_LOOKUPS", default=20)
 STATEMENT_VERIFY_WINDOW_SECONDS = env.int("STATEMENT_VERIFY_WINDOW_SECONDS", default=600)

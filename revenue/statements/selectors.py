@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from django.conf import settings
 from django.db.models import JSONField, Prefetch, QuerySet, Subquery
@@ -104,6 +104,20 @@ def settlement_lines(*, settlement: Settlement) -> QuerySet[SettlementLine]:
     )
 
 
+def settlement_lines_by_settlement(*, settlement_ids: Iterable[int]) -> dict[int, list[SettlementLine]]:
+    """:func:`settlement_lines` of several settlements in one query, by settlement id (an empty list for none)."""
+    ids = list(settlement_ids)
+    grouped: dict[int, list[SettlementLine]] = {pk: [] for pk in ids}
+    lines = (
+        SettlementLine.objects.filter(settlement_id__in=ids)
+        .select_related("product", "carried_from__period", "dispute")
+        .order_by("settlement_id", "position", "id")
+    )
+    for line in lines:
+        grouped[line.settlement_id].append(line)
+    return grouped
+
+
 def _line_data(line: SettlementLine, number: int) -> StatementLineData:
     description = line.description
     if line.kind == LineKind.CARRY_FORWARD:
@@ -149,11 +163,19 @@ def statement_data(*, settlement: Settlement) -> StatementData:
     return statement_data_of(Settlement.objects.select_related("partner__branch", "period").get(pk=settlement.pk))
 
 
-def statement_data_of(settlement: Settlement, *, issuer: StatementIssuer | None = None) -> StatementData:
+def statement_data_of(
+    settlement: Settlement,
+    *,
+    issuer: StatementIssuer | None = None,
+    lines: Iterable[SettlementLine] | None = None,
+) -> StatementData:
     """:func:`statement_data` of a settlement read with its partner, branch and period (no re-read).
 
-    ``issuer``: the bank's profile if already read (see :func:`issuer_annotation`).
+    ``issuer``: the bank's profile if already read (see :func:`issuer_annotation`); ``lines``: the
+    settlement's lines if already read (:func:`settlement_lines_by_settlement`), in order.
     """
+    if lines is None:
+        lines = settlement_lines(settlement=settlement)
     partner = settlement.partner
     issuer = issuer or statement_issuer()
     first_day = settlement.period.start
@@ -185,9 +207,7 @@ def statement_data_of(settlement: Settlement, *, issuer: StatementIssuer | None 
         payable=settlement.payable,
         carried_forward=settlement.carried_forward,
         verify_url=verify_url(),
-        lines=tuple(
-            _line_data(line, number) for number, line in enumerate(settlement_lines(settlement=settlement), start=1)
-        ),
+        lines=tuple(_line_data(line, number) for number, line in enumerate(lines, start=1)),
         issued_on=issued_on,
         payment_due_on=payment_due_date(issued_on),
         dispute_deadline=dispute_deadline(issued_on),

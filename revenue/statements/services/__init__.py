@@ -6,6 +6,8 @@ from revenue.statements.services.events import (
     partner_event_dispatch,
     partner_event_email,
     partner_event_record,
+    partner_events_dispatch,
+    partner_events_record,
 )
 from revenue.statements.services.issuer import statement_issuer_update
 from revenue.statements.services.statements import (
@@ -17,6 +19,7 @@ from revenue.statements.services.statements import (
     statement_render,
     statement_stored_data,
     statement_verify,
+    statements_issue,
 )
 from revenue.statements.services.sweep import statements_sweep
 from revenue.statements.services.webhooks import (
@@ -38,6 +41,8 @@ __all__ = [
     "partner_event_dispatch",
     "partner_event_email",
     "partner_event_record",
+    "partner_events_dispatch",
+    "partner_events_record",
     "statement_generate",
     "statement_get_or_generate",
     "statement_issuer_update",
@@ -46,6 +51,7 @@ __all__ = [
     "statement_render",
     "statement_stored_data",
     "statement_verify",
+    "statements_issue",
     "statements_sweep",
     "webhook_create",
     "webhook_delete",

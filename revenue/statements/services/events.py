@@ -44,9 +44,39 @@ def partner_event_record(
             )
     except IntegrityError:
         return PartnerEvent.objects.get(key=key)
-    # robust: a failure to dispatch is logged (the sweep retries it), never raised at whoever committed.
-    transaction.on_commit(lambda: partner_event_dispatch(event_id=event.pk, event=event), robust=True)
+    _dispatch_on_commit([event])
     return event
+
+
+def partner_events_record(events: list[PartnerEvent]) -> list[PartnerEvent]:
+    """Record several new events (unsaved ``PartnerEvent``s) in one insert, each once by its key, and queue their
+    deliveries on commit, as :func:`partner_event_record` does one by one.
+
+    An event whose key is already recorded (issued concurrently) makes the insert fail as a whole; the events are
+    then recorded one by one, each returning the row already in.
+    """
+    try:
+        with transaction.atomic():
+            recorded = PartnerEvent.objects.bulk_create(events)
+    except IntegrityError:
+        return [
+            partner_event_record(
+                partner_id=event.partner_id,
+                kind=event.kind,
+                key=event.key,
+                settlement=event.settlement,
+                payload=event.payload,
+                dispute=event.dispute,
+            )
+            for event in events
+        ]
+    _dispatch_on_commit(recorded)
+    return recorded
+
+
+def _dispatch_on_commit(events: list[PartnerEvent]) -> None:
+    # robust: a failure to dispatch is logged (the sweep retries it), never raised at whoever committed.
+    transaction.on_commit(lambda: partner_events_dispatch(events), robust=True)
 
 
 def enqueue(task, *args) -> bool:
@@ -70,19 +100,47 @@ def partner_event_dispatch(*, event_id: int, event: PartnerEvent | None = None) 
 
     ``event``: the event itself when the caller just recorded it (not read again).
     """
-    from revenue.statements.tasks import partner_event_email_task, webhook_deliver_task
-
     if event is None or event.pk != event_id:
         event = PartnerEvent.objects.get(pk=event_id)
-    enqueue(partner_event_email_task, event.pk)
-    deliveries = []
-    for webhook in PartnerWebhook.objects.filter(partner_id=event.partner_id, active=True).order_by("id"):
-        delivery, _ = WebhookDelivery.objects.get_or_create(event=event, webhook=webhook)
-        if delivery.state == DeliveryState.PENDING:
-            deliveries.append(delivery.pk)
-    for delivery_id in deliveries:
+    return partner_events_dispatch([event])
+
+
+def partner_events_dispatch(events: list[PartnerEvent]) -> int:
+    """Queue each event's e-mail and one delivery per active webhook of its partner; the number queued.
+
+    A delivery already made for an (event, webhook) is kept, and queued again only while pending. Three
+    queries for any number of events: the webhooks, the deliveries added, the pending ones.
+    """
+    from revenue.statements.tasks import partner_event_email_task, webhook_deliver_task
+
+    for event in events:
+        enqueue(partner_event_email_task, event.pk)
+    webhooks: dict[int, list[PartnerWebhook]] = {}
+    for webhook in PartnerWebhook.objects.filter(
+        partner_id__in={event.partner_id for event in events}, active=True
+    ).order_by("id"):
+        webhooks.setdefault(webhook.partner_id, []).append(webhook)
+    wanted = [
+        WebhookDelivery(event=event, webhook=hook) for event in events for hook in webhooks.get(event.partner_id, [])
+    ]
+    if not wanted:
+        return 0
+    # A delivery made before (a dispatch run again by the sweep) or meanwhile is kept as it is.
+    WebhookDelivery.objects.bulk_create(wanted, ignore_conflicts=True)
+    pending = (
+        WebhookDelivery.objects.filter(
+            event_id__in={event.pk for event in events},
+            webhook_id__in={delivery.webhook_id for delivery in wanted},
+            state=DeliveryState.PENDING,
+        )
+        .order_by("event_id", "webhook_id")
+        .values_list("pk", flat=True)
+    )
+    queued = 0
+    for delivery_id in pending:
         enqueue(webhook_deliver_task, delivery_id)
-    return len(deliveries)
+        queued += 1
+    return queued
 
 
 def event_recipients(event: PartnerEvent) -> list[str]:

@@ -37,15 +37,17 @@ from revenue.statements.documents import (
     stored_code_matches,
 )
 from revenue.statements.errors import StatementIntegrityError, StatementNotAvailable
-from revenue.statements.models import Statement
+from revenue.statements.models import PartnerEvent, Statement
 from revenue.statements.selectors import (
     issuer_annotation,
     issuer_of_row,
     settlement_has_statement,
     settlement_is_final,
+    settlement_lines_by_settlement,
     statement_data,
     statement_data_of,
 )
+from revenue.statements.services.events import partner_events_record
 
 logger = logging.getLogger(__name__)
 
@@ -95,17 +97,10 @@ def _render(data: StatementData) -> RenderedStatement:
 def statement_generate(*, settlement: Settlement, by: User | None = None) -> Statement:
     """The settlement's statement, issued now if it has none yet (idempotent; safe to run twice at once).
 
-    Refuses a draft settlement. Rendering happens outside the transaction; two
-    concurrent issues render the same bytes, and the one-to-one key lets one
-    row in (the other returns it). Issuing records a ``statement.ready`` event
-    for the partner (e-mail and webhooks once committed).
+    Refuses a draft settlement. Issuing records a ``statement.ready`` event for the partner (e-mail and
+    webhooks once committed). See :func:`statements_issue` for several settlements at once.
     """
-    # One read: the statement if issued, else everything the statement prints but its lines (the bank's profile too).
-    settlement = (
-        Settlement.objects.select_related("statement", "period", "partner__branch")
-        .annotate(issuer_row=issuer_annotation())
-        .get(pk=settlement.pk)
-    )
+    (settlement,) = _settlements_to_issue([settlement.pk])
     if settlement_has_statement(settlement):
         return settlement.statement
     if not settlement_is_final(settlement):
@@ -113,38 +108,96 @@ def statement_generate(*, settlement: Settlement, by: User | None = None) -> Sta
             _("The settlement of %(period)s is still a draft: its statement is issued when the period closes.")
             % {"period": settlement.period}
         )
-    rendered = _render(statement_data_of(settlement, issuer=issuer_of_row(settlement.issuer_row)))
-    name = _write_file(
-        _file_name(rendered.data.number, rendered.data.period, rendered.sha256), rendered.pdf, rendered.sha256
+    (statement,) = _issue([settlement], by=by)
+    return statement
+
+
+def statements_issue(*, settlement_ids: list[int], by: User | None = None) -> list[Statement]:
+    """The statements of the final settlements among ``settlement_ids``, issuing those not issued yet.
+
+    The same issue as :func:`statement_generate`, in a handful of round trips for the whole list: one read
+    of the settlements (and the bank's profile), one of their lines, one insert of the statements and one of
+    their events. Drafts and unknown ids are skipped.
+    """
+    issued, to_issue = [], []
+    for settlement in _settlements_to_issue(settlement_ids):
+        if settlement_has_statement(settlement):
+            issued.append(settlement.statement)
+        elif settlement_is_final(settlement):
+            to_issue.append(settlement)
+    return issued + _issue(to_issue, by=by)
+
+
+def _settlements_to_issue(settlement_ids: list[int]) -> list[Settlement]:
+    # One read: each statement if issued, else everything it prints but the lines (the bank's profile too).
+    return list(
+        Settlement.objects.select_related("statement", "period", "partner__branch")
+        .annotate(issuer_row=issuer_annotation())
+        .filter(pk__in=settlement_ids)
+        .order_by("pk")
     )
+
+
+def _issue(settlements: list[Settlement], *, by: User | None) -> list[Statement]:
+    """Render, store and record the statements of final settlements without one.
+
+    Rendering and files happen outside the transaction; two concurrent issues render the same bytes under
+    the same file name, and the one-to-one key lets one row in: the loser returns the winner's rows.
+    """
+    if not settlements:
+        return []
+    lines = settlement_lines_by_settlement(settlement_ids=[settlement.pk for settlement in settlements])
+    issuer = issuer_of_row(settlements[0].issuer_row)
+    issued_at = timezone.now()
+    statements, events = [], []
+    for settlement in settlements:
+        rendered = _render(statement_data_of(settlement, issuer=issuer, lines=lines[settlement.pk]))
+        name = _write_file(
+            _file_name(rendered.data.number, rendered.data.period, rendered.sha256), rendered.pdf, rendered.sha256
+        )
+        statement = Statement(
+            settlement=settlement,
+            number=rendered.data.number,
+            code=rendered.code,
+            layout=rendered.data.layout,
+            data=rendered.data.canonical().decode(),
+            sha256=rendered.sha256,
+            size=len(rendered.pdf),
+            pdf=name,
+            period_label=rendered.data.period,
+            generated_at=issued_at,
+            generated_by=by,
+        )
+        statements.append(statement)
+        events.append(_statement_ready_event(statement, rendered.data))
     try:
         with transaction.atomic():
-            statement = Statement.objects.create(
-                settlement=settlement,
-                number=rendered.data.number,
-                code=rendered.code,
-                layout=rendered.data.layout,
-                data=rendered.data.canonical().decode(),
-                sha256=rendered.sha256,
-                size=len(rendered.pdf),
-                pdf=name,
-                period_label=rendered.data.period,
-                generated_at=timezone.now(),
-                generated_by=by,
-            )
-            _statement_ready_event(statement, rendered.data)
+            Statement.objects.bulk_create(statements)
+            partner_events_record(events)
+    except IntegrityError:
+        # One of them was issued concurrently (the whole insert is undone): one by one, keeping the rows in.
+        statements = [_insert_one(statement, event) for statement, event in zip(statements, events, strict=True)]
+    else:
+        for statement in statements:
+            logger.info("statement %s issued (%s bytes)", statement.number, statement.size)
+    return statements
+
+
+def _insert_one(statement: Statement, event: PartnerEvent) -> Statement:
+    try:
+        with transaction.atomic():
+            statement.save(force_insert=True)
+            partner_events_record([event])
     except IntegrityError:
         # Issued concurrently: the other row holds identical content under the same file name.
-        return Statement.objects.get(settlement_id=settlement.pk)
+        return Statement.objects.get(settlement_id=statement.settlement_id)
     logger.info("statement %s issued (%s bytes)", statement.number, statement.size)
     return statement
 
 
-def _statement_ready_event(statement: Statement, data: StatementData) -> None:
-    from revenue.statements.services.events import partner_event_record
-
+def _statement_ready_event(statement: Statement, data: StatementData) -> PartnerEvent:
     settlement = statement.settlement
-    partner_event_record(
+    return PartnerEvent(
         partner_id=settlement.partner_id,
         kind=EventKind.STATEMENT_READY,
         key=f"statement.ready:{settlement.pk}",

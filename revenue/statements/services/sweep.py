@@ -1,7 +1,7 @@
 """The periodic safety net: whatever a lost message, a broker outage or a missed hook left undone is queued again.
 
 * a final settlement without a statement (the close's own queuing was lost,
-  or the statement task failed) gets its ``statement_generate_task``;
+  or the statement task failed) is queued again, in chunks (``statements_issue_task``);
 * an event not e-mailed a while after it was recorded is e-mailed;
 * a webhook delivery left pending (no retry scheduled any more) is tried
   again, and given up for good after ``MAX_DELIVERY_ATTEMPTS`` attempts in all.
@@ -17,10 +17,8 @@ import datetime as dt
 from django.db.models import Q
 from django.utils import timezone
 
-from revenue.settlement.choices import FROZEN_SETTLEMENT_STATES
-from revenue.settlement.models import Settlement
 from revenue.statements.choices import DeliveryState
-from revenue.statements.models import PartnerEvent, Statement, WebhookDelivery
+from revenue.statements.models import PartnerEvent, WebhookDelivery
 from revenue.statements.services.events import enqueue
 
 # Leave running work alone: an event's own e-mail and first delivery are queued on commit.
@@ -33,18 +31,17 @@ BATCH = 5000
 
 def statements_sweep(*, now: dt.datetime | None = None) -> dict[str, int]:
     """Queue what is missing; the counts queued (or given up) per kind."""
-    from revenue.statements.tasks import partner_event_email_task, statement_generate_task, webhook_deliver_task
+    from revenue.statements.tasks import (
+        partner_event_email_task,
+        queue_in_chunks,
+        settlements_without_statement,
+        webhook_deliver_task,
+    )
 
     now = now or timezone.now()
     counts = {"statements": 0, "emails": 0, "deliveries": 0, "given_up": 0}
-    missing = (
-        Settlement.objects.filter(state__in=FROZEN_SETTLEMENT_STATES)
-        .exclude(pk__in=Statement.objects.values("settlement_id"))
-        .order_by("pk")
-        .values_list("pk", flat=True)[:BATCH]
-    )
-    for settlement_id in missing:
-        counts["statements"] += enqueue(statement_generate_task, settlement_id)
+    missing = settlements_without_statement()[:BATCH]
+    counts["statements"] = queue_in_chunks(missing, queue=enqueue)
     unsent = PartnerEvent.objects.filter(emailed_at__isnull=True, created_at__lt=now - GRACE).order_by("pk")
     for event_id in unsent.values_list("pk", flat=True)[:BATCH]:
         counts["emails"] += enqueue(partner_event_email_task, event_id)
