@@ -21,7 +21,7 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, SimpleDocTemplate
 
-from .fonts import FONT_NAME, draw_string, register_fonts
+from .fonts import FONT_NAME, draw_string, prime, register_fonts
 from .text import MUTED, RULE
 
 
@@ -63,9 +63,12 @@ class NumberedCanvas(Canvas):
         decor: PageDecor,
         margins: tuple[float, float, float, float],
         created: dt.date | None = None,
+        primer: str = "",
         **kwargs,
     ) -> None:
         super().__init__(*args, **kwargs)
+        if primer:
+            prime(self._doc, primer)
         if created is not None:
             # The document's own date (e.g. a statement's issue date), not the invariant mode's fixed one.
             stamp = f"D:{created:%Y%m%d}000000+08'00'"
@@ -129,13 +132,16 @@ def render_pdf(
     margins: tuple[float, float, float, float] = (15 * mm, 15 * mm, 20 * mm, 18 * mm),
     on_page: Callable[[Canvas, SimpleDocTemplate], None] | None = None,
     created: dt.date | None = None,
+    primer: str = "",
 ) -> bytes:
     """Render ``story`` (flowables, used once) to PDF bytes.
 
     ``margins`` are (left, right, top, bottom); the header and footer are drawn
     inside the top and bottom margins. ``on_page(canvas, doc)`` may draw more on
     every page. ``created`` is the creation date in the PDF's information
-    (midnight Beijing time); reportlab's fixed date when None. The same story
+    (midnight Beijing time); reportlab's fixed date when None. ``primer``: characters
+    the layout always prints, given the first character codes (``core.pdf.fonts.prime``),
+    so that the font's first subset is built once per process. The same story
     always renders to the same bytes.
     """
     register_fonts()
@@ -163,6 +169,6 @@ def render_pdf(
         list(story),  # build() consumes the list it is given
         onFirstPage=draw,
         onLaterPages=draw,
-        canvasmaker=functools.partial(NumberedCanvas, decor=decor, margins=margins, created=created),
+        canvasmaker=functools.partial(NumberedCanvas, decor=decor, margins=margins, created=created, primer=primer),
     )
     return buffer.getvalue()

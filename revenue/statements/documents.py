@@ -74,7 +74,16 @@ from revenue.vocabulary import (
 # Separates statement codes from any other document's (core.pdf.verification).
 CODE_PURPOSE = "settlement-statement"
 # Bumped when the layout changes: stored statements keep the layout they were issued with.
-LAYOUT_VERSION = 3
+LAYOUT_VERSION = 4
+# Characters a statement with something payable prints whatever its data (its labels, and the capitals of
+# amounts), in the order the layout first prints them. Given the first character codes of every statement, they
+# fill its first font subset, which is then the same bytes in every statement: built once per process
+# (core.pdf.fonts.prime). Longer than the 160 codes a first subset has room for.
+PRIMER = (
+    "开银行服务商结算单验证码·摘要基号限期间（–）费不含税增值应付金额元¥大写人民币仟分出具日款到争议截止统一社会信用代所属"
+    "第账户本状态时已关北京票息发抬头购买方纳识别—内容率价合计请按以上向般专，与致；核对无误后于前。：扫描二维或访问的、明细"
+    "序类型产品说交易笔数冲正收入润规则比例支其中作权重理归调整转页共零壹贰叁肆伍陆柒捌玖拾佰万亿角"
+)
 
 # The vocabulary's fixed pairs (revenue.vocabulary): the same words as the portal, the admin and the API.
 KIND_LABELS: dict[str, Term] = LINE_KINDS
@@ -805,4 +814,5 @@ def statement_pdf_render(data: StatementData, *, code: str | None = None) -> byt
         subject=f"Partner settlement statement {data.period} · {data.partner_name}",
         decor=decor,
         created=data.issued_on,
+        primer=PRIMER,
     )
