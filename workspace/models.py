@@ -17,6 +17,8 @@ class NotificationKind(models.TextChoices):
     CASE_REJECTED = "case_rejected", _("Case rejected")
     SETTLEMENTS_AWAIT_APPROVAL = "settlements_await_approval", _("Settlements await approval")
     DISPUTE_RAISED = "dispute_raised", _("Dispute raised")
+    REVIEW_OPENED = "review_opened", _("Re-review opened")
+    REVIEW_OVERDUE_SUSPENDED = "review_overdue_suspended", _("Partner suspended: re-review overdue")
 
 
 # The line each kind shows in the inbox and as the e-mail's subject; %(object)s is the object's name.
@@ -32,6 +34,10 @@ TITLES = {
     NotificationKind.CASE_REJECTED: _("Admission case “%(object)s” was rejected"),
     NotificationKind.SETTLEMENTS_AWAIT_APPROVAL: _("Settlements of %(object)s are closed and await approval"),
     NotificationKind.DISPUTE_RAISED: _("A dispute was raised on %(object)s"),
+    NotificationKind.REVIEW_OPENED: _("The re-review “%(object)s” was opened by the system"),
+    NotificationKind.REVIEW_OVERDUE_SUSPENDED: _(
+        "The partner of re-review “%(object)s” was suspended by the system: the re-review is overdue"
+    ),
 }
 
 

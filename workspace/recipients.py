@@ -62,6 +62,11 @@ def recipients_for(*, kind: str, obj, by: User | None) -> list[User]:
         partner = obj.settlement.partner
         deciders = _in_branch_scope(users_with_perm("settlement.resolve_settlement_dispute"), partner.branch_id)
         found = list(deciders.order_by("pk")) + _case_owners(partner)
+    elif kind == NotificationKind.REVIEW_OPENED:
+        # The RM refreshes the evidence; the branch's reviewers decide the re-review.
+        found = _case_owners(obj.partner) + _case_reviewers(obj.partner)
+    elif kind == NotificationKind.REVIEW_OVERDUE_SUSPENDED:
+        found = _case_owners(obj.partner)
     else:
         raise ValueError(f"unknown notification kind {kind!r}")
     seen: set[int] = set()

@@ -48,6 +48,8 @@ from onboarding.selectors import evidence_not_accepted, partner_makers
 from onboarding.services.notices import notice_send
 from onboarding.services.schedule import next_review_date, partner_schedule_next_review
 from organisation.models import User
+from workspace.models import NotificationKind
+from workspace.services import notify
 
 
 def _log(*, partner: Partner, by: User | None, transition: str, description: str) -> None:
@@ -66,11 +68,12 @@ def _partner_addresses(partner: Partner) -> list[str]:
     return [partner.contact_email, *users]
 
 
-def _notify(review: PartnerReview, template: str) -> None:
+def _notify(review: PartnerReview, template: str, kind: str) -> None:
+    """The partner by e-mail; the RM (and, for a new re-review, the branch's reviewers) in the inbox and by e-mail."""
     partner = review.partner
     context = {"company": partner.legal_name, "due_on": review.due_on.isoformat(), "trigger": review.trigger}
     notice_send(to=_partner_addresses(partner), template=template, context=context)
-    notice_send(to=[partner.relationship_manager.email], template=f"{template}_rm", context=context)
+    notify(kind=kind, obj=review)
 
 
 # ---- the nightly job ------------------------------------------------------------------------
@@ -132,7 +135,7 @@ def reviews_open_due(*, today: date) -> list[PartnerReview]:
                     description=gettext("Re-review opened by the system (%(trigger)s), due %(due)s.")
                     % {"trigger": review.get_trigger_display(), "due": due_on.isoformat()},
                 )
-                _notify(review, "review_opened")
+                _notify(review, "review_opened", NotificationKind.REVIEW_OPENED)
         except IntegrityError:
             continue  # another run opened it first
         opened.append(review)
@@ -167,7 +170,7 @@ def reviews_suspend_overdue(*, today: date) -> list[PartnerReview]:
                 suspended_at=timezone.now()
             ):
                 continue
-            _notify(review, "review_overdue_suspended")
+            _notify(review, "review_overdue_suspended", NotificationKind.REVIEW_OVERDUE_SUSPENDED)
         suspended.append(review)
     return suspended
 

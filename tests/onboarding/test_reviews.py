@@ -22,6 +22,7 @@ from onboarding.selectors import partner_state_log
 from onboarding.services.schedule import add_months
 from onboarding.tasks import reviews_nightly_task
 from tests.onboarding.applying import notices_sent, tasks_in_process
+from workspace.models import Notification, NotificationKind
 
 pytestmark = pytest.mark.django_db
 
@@ -65,7 +66,7 @@ def test_add_months_keeps_the_day_or_takes_the_months_last():
     assert add_months(date(2027, 11, 30), 3) == date(2028, 2, 29)
 
 
-def test_a_re_review_opens_lead_days_before_the_date_once(active, rm_a, settings):
+def test_a_re_review_opens_lead_days_before_the_date_once(active, rm_a, reviewer_a, settings):
     settings.REREVIEW_LEAD_DAYS = 30
     partner = active(next_review_on=date(2026, 12, 31))
     assert services.reviews_nightly(today=date(2026, 11, 30))["opened"] == 0
@@ -82,6 +83,11 @@ def test_a_re_review_opens_lead_days_before_the_date_once(active, rm_a, settings
     )
     recipients = {address for message in mail.outbox for address in message.to}
     assert rm_a.email in recipients and partner.contact_email in recipients
+    # The RM finds it in the inbox too, linked to the re-review; the branch's reviewers, who decide it, as well.
+    notice = Notification.objects.get(recipient=rm_a, kind=NotificationKind.REVIEW_OPENED)
+    assert notice.url == f"/admin/onboarding/partnerreview/{review.pk}/change/" and partner.legal_name in notice.title
+    assert Notification.objects.filter(kind=NotificationKind.REVIEW_OPENED, recipient=reviewer_a).exists()
+    assert not Notification.objects.filter(recipient__partner__isnull=False).exists()
     # Running again (the same night, or the next) opens nothing more.
     assert services.reviews_nightly(today=date(2026, 12, 1))["opened"] == 0
     assert services.reviews_nightly(today=date(2026, 12, 2))["opened"] == 0
@@ -173,6 +179,8 @@ def test_an_overdue_partner_is_suspended_by_the_nightly_job_and_reinstated_when_
     entry = partner_state_log(partner=partner).filter(transition="suspend").get()
     assert entry.by is None and "overdue" in entry.description  # the system is the actor
     assert any(partner.contact_email in m.to and "overdue" in m.body for m in mail.outbox)
+    notice = Notification.objects.get(kind=NotificationKind.REVIEW_OVERDUE_SUSPENDED)
+    assert notice.recipient == rm_a and notice.actor is None
     assert services.reviews_nightly(today=date(2026, 11, 2))["suspended"] == 0
     assert StateLog.objects.filter(transition="suspend", object_id=partner.pk).count() == 1
 
