@@ -44,6 +44,16 @@ OVERFLOW = """() => {
   return wide;
 }"""
 
+# Per list header: (do all its column's cells hold a figure, its text alignment).
+HEADER_ALIGNMENT = """() => {
+  const rows = [...document.querySelectorAll('#result_list tbody tr')];
+  return Object.fromEntries([...document.querySelectorAll('#result_list thead th')].map((th, i) => [
+    [...th.classList].find(c => c.startsWith('column-')) || th.className || String(i),
+    [rows.length > 0 && rows.every(r => r.cells[i] && r.cells[i].querySelector('.num')),
+     getComputedStyle(th).textAlign],
+  ]));
+}"""
+
 pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is installed by bin/setup"),
     # The live server reads the test's data from other threads: it must be committed.
@@ -94,6 +104,12 @@ def test_the_main_lists_fit_a_laptop_as_every_role(live_server, browser, setting
                 assert decide.is_visible()
                 box = decide.bounding_box()
                 assert box["x"] + box["width"] <= WIDTH, box
+            if name == "settlements":
+                # The amount columns' headers stand over their figures, on the right; the partner's on the left.
+                headers = page.evaluate(HEADER_ALIGNMENT)
+                assert any(numeric for numeric, _ in headers.values()), headers
+                for column, (numeric, align) in headers.items():
+                    assert (align == "right") == numeric, (column, numeric, align)
             if name == "settlements" and role == "finance":
                 actions = page.locator("select[name=action]")
                 assert actions.is_visible()

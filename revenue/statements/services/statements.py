@@ -100,7 +100,10 @@ def statement_generate(*, settlement: Settlement, by: User | None = None) -> Sta
     Refuses a draft settlement. Issuing records a ``statement.ready`` event for the partner (e-mail and
     webhooks once committed). See :func:`statements_issue` for several settlements at once.
     """
-    (settlement,) = _settlements_to_issue([settlement.pk])
+    found = _settlements_to_issue([settlement.pk])
+    if not found:
+        raise Settlement.DoesNotExist(f"no settlement {settlement.pk}")
+    (settlement,) = found
     if settlement_has_statement(settlement):
         return settlement.statement
     if not settlement_is_final(settlement):

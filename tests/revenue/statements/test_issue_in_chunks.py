@@ -165,3 +165,10 @@ def test_a_draft_alone_is_still_refused(draft_x):
     with pytest.raises(StatementNotAvailable):
         statement_generate(settlement=draft_x)
     assert draft_x.state == SettlementState.DRAFT
+
+
+def test_an_unknown_settlement_alone_is_not_found(db):
+    from revenue.settlement.models import Settlement
+
+    with pytest.raises(Settlement.DoesNotExist):
+        statement_generate(settlement=Settlement(pk=10**9))
