@@ -105,6 +105,11 @@ def user_is_applicant(user: User, partner: Partner) -> bool:
     ).exists()
 
 
+def user_is_partner_user(user: User, partner: Partner) -> bool:
+    """Whether ``user`` is one of the partner's own portal users (not bank staff)."""
+    return user.is_authenticated and not user.is_staff and user.partner_id == partner.pk
+
+
 def partner_review_running(*, partner: Partner) -> bool:
     """An admitted partner whose re-review is open (its evidence may be refreshed and decided)."""
     if partner.state not in (AdmissionState.ACTIVE, AdmissionState.SUSPENDED):
@@ -147,9 +152,13 @@ def authorise(*, action: str, partner: Partner, user: User, makers: set[int] | N
     """Raise ``NotPermitted``/``MakerChecker``/``InvalidState`` unless ``user`` may take ``action`` now."""
     label = Action(action).label
     applicant = user_is_applicant(user, partner)
-    if not user.is_active or not (applicant or user_in_scope(user, partner)):
+    own = not applicant and user_is_partner_user(user, partner)
+    if not user.is_active or not (applicant or own or user_in_scope(user, partner)):
         raise NotPermitted(_("This partner belongs to another branch."))
     if applicant and action not in APPLICANT_ACTIONS:
+        raise NotPermitted(_("You do not have the permission to “%(action)s”.") % {"action": label})
+    # A partner's own users refresh its evidence in the portal while its re-review is open, and nothing else.
+    if own and not (action == Action.EDIT and partner_review_running(partner=partner)):
         raise NotPermitted(_("You do not have the permission to “%(action)s”.") % {"action": label})
     reviewing = action in REVIEW_ACTIONS and partner_review_running(partner=partner)
 
@@ -170,8 +179,9 @@ def authorise(*, action: str, partner: Partner, user: User, makers: set[int] | N
                 _("“%(action)s” is not possible while the case is %(state)s.")
                 % {"action": label, "state": partner.get_state_display()}
             )
-    # An applicant acts on their own case in the portal without staff permissions (scope checked above).
-    if not applicant and not user.has_perm(permission):
+    # An applicant, or a partner's own user, acts on their own case in the portal without staff permissions
+    # (scope and action checked above).
+    if not (applicant or own) and not user.has_perm(permission):
         raise NotPermitted(_("You do not have the permission to “%(action)s”.") % {"action": label})
 
     head_office = user_is_head_office(user)

@@ -10,7 +10,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count, F, Q, QuerySet
 from django_fsm_log.models import StateLog
 
-from onboarding.models import EvidenceDecision, EvidenceItem, EvidenceRequirement, Partner
+from onboarding.models import EvidenceDecision, EvidenceItem, EvidenceRequirement, Partner, PartnerReview, ReviewState
 from organisation.models import Branch, User
 from organisation.roles import Role
 from organisation.services import user_sees_all_branches
@@ -77,6 +77,11 @@ def evidence_not_accepted(*, partner: Partner) -> list[EvidenceRequirement]:
     return list(
         evidence_requirements(partner_type=partner.partner_type).filter(is_required=True).exclude(pk__in=accepted)
     )
+
+
+def partner_open_review(*, partner_id: int) -> PartnerReview | None:
+    """The partner's re-review that is open for its evidence, if one is."""
+    return PartnerReview.objects.filter(partner_id=partner_id, state=ReviewState.OPEN).first()
 
 
 def evidence_items(*, partner: Partner) -> QuerySet[EvidenceItem]:

@@ -85,7 +85,9 @@ class EvidenceForm(forms.Form):
         widget=forms.ClearableFileInput(attrs={"accept": ".pdf,.jpg,.jpeg,.png"}),
     )
     expires_on = forms.DateField(
-        label=_("Valid until (licences)"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("Valid until (licences)"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
 
     def clean_document(self):

@@ -20,7 +20,9 @@ class InvoiceForm(forms.Form):
         required=False,
         help_text=_("10 or 12 digits; empty for a fully digital invoice."),
     )
-    issued_on = forms.DateField(label=_("Invoice date"), widget=forms.DateInput(attrs={"type": "date"}))
+    issued_on = forms.DateField(
+        label=_("Invoice date"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
     amount = forms.DecimalField(
         label=_("Amount excluding tax (CNY)"),
         max_digits=MONEY_MAX_DIGITS,

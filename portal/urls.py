@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from portal import apply_views, invoice_views, views
+from portal import apply_views, invoice_views, review_views, views
 from revenue.statements.choices import DownloadKind
 
 app_name = "portal"
@@ -28,6 +28,8 @@ urlpatterns = [
     path("settlements/<int:pk>/lines/<int:line_pk>/dispute/", views.dispute_raise, name="dispute-raise"),
     path("settlements/<int:pk>/invoice/", invoice_views.invoice_submit_view, name="invoice-submit"),
     path("settlements/<int:pk>/invoices/<int:invoice_pk>/file/", invoice_views.invoice_file, name="invoice-file"),
+    path("review/", review_views.review, name="review"),
+    path("review/evidence/<int:requirement_id>/", review_views.review_evidence, name="review-evidence"),
     path("api-access/", views.api_access, name="api-access"),
     path("webhooks/", views.webhooks, name="webhooks"),
     path("webhooks/<int:pk>/toggle/", views.webhook_toggle, name="webhook-toggle"),

@@ -43,6 +43,7 @@ from onboarding.services.partners import EDITABLE_FIELDS, partner_create, partne
 from onboarding.services.reviews import (
     review_approve,
     review_approve_head_office,
+    review_evidence_record,
     reviews_nightly,
     reviews_open_due,
     reviews_suspend_overdue,
@@ -86,6 +87,7 @@ __all__ = [
     "partner_update",
     "review_approve",
     "review_approve_head_office",
+    "review_evidence_record",
     "reviews_nightly",
     "reviews_open_due",
     "reviews_suspend_overdue",

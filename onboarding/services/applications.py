@@ -42,7 +42,7 @@ from onboarding.models import (
     PartnerApplication,
     PartnerTier,
 )
-from onboarding.services.notices import notice_send
+from onboarding.services.notices import notice_send, portal_url
 from organisation.models import Branch, User
 from organisation.roles import Role
 
@@ -60,10 +60,6 @@ EMAIL_TAKEN_MESSAGE = _("This e-mail address cannot be used for a new applicatio
 def validate_china_mobile(value: str) -> None:
     if not MOBILE_PATTERN.match(value or ""):
         raise ValidationError(_("Enter an 11-digit mainland China mobile number, such as 13800138000."))
-
-
-def _portal_url(path: str) -> str:
-    return f"{settings.PARTNER_PORTAL_BASE_URL.rstrip('/')}{path}"
 
 
 # ---- rate limits ----------------------------------------------------------------------------
@@ -129,7 +125,7 @@ def confirmation_token(application: PartnerApplication) -> str:
 
 
 def _send_confirmation(application: PartnerApplication) -> None:
-    link = _portal_url(reverse("portal:apply-confirm", args=[confirmation_token(application)]))
+    link = portal_url(reverse("portal:apply-confirm", args=[confirmation_token(application)]))
     notice_send(
         to=[application.email],
         template="application_confirm",
@@ -294,15 +290,13 @@ def application_evidence_record(
     expires_on: date | None = None,
 ) -> EvidenceItem:
     """The applicant records one evidence item of their case (the admission service's rules: type by content, size)."""
-    from onboarding.services.evidence import evidence_item_record
+    from onboarding.services.evidence import evidence_item_record, evidence_upload_complete
 
     if application.applicant_id != by.pk:
         raise NotPermitted(_("You have no application to join."))
-    if not reference.strip():
-        raise ValidationError({"reference": _("Enter the number or registration shown on the document.")})
-    item = application.partner.evidence_items.filter(requirement=requirement).first()
-    if document is None and not (item and item.document):
-        raise ValidationError({"document": _("Attach the document (PDF, JPEG or PNG).")})
+    evidence_upload_complete(
+        partner=application.partner, requirement=requirement, reference=reference, document=document
+    )
     return evidence_item_record(
         partner=application.partner,
         requirement=requirement,
@@ -345,7 +339,7 @@ def application_notify_needs_info(*, partner: Partner, request: str) -> None:
         context={
             "company": partner.legal_name,
             "request": request,
-            "link": _portal_url(reverse("portal:application")),
+            "link": portal_url(reverse("portal:application")),
         },
     )
 
@@ -379,6 +373,6 @@ def application_admit_applicant(*, partner: Partner) -> None:
         context={
             "company": partner.legal_name,
             "username": applicant.get_username(),
-            "link": _portal_url(reverse("portal:login")),
+            "link": portal_url(reverse("portal:login")),
         },
     )

@@ -22,6 +22,18 @@ from organisation.models import User
 KEEP = object()
 
 
+def evidence_upload_complete(
+    *, partner: Partner, requirement: EvidenceRequirement, reference: str, document: File | None
+) -> None:
+    """What the portal asks of an upload (an applicant's, or a partner's in its re-review): the number or
+    registration on the document, and the document itself unless one is on file already."""
+    if not reference.strip():
+        raise ValidationError({"reference": _("Enter the number or registration shown on the document.")})
+    item = partner.evidence_items.filter(requirement=requirement).first()
+    if document is None and not (item and item.document):
+        raise ValidationError({"document": _("Attach the document (PDF, JPEG or PNG).")})
+
+
 @transaction.atomic
 def evidence_item_record(
     *,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
@@ -21,6 +22,11 @@ logger = logging.getLogger(__name__)
 
 # The notice's languages, in the order they appear in the message.
 NOTICE_LANGUAGES = ("zh-hans", "en")
+
+
+def portal_url(path: str) -> str:
+    """An absolute link into the partner portal for a notice (``PARTNER_PORTAL_BASE_URL`` before ``path``)."""
+    return f"{settings.PARTNER_PORTAL_BASE_URL.rstrip('/')}{path}"
 
 
 def _unique_addresses(to: Iterable[str]) -> list[str]:

@@ -26,8 +26,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.conf import settings
+from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.db.models import Min, Q
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -38,6 +40,7 @@ from onboarding.models import (
     AdmissionState,
     EvidenceDecision,
     EvidenceItem,
+    EvidenceRequirement,
     Partner,
     PartnerReview,
     ReviewState,
@@ -45,7 +48,7 @@ from onboarding.models import (
 )
 from onboarding.policies import HEAD_OFFICE_PERMISSION, user_in_scope
 from onboarding.selectors import evidence_not_accepted, partner_makers
-from onboarding.services.notices import notice_send
+from onboarding.services.notices import notice_send, portal_url
 from onboarding.services.schedule import next_review_date, partner_schedule_next_review
 from organisation.models import User
 from workspace.models import NotificationKind
@@ -71,7 +74,12 @@ def _partner_addresses(partner: Partner) -> list[str]:
 def _notify(review: PartnerReview, template: str, kind: str) -> None:
     """The partner by e-mail; the RM (and, for a new re-review, the branch's reviewers) in the inbox and by e-mail."""
     partner = review.partner
-    context = {"company": partner.legal_name, "due_on": review.due_on.isoformat(), "trigger": review.trigger}
+    context = {
+        "company": partner.legal_name,
+        "due_on": review.due_on.isoformat(),
+        "trigger": review.trigger,
+        "link": portal_url(reverse("portal:review")),
+    }
     notice_send(to=_partner_addresses(partner), template=template, context=context)
     notify(kind=kind, obj=review)
 
@@ -140,6 +148,28 @@ def reviews_open_due(*, today: date) -> list[PartnerReview]:
             continue  # another run opened it first
         opened.append(review)
     return opened
+
+
+def review_evidence_record(
+    *,
+    partner: Partner,
+    requirement: EvidenceRequirement,
+    reference: str,
+    by: User,
+    document: File | None = None,
+    expires_on: date | None = None,
+) -> EvidenceItem:
+    """One of the partner's own users refreshes an evidence item of its open re-review in the portal.
+
+    The admission service's rules (a document typed by its content, within the size limit, stored privately);
+    the item goes back to pending for the branch's reviewer. Refused when no re-review is open.
+    """
+    from onboarding.services.evidence import evidence_item_record, evidence_upload_complete
+
+    evidence_upload_complete(partner=partner, requirement=requirement, reference=reference, document=document)
+    return evidence_item_record(
+        partner=partner, requirement=requirement, reference=reference, document=document, expires_on=expires_on, by=by
+    )
 
 
 def reviews_suspend_overdue(*, today: date) -> list[PartnerReview]:

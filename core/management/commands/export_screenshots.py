@@ -10,8 +10,8 @@ manager downloads, from fixed sample data (no database needed):
   program prints it — its data sheet and its column dictionary — converted by
   LibreOffice headless (``soffice --convert-to pdf``), then ``pdftoppm``.
 
-LibreOffice is only needed here, not by the product or its tests. On Debian:
-``apt-get install -y libreoffice-calc-nogui`` (about 64 packages, ~300 MB);
+LibreOffice is only needed here, not by the product or its tests: ``bin/setup --docs``
+installs it (Debian's ``libreoffice-calc-nogui``, about 64 packages, ~300 MB);
 without it the XLSX pictures are skipped with that hint and the scorecard is
 still rendered.
 """
@@ -31,7 +31,7 @@ from performance.documents import scorecard_pdf_render
 from performance.samples import sample_scorecard_document
 from revenue.statements.exports import detail_export_columns, sample_detail_rows
 
-LIBREOFFICE_HINT = "apt-get install -y libreoffice-calc-nogui"
+LIBREOFFICE_HINT = "bin/setup --docs (Debian: apt-get install -y libreoffice-calc-nogui)"
 
 
 def _tool(name: str) -> str | None:
