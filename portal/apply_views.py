@@ -7,6 +7,7 @@ application (``application_of`` reads it by the signed-in user, never by an id f
 
 from __future__ import annotations
 
+import functools
 from functools import wraps
 
 from django.contrib import messages
@@ -23,8 +24,8 @@ from django.views.decorators.http import require_POST
 from core.admin import error_text
 from core.errors import ApplicationError
 from onboarding.errors import TooManyApplications
-from onboarding.models import EDITABLE_STATES, AdmissionState, EvidenceDecision
-from onboarding.selectors import evidence_items, partner_state_log
+from onboarding.models import EDITABLE_STATES, AdmissionState
+from onboarding.selectors import partner_state_log
 from onboarding.services.applications import (
     application_confirm_email,
     application_confirmation_resend,
@@ -33,7 +34,8 @@ from onboarding.services.applications import (
     application_of,
     application_submit,
 )
-from portal.apply_forms import ApplicantLoginForm, ApplicationForm, EvidenceForm, ResendForm
+from portal.apply_forms import ApplicantLoginForm, ApplicationForm, ResendForm
+from portal.evidence import evidence_items_with_forms, evidence_upload
 from revenue.statements.services import is_partner_user
 
 
@@ -156,13 +158,7 @@ def _what_is_asked(partner) -> str:
 def application(request, application):
     partner = application.partner
     editable = partner.state in EDITABLE_STATES
-    items = list(evidence_items(partner=partner))
-    for item in items:
-        item.form = EvidenceForm(
-            prefix=f"item{item.requirement_id}",
-            initial={"reference": item.reference, "expires_on": item.expires_on},
-        )
-        item.needs_revision = item.decision == EvidenceDecision.NEEDS_REVISION
+    items = evidence_items_with_forms(partner=partner)
     return render(
         request,
         "portal/apply/application.html",
@@ -182,29 +178,13 @@ def application(request, application):
 @require_POST
 @applicant_required
 def application_evidence(request, application, requirement_id: int):
-    item = application.partner.evidence_items.select_related("requirement").filter(requirement_id=requirement_id)
-    item = item.first()
-    if item is None:
-        raise Http404
-    form = EvidenceForm(request.POST, request.FILES, prefix=f"item{requirement_id}")
-    if form.is_valid():
-        try:
-            application_evidence_record(
-                application=application,
-                requirement=item.requirement,
-                reference=form.cleaned_data["reference"],
-                document=form.cleaned_data["document"] or None,
-                expires_on=form.cleaned_data["expires_on"],
-                by=request.user,
-            )
-        except (ApplicationError, ValidationError) as exc:
-            messages.error(request, f"{item.requirement}: {error_text(exc)}")
-        else:
-            messages.success(request, _("“%(item)s” recorded.") % {"item": item.requirement})
-    else:
-        errors = " ".join(str(e) for errors in form.errors.values() for e in errors)
-        messages.error(request, f"{item.requirement}: {errors}")
-    return redirect(f"{reverse('portal:application')}#item-{requirement_id}")
+    return evidence_upload(
+        request,
+        partner=application.partner,
+        requirement_id=requirement_id,
+        record=functools.partial(application_evidence_record, application=application),
+        back=reverse("portal:application"),
+    )
 
 
 @require_POST

@@ -14,10 +14,9 @@ from django.conf import settings
 from django.test import Client
 
 from organisation.models import User
+from tests.browser.chromium import needs_chromium
 from tests.workspace.demo_data import demo_workspace_load
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 SCREENSHOTS = Path(settings.BASE_DIR) / "docs" / "screenshots"
 WIDTH, HEIGHT = 1366, 768
 
@@ -55,21 +54,10 @@ HEADER_ALIGNMENT = """() => {
 }"""
 
 pytestmark = [
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is installed by bin/setup"),
+    needs_chromium,
     # The live server reads the test's data from other threads: it must be committed.
     pytest.mark.django_db(transaction=True),
 ]
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    from playwright.sync_api import sync_playwright
-
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        yield chromium
-        chromium.close()
 
 
 def _signed_in_context(browser, base: str, username: str):

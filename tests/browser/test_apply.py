@@ -18,15 +18,14 @@ from django.core import mail
 
 from onboarding import services
 from onboarding.models import AdmissionState, EvidenceDecision, PartnerApplication
-from tests.browser.test_partner_portal import CHROMIUM, CHROMIUM_ARGS, browser  # noqa: F401 - a fixture
+from tests.browser.chromium import needs_chromium
 from tests.factories import make_uscc
 from tests.onboarding.applying import PASSWORD
 
 pytestmark = [
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is installed by bin/setup"),
+    needs_chromium,
     pytest.mark.django_db(transaction=True),
 ]
-del CHROMIUM_ARGS
 
 EMAIL = "zhang@dongguan-iot.example"
 
@@ -56,7 +55,7 @@ def _pdf(tmp_path: Path, name: str) -> Path:
     return path
 
 
-def test_a_company_applies_and_becomes_a_partner(live_server, browser, shots, tmp_path, branch_a, rm_a, reviewer_a):  # noqa: F811
+def test_a_company_applies_and_becomes_a_partner(live_server, browser, shots, tmp_path, branch_a, rm_a, reviewer_a):
     base = live_server.url
     context = browser.new_context(locale="zh-CN", viewport={"width": 1366, "height": 900})
     page = context.new_page()

@@ -17,38 +17,17 @@ import pytest
 from pypdf import PdfReader
 
 from revenue.ledger.choices import RevenueKind
+from tests.browser.chromium import needs_chromium
 from tests.revenue.factories import ProductFactory
 from tests.revenue.statements.factories import LineSpec, make_settlement
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 D = Decimal
 
 pytestmark = [
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is installed by bin/setup"),
+    needs_chromium,
     # The live server reads the test's data from other threads: it must be committed.
     pytest.mark.django_db(transaction=True),
 ]
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    """Chromium, started after the test's data: Playwright's sync API runs an event loop in this thread,
-    and Django refuses database calls next to a running loop unless told it is safe (it is: the live
-    server answers from its own threads, the test's own queries are plain synchronous ones)."""
-    from playwright.sync_api import sync_playwright
-
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

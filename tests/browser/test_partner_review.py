@@ -15,28 +15,16 @@ from django.conf import settings
 
 from onboarding.models import EvidenceDecision, EvidenceItem, EvidenceRequirement, PartnerReview
 from organisation.roles import Role
+from tests.browser.chromium import needs_chromium
 from tests.factories import ActivePartnerFactory, UserFactory
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 SCREENSHOTS = Path(settings.BASE_DIR) / "docs" / "screenshots"
 PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj <</Type /Catalog>> endobj\ntrailer <</Root 1 0 R>>\n%%EOF\n"
 
 pytestmark = [
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is installed by bin/setup"),
+    needs_chromium,
     pytest.mark.django_db(transaction=True),
 ]
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    from playwright.sync_api import sync_playwright
-
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

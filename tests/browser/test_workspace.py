@@ -25,7 +25,7 @@ from revenue.ledger.choices import RevenueKind
 from revenue.settlement.choices import DisputeState, RunKind, RunState, RunTrigger, SettlementState
 from revenue.settlement.models import Settlement, SettlementDispute, SettlementRun
 from revenue.settlement.services import settlement_dispute_raise
-from tests.browser.test_partner_portal import CHROMIUM, CHROMIUM_ARGS
+from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS, needs_chromium
 from tests.factories import make_uscc
 from tests.revenue.factories import ProductFactory
 from tests.revenue.statements.factories import LineSpec, make_settlement
@@ -37,7 +37,7 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 D = Decimal
 
 pytestmark = [
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is installed by bin/setup"),
+    needs_chromium,
     pytest.mark.django_db(transaction=True),
 ]
 
