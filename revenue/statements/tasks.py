@@ -3,7 +3,7 @@
 * ``statements_issue_task(settlement_ids)`` — issue a chunk of settlements'
   statements (nothing to do for those issued); queued per ``STATEMENT_ISSUE_CHUNK``
   settlements after a period's close by ``statements_generate_for_period_task(period_id)``
-  and by the sweep. ``statement_generate_task(settlement_id)`` issues one.
+  and by the sweep.
 * ``partner_event_email_task(event_id)`` — the event's e-mail, sent once.
 * ``webhook_deliver_task(delivery_id)`` — one signed POST, retried with
   exponential back-off (and jitter) up to ``WEBHOOK_MAX_RETRIES`` times, then
@@ -33,20 +33,6 @@ logger = logging.getLogger(__name__)
 
 WEBHOOK_MAX_RETRIES = 8  # back-off 1, 2, 4 … 128 s (capped at 10 min): about four minutes in all
 WEBHOOK_BACKOFF_MAX = 600
-
-
-@shared_task(
-    name="statements.statement_generate",
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    max_retries=3,
-)
-def statement_generate_task(settlement_id: int) -> int:
-    """Issue the settlement's statement; the statement id."""
-    from revenue.statements.services import statement_generate
-
-    # statement_generate reads the settlement itself (one query with everything it prints).
-    return statement_generate(settlement=Settlement(pk=settlement_id)).pk
 
 
 @shared_task(

@@ -126,7 +126,7 @@ def test_every_queue_is_read_by_a_worker_and_a_settlement_worker_reads_nothing_e
     [
         ("settlement.run_chunk", "settlement"),
         ("settlement.close_monthly", "settlement"),
-        ("statements.statement_generate", "documents"),
+        ("statements.statements_issue", "documents"),
         ("performance.scorecards_build", "documents"),
         ("statements.webhook_deliver", "messages"),
         ("statements.partner_event_email", "messages"),

@@ -3,7 +3,6 @@
 from revenue.statements.services.downloads import download_event_record, is_partner_user
 from revenue.statements.services.events import (
     dispute_decided_record,
-    partner_event_dispatch,
     partner_event_email,
     partner_event_record,
     partner_events_dispatch,
@@ -38,7 +37,6 @@ __all__ = [
     "dispute_decided_record",
     "download_event_record",
     "is_partner_user",
-    "partner_event_dispatch",
     "partner_event_email",
     "partner_event_record",
     "partner_events_dispatch",

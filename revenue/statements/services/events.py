@@ -95,16 +95,6 @@ def enqueue(task, *args) -> bool:
     return True
 
 
-def partner_event_dispatch(*, event_id: int, event: PartnerEvent | None = None) -> int:
-    """Queue the event's e-mail and one delivery per active webhook of the partner; the number of deliveries.
-
-    ``event``: the event itself when the caller just recorded it (not read again).
-    """
-    if event is None or event.pk != event_id:
-        event = PartnerEvent.objects.get(pk=event_id)
-    return partner_events_dispatch([event])
-
-
 def partner_events_dispatch(events: list[PartnerEvent]) -> int:
     """Queue each event's e-mail and one delivery per active webhook of its partner; the number queued.
 

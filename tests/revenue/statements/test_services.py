@@ -21,7 +21,7 @@ from revenue.statements.services import (
     statement_render,
     statement_verify,
 )
-from revenue.statements.tasks import statement_generate_task, statements_generate_for_period_task
+from revenue.statements.tasks import statements_generate_for_period_task, statements_issue_task
 from tests.revenue.statements.factories import LineSpec, make_settlement
 from tests.revenue.statements.pdftext import pdf_text
 
@@ -167,9 +167,10 @@ def test_issuing_tells_the_partner_by_e_mail(
 
 
 def test_the_task_issues_and_is_idempotent(settlement_x):
-    first = statement_generate_task.delay(settlement_x.pk).get()
-    assert statement_generate_task.delay(settlement_x.pk).get() == first
-    assert Statement.objects.get().pk == first
+    assert statements_issue_task.delay([settlement_x.pk]).get() == 1
+    first = Statement.objects.get()
+    assert statements_issue_task.delay([settlement_x.pk]).get() == 1  # issued already: returned, not issued again
+    assert Statement.objects.get().pk == first.pk
 
 
 def test_the_period_task_issues_every_final_settlement(settlement_x, settlement_y, draft_x, pay, partner_factory):
